@@ -1,0 +1,81 @@
+// The read-model port. Projections describe their writes as a list of absolute operations
+// (set / delete / hash-field set / set-member add or remove): applying the same operations
+// twice leaves the same state, so a batch replayed after a crash, or by a second instance,
+// changes nothing. The adapter applies each event's operations and the new checkpoint as one
+// atomic step, skipping events at or below the checkpoint.
+
+export type ReadModelOp =
+  /** Replace a string value. `expireAtMs` is an absolute epoch-ms expiry (PXAT), never relative. */
+  | { op: 'set'; key: string; value: string; expireAtMs?: number }
+  | { op: 'del'; key: string }
+  /** Set some fields of a hash, leaving the others. `expireAtMs` (re)sets the whole key's expiry. */
+  | { op: 'hset'; key: string; fields: Readonly<Record<string, string>>; expireAtMs?: number }
+  | { op: 'sadd'; key: string; member: string }
+  | { op: 'srem'; key: string; member: string };
+
+/** The operations one event produced, tagged with that event's global position. */
+export interface ProjectedEvent {
+  position: bigint;
+  ops: readonly ReadModelOp[];
+}
+
+/** Reads of one generation of the read model. Expired entries read as absent. */
+export interface ReadModelQueries {
+  get(key: string): Promise<string | undefined>;
+  /** All fields of a hash; undefined when the key does not exist. */
+  hgetall(key: string): Promise<Record<string, string> | undefined>;
+  smembers(key: string): Promise<string[]>;
+}
+
+/** Writes into one generation. */
+export interface ReadModelWriter {
+  /**
+   * Applies, in order, every event whose position is above this generation's checkpoint,
+   * together with the checkpoint moving to that event's position, atomically per event
+   * (adapters may group several events into one atomic step). Returns the checkpoint after.
+   */
+  applyBatch(events: readonly ProjectedEvent[]): Promise<bigint>;
+  /** This generation's checkpoint: the position of the last applied event, or -1n. */
+  checkpoint(): Promise<bigint>;
+}
+
+/** A generation being rebuilt next to the live one; queries keep reading the live one. */
+export interface NextGeneration extends ReadModelWriter {
+  readonly id: string;
+  /** Atomically makes this generation the live one and drops the old one. */
+  activate(): Promise<void>;
+  /** Drops this generation without touching the live one. */
+  discard(): Promise<void>;
+}
+
+export interface RateWindow {
+  /** Hits in the current window after this call. */
+  count: number;
+  /** When the current window ends (epoch ms). */
+  resetAtMs: number;
+}
+
+export interface ReadModel extends ReadModelQueries, ReadModelWriter {
+  /** 'memory' or 'redis', for /ready and logs. */
+  readonly kind: string;
+  /** Fixed-window counter for rate limits; `add` 0 only reads. Not part of any generation. */
+  rateWindow(key: string, windowMs: number, nowMs: number, add: number): Promise<RateWindow>;
+  /** Starts an empty generation for a rebuild. */
+  openNextGeneration(): Promise<NextGeneration>;
+  /**
+   * sha256 over every entry of the live generation (keys, values, hash fields, set members,
+   * sorted; the checkpoint and expiries excluded), to compare a read model with a fresh replay.
+   */
+  digest(): Promise<string>;
+  /** Throws ReadModelUnavailableError when the backend does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The read model's backend could not be reached or did not answer in time. */
+export class ReadModelUnavailableError extends Error {
+  override readonly name = 'ReadModelUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,127 @@
+// The event store port. Shaped like EventStoreDB so that the EventStoreDB adapter is a thin
+// translation and the embedded SQLite adapter behaves the same way: streams with 0-based
+// revisions, one global position ordering everything, optimistic concurrency on append.
+
+/** Metadata every event carries: who caused it, from where, and when. */
+export type Actor =
+  | { kind: 'client-key' | 'server-key' | 'admin-key'; id: string }
+  | { kind: 'admin-user' | 'user'; id: string; sessionId?: string }
+  | { kind: 'system'; id: string };
+
+export interface EventMetadata {
+  projectId?: string;
+  actor?: Actor;
+  requestId?: string;
+  ip?: string;
+  userAgent?: string;
+  /** ISO 8601, from the injected clock of the process that decided. */
+  occurredAt: string;
+  causationId?: string;
+  correlationId?: string;
+}
+
+/** An event as the deciding code hands it to the store. */
+export interface NewEvent {
+  /** uuid; a deterministic id lets a retried append be recognised. */
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
+
+/** An event as read back: the new event plus where it landed. */
+export interface RecordedEvent extends NewEvent {
+  streamId: string;
+  /** 0-based revision within the stream. */
+  revision: bigint;
+  /** Global position in `$all`; strictly increasing in commit order. */
+  position: bigint;
+}
+
+export const NO_STREAM = 'no_stream' as const;
+export const STREAM_EXISTS = 'stream_exists' as const;
+export const ANY = 'any' as const;
+
+/** What the appender believes about the stream: its last revision, or a coarse state. */
+export type ExpectedRevision = typeof NO_STREAM | typeof STREAM_EXISTS | typeof ANY | bigint;
+
+export interface AppendResult {
+  /** Revision of the last event appended. */
+  nextExpectedRevision: bigint;
+  /** Global position of the last event appended. */
+  position: bigint;
+}
+
+/** Filter over `$all`: by stream-name prefix and/or event-type prefix (both optional, ANDed). */
+export interface AllFilter {
+  streamPrefixes?: readonly string[];
+  eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events with position > fromPosition. Omitted = from the start. */
+  fromPosition?: bigint;
+  filter?: AllFilter;
+  maxCount?: number;
+}
+
+export interface SubscriptionHandler {
+  /** Called once per event, in position order; the next call waits for the returned promise. */
+  onEvent(event: RecordedEvent): Promise<void> | void;
+  /** Called once, when the subscription has delivered everything that existed when it started. */
+  onCaughtUp?(): void;
+  /** Called when the subscription stops for a reason other than `close()`. */
+  onError?(error: Error): void;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  append(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** All events of one stream in revision order; an empty array when the stream does not exist. */
+  readStream(streamId: string): Promise<RecordedEvent[]>;
+  /** Events of `$all` in position order, lazily, so that 1M events never sit in memory. */
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  /** The position of the newest event in `$all` (matching the filter), or -1n when there is none. */
+  headPosition(filter?: AllFilter): Promise<bigint>;
+  /** Catch-up then live. Delivers events with position > fromPosition, with no gap and no duplicate. */
+  subscribeToAll(options: { fromPosition?: bigint; filter?: AllFilter }, handler: SubscriptionHandler): Subscription;
+  close(): Promise<void>;
+}
+
+/** The stream was not at the revision the appender expected. Retry after reloading. */
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: bigint | typeof NO_STREAM,
+  ) {
+    super(`Stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`);
+  }
+}
+
+/** The store could not be reached or did not answer in time. Nothing was written. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** True when the stream, at `actual` (-1n for none), satisfies `expected`. */
+export function revisionMatches(expected: ExpectedRevision, actual: bigint): boolean {
+  if (expected === ANY) return true;
+  if (expected === NO_STREAM) return actual === -1n;
+  if (expected === STREAM_EXISTS) return actual >= 0n;
+  return expected === actual;
+}
+
+export function matchesFilter(streamId: string, type: string, filter: AllFilter | undefined): boolean {
+  if (!filter) return true;
+  if (filter.streamPrefixes && !filter.streamPrefixes.some((p) => streamId.startsWith(p))) return false;
+  if (filter.eventTypes && !filter.eventTypes.some((t) => type.startsWith(t))) return false;
+  return true;
+}
