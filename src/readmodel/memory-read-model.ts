@@ -1,0 +1,308 @@
+// The in-process read model of the embedded default. Everything is synchronous inside each
+// method, so an event's writes and its checkpoint move together by construction: no other
+// caller can observe the state between them. Expiry follows the injected clock only; there is
+// no timer, so nothing here keeps the process alive (expired entries read as absent, are
+// dropped when touched, and a sweep runs from the write path at most once a minute of
+// injected time).
+import { createHash } from 'node:crypto';
+import type {
+  NextGeneration,
+  ProjectedEvent,
+  RateWindow,
+  ReadModel,
+  ReadModelOp,
+} from './read-model.ts';
+
+/** The key the Redis adapter stores a generation's checkpoint under; reserved in both adapters. */
+export const CHECKPOINT_KEY = '__checkpoint';
+
+/** Positions are u64 in the event store. */
+const MAX_POSITION = (1n << 64n) - 1n;
+
+/** One live entry as the digest sees it. Both adapters feed these to `digestEntries`. */
+export type DigestEntry =
+  | { key: string; type: 'string'; value: string }
+  | { key: string; type: 'hash'; fields: ReadonlyArray<readonly [string, string]> }
+  | { key: string; type: 'set'; members: readonly string[] };
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * sha256 hex over a canonical serialization: entries sorted by key, hash fields sorted by
+ * name, set members sorted; one JSON line per entry (JSON escapes newlines, so lines cannot
+ * run into each other). Shared by the memory and Redis adapters so that the same events give
+ * the same digest in both.
+ */
+export function digestEntries(entries: Iterable<DigestEntry>): string {
+  const sorted = [...entries].sort((a, b) => byCodeUnit(a.key, b.key));
+  const hash = createHash('sha256');
+  for (const entry of sorted) {
+    let line: unknown[];
+    switch (entry.type) {
+      case 'string':
+        line = [entry.key, 's', entry.value];
+        break;
+      case 'hash':
+        line = [entry.key, 'h', [...entry.fields].sort((a, b) => byCodeUnit(a[0], b[0]))];
+        break;
+      case 'set':
+        line = [entry.key, 'S', [...entry.members].sort(byCodeUnit)];
+        break;
+    }
+    hash.update(JSON.stringify(line) + '\n');
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Rejects what neither adapter can store faithfully, before anything is applied, so a bad
+ * batch never leaves half its events behind. Shared with the Redis adapter.
+ */
+export function validateEvents(events: readonly ProjectedEvent[]): void {
+  for (const event of events) {
+    if (typeof event.position !== 'bigint' || event.position < 0n || event.position > MAX_POSITION) {
+      throw new RangeError(`read model: position ${String(event.position)} is not a u64`);
+    }
+    for (const op of event.ops) {
+      if (op.key === CHECKPOINT_KEY) {
+        throw new RangeError(`read model: the key ${CHECKPOINT_KEY} is reserved for the checkpoint`);
+      }
+      if ((op.op === 'set' || op.op === 'hset') && op.expireAtMs !== undefined && !Number.isSafeInteger(op.expireAtMs)) {
+        throw new RangeError(`read model: expireAtMs must be an integer epoch-ms, got ${op.expireAtMs}`);
+      }
+    }
+  }
+}
+
+export function validateRateWindow(windowMs: number, nowMs: number, add: number): void {
+  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) throw new RangeError(`rateWindow: windowMs must be a positive integer, got ${windowMs}`);
+  if (!Number.isFinite(nowMs)) throw new RangeError(`rateWindow: nowMs must be finite, got ${nowMs}`);
+  if (!Number.isSafeInteger(add) || add < 0) throw new RangeError(`rateWindow: add must be a non-negative integer, got ${add}`);
+}
+
+type Entry =
+  | { type: 'string'; value: string; expireAtMs: number | undefined }
+  | { type: 'hash'; fields: Map<string, string>; expireAtMs: number | undefined }
+  | { type: 'set'; members: Set<string>; expireAtMs: number | undefined };
+
+interface Generation {
+  data: Map<string, Entry>;
+  checkpoint: bigint;
+}
+
+const SWEEP_EVERY_MS = 60_000;
+/** Rate counters outlive their window by this much, in case callers' clocks lag a little. */
+export const RATE_GRACE_MS = 5_000;
+
+export function createMemoryReadModel(options: { now: () => number }): ReadModel {
+  const { now } = options;
+  let live: Generation = { data: new Map(), checkpoint: -1n };
+  const rates = new Map<string, { count: number; resetAtMs: number }>();
+  let nextGenerationId = 1;
+  let lastSweepMs = now();
+  let closed = false;
+
+  // An entry counts as gone from the moment its expiry is reached (expireAtMs <= now), the same
+  // boundary the Redis adapter applies with PEXPIRETIME.
+  const isExpired = (entry: Entry, nowMs: number): boolean => entry.expireAtMs !== undefined && entry.expireAtMs <= nowMs;
+
+  function liveEntry(gen: Generation, key: string, nowMs: number): Entry | undefined {
+    const entry = gen.data.get(key);
+    if (entry === undefined) return undefined;
+    if (isExpired(entry, nowMs)) {
+      gen.data.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  function maybeSweep(nowMs: number): void {
+    if (nowMs - lastSweepMs < SWEEP_EVERY_MS) return;
+    lastSweepMs = nowMs;
+    for (const [key, entry] of live.data) if (isExpired(entry, nowMs)) live.data.delete(key);
+    for (const [key, rate] of rates) if (rate.resetAtMs + RATE_GRACE_MS <= nowMs) rates.delete(key);
+  }
+
+  // Mirrors the Redis script op for op, including its choices: a write whose expiry has
+  // already passed removes the key (the value it would write is already gone, and an older
+  // value must not show through); hset/sadd on a key of another type replace it.
+  function applyOp(gen: Generation, op: ReadModelOp, nowMs: number): void {
+    switch (op.op) {
+      case 'set':
+        if (op.expireAtMs !== undefined && op.expireAtMs <= nowMs) gen.data.delete(op.key);
+        else gen.data.set(op.key, { type: 'string', value: op.value, expireAtMs: op.expireAtMs });
+        return;
+      case 'del':
+        gen.data.delete(op.key);
+        return;
+      case 'hset': {
+        if (op.expireAtMs !== undefined && op.expireAtMs <= nowMs) {
+          gen.data.delete(op.key);
+          return;
+        }
+        const names = Object.keys(op.fields);
+        let entry = liveEntry(gen, op.key, nowMs);
+        if (entry !== undefined && entry.type !== 'hash') {
+          gen.data.delete(op.key);
+          entry = undefined;
+        }
+        if (entry === undefined) {
+          // Like HSET with no fields followed by PEXPIREAT on a missing key: nothing to create.
+          if (names.length === 0) return;
+          entry = { type: 'hash', fields: new Map(), expireAtMs: undefined };
+          gen.data.set(op.key, entry);
+        }
+        for (const name of names) entry.fields.set(name, op.fields[name] as string);
+        // Without expireAtMs the key keeps the expiry it had, as HSET does in Redis.
+        if (op.expireAtMs !== undefined) entry.expireAtMs = op.expireAtMs;
+        return;
+      }
+      case 'sadd': {
+        let entry = liveEntry(gen, op.key, nowMs);
+        if (entry !== undefined && entry.type !== 'set') {
+          gen.data.delete(op.key);
+          entry = undefined;
+        }
+        if (entry === undefined) {
+          entry = { type: 'set', members: new Set(), expireAtMs: undefined };
+          gen.data.set(op.key, entry);
+        }
+        entry.members.add(op.member);
+        return;
+      }
+      case 'srem': {
+        const entry = liveEntry(gen, op.key, nowMs);
+        if (entry === undefined || entry.type !== 'set') return;
+        entry.members.delete(op.member);
+        // Redis removes an emptied set; so do we, or digests would differ.
+        if (entry.members.size === 0) gen.data.delete(op.key);
+        return;
+      }
+    }
+  }
+
+  function applyTo(gen: Generation, events: readonly ProjectedEvent[]): bigint {
+    validateEvents(events);
+    const nowMs = now();
+    for (const event of events) {
+      if (event.position <= gen.checkpoint) continue;
+      for (const op of event.ops) applyOp(gen, op, nowMs);
+      gen.checkpoint = event.position;
+    }
+    if (gen === live) maybeSweep(nowMs);
+    return gen.checkpoint;
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new Error('memory read model: closed');
+  }
+
+  function digestOf(gen: Generation, nowMs: number): string {
+    const entries: DigestEntry[] = [];
+    for (const [key, entry] of gen.data) {
+      if (isExpired(entry, nowMs)) continue;
+      if (entry.type === 'string') entries.push({ key, type: 'string', value: entry.value });
+      else if (entry.type === 'hash') entries.push({ key, type: 'hash', fields: [...entry.fields] });
+      else entries.push({ key, type: 'set', members: [...entry.members] });
+    }
+    return digestEntries(entries);
+  }
+
+  return {
+    kind: 'memory',
+
+    async get(key) {
+      assertOpen();
+      const entry = liveEntry(live, key, now());
+      return entry?.type === 'string' ? entry.value : undefined;
+    },
+
+    async hgetall(key) {
+      assertOpen();
+      const entry = liveEntry(live, key, now());
+      return entry?.type === 'hash' ? Object.fromEntries(entry.fields) : undefined;
+    },
+
+    async smembers(key) {
+      assertOpen();
+      const entry = liveEntry(live, key, now());
+      return entry?.type === 'set' ? [...entry.members].sort(byCodeUnit) : [];
+    },
+
+    async applyBatch(events) {
+      assertOpen();
+      return applyTo(live, events);
+    },
+
+    async checkpoint() {
+      assertOpen();
+      return live.checkpoint;
+    },
+
+    async rateWindow(key, windowMs, nowMs, add) {
+      assertOpen();
+      validateRateWindow(windowMs, nowMs, add);
+      const index = Math.floor(nowMs / windowMs);
+      const resetAtMs = (index + 1) * windowMs;
+      // Keyed by key and window index, as the Redis adapter names its counters, so that both
+      // behave alike even when callers' clocks disagree about the current window.
+      const slot = `${key}:${index}`;
+      let rate = rates.get(slot);
+      if (rate === undefined) {
+        if (add === 0) return { count: 0, resetAtMs } satisfies RateWindow;
+        rate = { count: 0, resetAtMs };
+        rates.set(slot, rate);
+      }
+      rate.count += add;
+      maybeSweep(now());
+      return { count: rate.count, resetAtMs };
+    },
+
+    async openNextGeneration(): Promise<NextGeneration> {
+      assertOpen();
+      const gen: Generation = { data: new Map(), checkpoint: -1n };
+      let state: 'open' | 'active' | 'discarded' = 'open';
+      const id = String(nextGenerationId++);
+      const assertUsable = (): void => {
+        assertOpen();
+        if (state === 'discarded') throw new Error(`memory read model: generation ${id} was discarded`);
+      };
+      return {
+        id,
+        async applyBatch(events) {
+          assertUsable();
+          return applyTo(gen, events);
+        },
+        async checkpoint() {
+          assertUsable();
+          return gen.checkpoint;
+        },
+        async activate() {
+          assertUsable();
+          // One assignment: queries see either the old generation or the new one, never a mix.
+          live = gen;
+          state = 'active';
+        },
+        async discard() {
+          assertOpen();
+          if (state === 'active') throw new Error(`memory read model: generation ${id} is live and cannot be discarded`);
+          state = 'discarded';
+          gen.data.clear();
+        },
+      };
+    },
+
+    async digest() {
+      assertOpen();
+      return digestOf(live, now());
+    },
+
+    async ping() {
+      assertOpen();
+    },
+
+    async close() {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,580 @@
+// The Redis read model of the production deployment (ioredis).
+//
+// Layout, all under one hash tag so a Redis Cluster keeps a generation in one slot and the
+// Lua scripts may touch any of its keys:
+//   <prefix>:{rm}:gen                  live generation id (absent = generation 0)
+//   <prefix>:{rm}:genseq               last generation id handed out
+//   <prefix>:{rm}:building             ids of generations being rebuilt (open, not yet live)
+//   <prefix>:{rm}:g<gen>:<key>         data
+//   <prefix>:{rm}:g<gen>:__checkpoint  the generation's checkpoint, a 20-digit decimal string
+//   <prefix>:{rl}:<key>:<window index> rate counters, outside generations
+//
+// Every write is one Lua script that resolves the live generation itself, compares each
+// event's position with the checkpoint and applies the event's ops together with the new
+// checkpoint, so a change and its checkpoint can never be seen apart, and several service
+// instances sharing the Redis write the same (live) generation even across a rebuild switch.
+import { Redis } from 'ioredis';
+import {
+  ReadModelUnavailableError,
+  type NextGeneration,
+  type ProjectedEvent,
+  type ReadModel,
+  type ReadModelOp,
+  type RateWindow,
+} from './read-model.ts';
+import {
+  CHECKPOINT_KEY,
+  RATE_GRACE_MS,
+  digestEntries,
+  validateEvents,
+  validateRateWindow,
+  type DigestEntry,
+} from './memory-read-model.ts';
+
+export interface RedisReadModelOptions {
+  url: string;
+  /** Key prefix; default 'authlog'. */
+  prefix?: string;
+  /** The injected clock: decides which writes are already expired and what reads as expired. */
+  now: () => number;
+  /** A command without an answer after this long rejects with ReadModelUnavailableError; default 2000. */
+  commandTimeoutMs?: number;
+}
+
+/** Events per script call: big enough for replay speed, small enough not to block Redis for long. */
+const MAX_EVENTS_PER_SCRIPT = 500;
+/** Also cap the arguments of one call, since one event may carry many ops. */
+const MAX_ARGS_PER_SCRIPT = 50_000;
+const SCAN_COUNT = 1000;
+
+// Shared by the write scripts. `now` is the injected clock, passed in: an entry whose
+// PEXPIRETIME is at or before it counts as gone here exactly as in the memory adapter, even
+// while Redis's own clock has not reached it yet (PXAT itself is only garbage collection).
+const LUA_LIVE_TYPE = `
+local function live_type(k, now)
+  local t = redis.call('TYPE', k)['ok']
+  if t ~= 'none' then
+    local at = redis.call('PEXPIRETIME', k)
+    if at >= 0 and at <= now then
+      redis.call('DEL', k)
+      return 'none'
+    end
+  end
+  return t
+end
+`;
+
+// KEYS[1] live pointer, KEYS[2] building set.
+// ARGV[1] generation key base '<prefix>:{rm}:g', ARGV[2] explicit generation or '' for the
+// live one, ARGV[3] now (ms), then per event: position (20 digits), op count, ops:
+//   s key value exp|''   d key   h key exp|'' nfields f v ...   a key member   r key member
+// Positions are compared as equal-length digit strings: Lua numbers are doubles and
+// positions are u64. Returns the checkpoint after ('' when none).
+const LUA_APPLY = `${LUA_LIVE_TYPE}
+local gen = ARGV[2]
+local live = redis.call('GET', KEYS[1]) or '0'
+if gen == '' then
+  gen = live
+elseif gen ~= live and redis.call('SISMEMBER', KEYS[2], gen) == 0 then
+  return redis.error_reply('AUTHLOG_GENERATION_GONE generation ' .. gen .. ' is neither live nor being built')
+end
+local base = ARGV[1] .. gen .. ':'
+local cpKey = base .. '${CHECKPOINT_KEY}'
+local cp = redis.call('GET', cpKey) or ''
+local now = tonumber(ARGV[3])
+local i = 4
+local n = #ARGV
+while i <= n do
+  local pos = ARGV[i]
+  local nops = tonumber(ARGV[i + 1])
+  i = i + 2
+  local apply = pos > cp
+  for _ = 1, nops do
+    local code = ARGV[i]
+    local k = base .. ARGV[i + 1]
+    if code == 's' then
+      if apply then
+        local exp = ARGV[i + 3]
+        if exp == '' then
+          redis.call('SET', k, ARGV[i + 2])
+        elseif tonumber(exp) > now then
+          redis.call('SET', k, ARGV[i + 2], 'PXAT', exp)
+        else
+          -- Already expired: skip the write, and drop what it would have replaced.
+          redis.call('DEL', k)
+        end
+      end
+      i = i + 4
+    elseif code == 'd' then
+      if apply then redis.call('DEL', k) end
+      i = i + 2
+    elseif code == 'h' then
+      local exp = ARGV[i + 2]
+      local nf = tonumber(ARGV[i + 3])
+      if apply then
+        if exp ~= '' and tonumber(exp) <= now then
+          redis.call('DEL', k)
+        else
+          local t = live_type(k, now)
+          if t ~= 'none' and t ~= 'hash' then redis.call('DEL', k) end
+          -- In slices: unpack is limited by Lua's C stack (about 8000 values).
+          local first, last = i + 4, i + 3 + 2 * nf
+          while first <= last do
+            local upto = math.min(first + 999, last)
+            redis.call('HSET', k, unpack(ARGV, first, upto))
+            first = upto + 1
+          end
+          if exp ~= '' then redis.call('PEXPIREAT', k, exp) end
+        end
+      end
+      i = i + 4 + 2 * nf
+    elseif code == 'a' then
+      if apply then
+        local t = live_type(k, now)
+        if t ~= 'none' and t ~= 'set' then redis.call('DEL', k) end
+        redis.call('SADD', k, ARGV[i + 2])
+      end
+      i = i + 3
+    elseif code == 'r' then
+      if apply and live_type(k, now) == 'set' then redis.call('SREM', k, ARGV[i + 2]) end
+      i = i + 3
+    else
+      return redis.error_reply('AUTHLOG_BAD_OP ' .. tostring(code))
+    end
+  end
+  if apply then
+    redis.call('SET', cpKey, pos)
+    cp = pos
+  end
+end
+return cp
+`;
+
+// KEYS[1] live pointer. ARGV[1] generation key base, ARGV[2] 'get'|'hgetall'|'smembers'|'cp',
+// ARGV[3] key, ARGV[4] now. Resolving the generation here, in the same atomic step as the
+// read, is what keeps a query from reading a dropped generation (see `read` below).
+const LUA_READ = `
+local gen = redis.call('GET', KEYS[1]) or '0'
+local base = ARGV[1] .. gen .. ':'
+local op = ARGV[2]
+if op == 'cp' then return redis.call('GET', base .. '${CHECKPOINT_KEY}') end
+local k = base .. ARGV[3]
+local t = redis.call('TYPE', k)['ok']
+if t == 'none' then return false end
+local at = redis.call('PEXPIRETIME', k)
+if at >= 0 and at <= tonumber(ARGV[4]) then return false end
+if op == 'get' and t == 'string' then return redis.call('GET', k) end
+if op == 'hgetall' and t == 'hash' then return redis.call('HGETALL', k) end
+if op == 'smembers' and t == 'set' then return redis.call('SMEMBERS', k) end
+return false
+`;
+
+// KEYS: data keys of one generation. ARGV[1] now. Returns per key {type, content}, with
+// type 'none' for keys gone or expired by the injected clock.
+const LUA_DUMP = `
+local now = tonumber(ARGV[1])
+local out = {}
+for idx, k in ipairs(KEYS) do
+  local t = redis.call('TYPE', k)['ok']
+  local at = redis.call('PEXPIRETIME', k)
+  if t == 'none' or (at >= 0 and at <= now) then
+    out[idx] = {'none'}
+  elseif t == 'string' then
+    out[idx] = {t, redis.call('GET', k)}
+  elseif t == 'hash' then
+    out[idx] = {t, redis.call('HGETALL', k)}
+  elseif t == 'set' then
+    out[idx] = {t, redis.call('SMEMBERS', k)}
+  else
+    out[idx] = {t}
+  end
+end
+return out
+`;
+
+// KEYS[1] live pointer, KEYS[2] generation sequence, KEYS[3] building set. The new id is
+// above both the sequence and the live id, so it never names the live generation even if
+// the sequence key was lost.
+const LUA_OPEN = `
+local live = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = redis.call('INCR', KEYS[2])
+if n <= live then
+  n = live + 1
+  redis.call('SET', KEYS[2], n)
+end
+redis.call('SADD', KEYS[3], n)
+return tostring(n)
+`;
+
+// KEYS[1] live pointer, KEYS[2] building set. ARGV[1] generation. Swaps the pointer and
+// returns the previous live id, which the caller then deletes.
+const LUA_ACTIVATE = `
+local live = redis.call('GET', KEYS[1]) or '0'
+if live == ARGV[1] then return live end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
+  return redis.error_reply('AUTHLOG_GENERATION_GONE generation ' .. ARGV[1] .. ' is not being built (discarded, or Redis was flushed)')
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return live
+`;
+
+// KEYS[1] live pointer, KEYS[2] building set. ARGV[1] generation.
+const LUA_DISCARD = `
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+  return redis.error_reply('AUTHLOG_GENERATION_LIVE generation ' .. ARGV[1] .. ' is live and cannot be discarded')
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`;
+
+// KEYS[1] counter. ARGV[1] add, ARGV[2] ttl ms. One round trip; the ttl is relative so
+// that it does not depend on the injected clock agreeing with Redis's clock.
+const LUA_RATE = `
+local add = tonumber(ARGV[1])
+if add > 0 then
+  local c = redis.call('INCRBY', KEYS[1], add)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return c
+end
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+`;
+
+type ScriptArg = string | number;
+/** The commands `defineCommand` adds; ioredis cannot type them itself. */
+interface ScriptCommands {
+  authlogRmApply(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmRead(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmDump(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmOpen(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmActivate(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmDiscard(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmRate(...args: ScriptArg[]): Promise<unknown>;
+}
+
+// Reply errors that mean "Redis cannot serve right now" rather than "this request is wrong".
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
+
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === 'ReplyError';
+}
+
+const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');
+
+const padPosition = (position: bigint): string => position.toString().padStart(20, '0');
+
+function parseCheckpoint(reply: unknown): bigint {
+  if (reply === null || reply === undefined || reply === '') return -1n;
+  if (typeof reply !== 'string' || !/^\d{1,20}$/.test(reply)) throw new Error(`redis read model: unexpected checkpoint ${String(reply)}`);
+  return BigInt(reply);
+}
+
+function asStrings(reply: unknown, what: string): string[] {
+  if (!Array.isArray(reply) || !reply.every((x): x is string => typeof x === 'string')) {
+    throw new Error(`redis read model: unexpected reply to ${what}`);
+  }
+  return reply;
+}
+
+function pairsToRecord(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+function encodeOp(op: ReadModelOp, args: ScriptArg[]): void {
+  switch (op.op) {
+    case 'set':
+      args.push('s', op.key, op.value, op.expireAtMs === undefined ? '' : String(op.expireAtMs));
+      return;
+    case 'del':
+      args.push('d', op.key);
+      return;
+    case 'hset': {
+      const names = Object.keys(op.fields);
+      args.push('h', op.key, op.expireAtMs === undefined ? '' : String(op.expireAtMs), names.length);
+      for (const name of names) args.push(name, op.fields[name] as string);
+      return;
+    }
+    case 'sadd':
+      args.push('a', op.key, op.member);
+      return;
+    case 'srem':
+      args.push('r', op.key, op.member);
+      return;
+  }
+}
+
+/** Events encoded as script arguments, split into chunks each applied by one script call. */
+function encodeChunks(events: readonly ProjectedEvent[]): ScriptArg[][] {
+  const chunks: ScriptArg[][] = [];
+  let current: ScriptArg[] = [];
+  let count = 0;
+  for (const event of events) {
+    const encoded: ScriptArg[] = [padPosition(event.position), event.ops.length];
+    for (const op of event.ops) encodeOp(op, encoded);
+    if (count > 0 && (count >= MAX_EVENTS_PER_SCRIPT || current.length + encoded.length > MAX_ARGS_PER_SCRIPT)) {
+      chunks.push(current);
+      current = [];
+      count = 0;
+    }
+    for (const arg of encoded) current.push(arg);
+    count++;
+  }
+  if (count > 0) chunks.push(current);
+  return chunks;
+}
+
+export interface RedisReadModel extends ReadModel {
+  /** The live generation's id as stored in Redis ('0' when the pointer is absent). */
+  liveGeneration(): Promise<string>;
+}
+
+export function createRedisReadModel(options: RedisReadModelOptions): RedisReadModel {
+  const prefix = options.prefix ?? 'authlog';
+  const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+  const { now } = options;
+
+  const rm = `${prefix}:{rm}`;
+  const pointerKey = `${rm}:gen`;
+  const seqKey = `${rm}:genseq`;
+  const buildingKey = `${rm}:building`;
+  const genBase = `${rm}:g`;
+  const dataPrefix = (gen: string): string => `${genBase}${gen}:`;
+  const rateKey = (key: string, index: number): string => `${prefix}:{rl}:${key}:${index}`;
+
+  let lastConnectionError: Error | undefined;
+  const redis = new Redis(options.url, {
+    // A command that gets no answer in time rejects, whether it was sent or still waiting for
+    // a connection, so no caller hangs longer than commandTimeoutMs.
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: commandTimeoutMs,
+    // A connection that stays silent while commands wait is dropped and reopened, so a
+    // half-open TCP connection (host gone without a reset) does not make every later command
+    // wait out its full timeout until TCP keepalive notices.
+    socketTimeout: commandTimeoutMs * 2,
+    // Commands wait for the first connection (the offline queue) but are failed at each
+    // failed reconnect attempt instead of piling up and being replayed much later.
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 0,
+    // Keep reconnecting forever with capped backoff, so the read model recovers by itself.
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 10), 2000),
+  });
+  // Failures reach callers as rejected commands; the listener keeps ioredis from reporting
+  // each reconnect failure as an unhandled 'error' event, and remembers why for messages.
+  redis.on('error', (err: Error) => {
+    lastConnectionError = err;
+  });
+  redis.on('ready', () => {
+    lastConnectionError = undefined;
+  });
+
+  redis.defineCommand('authlogRmApply', { lua: LUA_APPLY, numberOfKeys: 2 });
+  redis.defineCommand('authlogRmRead', { lua: LUA_READ, numberOfKeys: 1 });
+  redis.defineCommand('authlogRmDump', { lua: LUA_DUMP });
+  redis.defineCommand('authlogRmOpen', { lua: LUA_OPEN, numberOfKeys: 3 });
+  redis.defineCommand('authlogRmActivate', { lua: LUA_ACTIVATE, numberOfKeys: 2 });
+  redis.defineCommand('authlogRmDiscard', { lua: LUA_DISCARD, numberOfKeys: 2 });
+  redis.defineCommand('authlogRmRate', { lua: LUA_RATE, numberOfKeys: 1 });
+  const scripts = redis as unknown as ScriptCommands;
+
+  let closed = false;
+  /** Deletions of dropped generations still running; close() waits for them. */
+  const background = new Set<Promise<void>>();
+
+  /** Runs a Redis call, turning "not reachable / no answer" into ReadModelUnavailableError. */
+  async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (closed) throw new ReadModelUnavailableError(`redis read model: ${what}: closed`);
+    // Between reconnect attempts the connection is known to be down: fail now rather than
+    // queue the command until the next attempt fails too.
+    if (redis.status === 'reconnecting' || redis.status === 'close' || redis.status === 'end') {
+      const why = lastConnectionError ? `: ${lastConnectionError.message}` : '';
+      throw new ReadModelUnavailableError(`redis read model: ${what}: not connected${why}`);
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      if (isReplyError(err) && !TRANSIENT_REPLY.test(err.message)) throw err;
+      const reason =
+        err instanceof Error && err.name === 'MaxRetriesPerRequestError' ? 'connection failed' : err instanceof Error ? err.message : String(err);
+      const why = lastConnectionError && lastConnectionError.message !== reason ? ` (${lastConnectionError.message})` : '';
+      throw new ReadModelUnavailableError(`redis read model: ${what}: ${reason}${why}`, { cause: err });
+    }
+  }
+
+  // Queries go through a tiny Lua script that reads the pointer and the data in one atomic
+  // step, rather than caching the pointer: one round trip either way, and a query can never
+  // read a generation that another process has already switched away from and is deleting.
+  async function read(op: 'get' | 'hgetall' | 'smembers' | 'cp', key: string): Promise<unknown> {
+    return call(op, () => scripts.authlogRmRead(pointerKey, genBase, op, key, now()));
+  }
+
+  async function applyTo(gen: string, events: readonly ProjectedEvent[]): Promise<bigint> {
+    validateEvents(events);
+    if (events.length === 0) return gen === '' ? parseCheckpoint(await read('cp', '')) : checkpointOf(gen);
+    let checkpoint = -1n;
+    // Chunks go one after the other, never pipelined: were one to fail, a later one must not
+    // move the checkpoint past the events it lost.
+    for (const chunk of encodeChunks(events)) {
+      const reply = await call('applyBatch', () => scripts.authlogRmApply(pointerKey, buildingKey, genBase, gen, now(), ...chunk));
+      checkpoint = parseCheckpoint(reply);
+    }
+    return checkpoint;
+  }
+
+  async function checkpointOf(gen: string): Promise<bigint> {
+    return parseCheckpoint(await call('checkpoint', () => redis.get(`${dataPrefix(gen)}${CHECKPOINT_KEY}`)));
+  }
+
+  /** Every key of a generation, SCAN by SCAN (never KEYS, which would block Redis). */
+  async function forEachKeyBatch(gen: string, fn: (keys: string[]) => Promise<void>): Promise<void> {
+    const pattern = `${escapeGlob(dataPrefix(gen))}*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await call('scan', () => redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
+      cursor = next;
+      if (keys.length > 0) await fn(keys);
+    } while (cursor !== '0');
+  }
+
+  function dropInBackground(gen: string): void {
+    const task = forEachKeyBatch(gen, async (keys) => {
+      await call('unlink', () => redis.unlink(...keys));
+    })
+      // A failed drop leaves an unreachable generation behind; it is harmless to correctness
+      // and the next drop of the same id (or an operator) removes it.
+      .catch(() => {})
+      .finally(() => background.delete(task));
+    background.add(task);
+  }
+
+  return {
+    kind: 'redis',
+
+    async liveGeneration() {
+      const reply = await call('gen', () => redis.get(pointerKey));
+      return reply ?? '0';
+    },
+
+    async get(key) {
+      const reply = await read('get', key);
+      return typeof reply === 'string' ? reply : undefined;
+    },
+
+    async hgetall(key) {
+      const reply = await read('hgetall', key);
+      if (reply === null || reply === undefined) return undefined;
+      return pairsToRecord(asStrings(reply, 'hgetall'));
+    },
+
+    async smembers(key) {
+      const reply = await read('smembers', key);
+      if (reply === null || reply === undefined) return [];
+      return asStrings(reply, 'smembers').sort();
+    },
+
+    applyBatch(events) {
+      return applyTo('', events);
+    },
+
+    async checkpoint() {
+      return parseCheckpoint(await read('cp', ''));
+    },
+
+    async rateWindow(key, windowMs, nowMs, add): Promise<RateWindow> {
+      validateRateWindow(windowMs, nowMs, add);
+      const index = Math.floor(nowMs / windowMs);
+      const resetAtMs = (index + 1) * windowMs;
+      const ttlMs = Math.max(1, Math.ceil(resetAtMs - nowMs)) + RATE_GRACE_MS;
+      const reply = await call('rateWindow', () => scripts.authlogRmRate(rateKey(key, index), add, ttlMs));
+      if (typeof reply !== 'number') throw new Error('redis read model: unexpected reply to rateWindow');
+      return { count: reply, resetAtMs };
+    },
+
+    async openNextGeneration(): Promise<NextGeneration> {
+      const reply = await call('openNextGeneration', () => scripts.authlogRmOpen(pointerKey, seqKey, buildingKey));
+      if (typeof reply !== 'string') throw new Error('redis read model: unexpected reply to openNextGeneration');
+      const id = reply;
+      let state: 'open' | 'active' | 'discarded' = 'open';
+      const assertUsable = (): void => {
+        if (state === 'discarded') throw new Error(`redis read model: generation ${id} was discarded`);
+      };
+      return {
+        id,
+        applyBatch(events) {
+          assertUsable();
+          return applyTo(id, events);
+        },
+        checkpoint() {
+          assertUsable();
+          return checkpointOf(id);
+        },
+        async activate() {
+          assertUsable();
+          const previous = await call('activate', () => scripts.authlogRmActivate(pointerKey, buildingKey, id));
+          state = 'active';
+          if (typeof previous === 'string' && previous !== id) dropInBackground(previous);
+        },
+        async discard() {
+          if (state === 'active') throw new Error(`redis read model: generation ${id} is live and cannot be discarded`);
+          if (state === 'discarded') return;
+          await call('discard', () => scripts.authlogRmDiscard(pointerKey, buildingKey, id));
+          state = 'discarded';
+          dropInBackground(id);
+        },
+      };
+    },
+
+    async digest() {
+      // The generation is read once and then scanned; a switch during the scan gives a
+      // digest of a mix. Fine for what digest is for: comparing quiet read models.
+      const gen = (await call('gen', () => redis.get(pointerKey))) ?? '0';
+      const base = dataPrefix(gen);
+      const checkpointKey = `${base}${CHECKPOINT_KEY}`;
+      const nowMs = now();
+      // SCAN may return a key twice; the map keeps one.
+      const entries = new Map<string, DigestEntry>();
+      await forEachKeyBatch(gen, async (scanned) => {
+        const keys = scanned.filter((k) => k !== checkpointKey);
+        if (keys.length === 0) return;
+        const reply = await call('digest', () => scripts.authlogRmDump(keys.length, ...keys, nowMs));
+        if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error('redis read model: unexpected reply to digest');
+        keys.forEach((fullKey, i) => {
+          const item: unknown = reply[i];
+          if (!Array.isArray(item)) throw new Error('redis read model: unexpected reply to digest');
+          const [type, content] = item as unknown[];
+          const key = fullKey.slice(base.length);
+          if (type === 'string' && typeof content === 'string') entries.set(key, { key, type: 'string', value: content });
+          else if (type === 'hash') {
+            const flat = asStrings(content, 'digest');
+            const fields: [string, string][] = [];
+            for (let j = 0; j + 1 < flat.length; j += 2) fields.push([flat[j] as string, flat[j + 1] as string]);
+            entries.set(key, { key, type: 'hash', fields });
+          } else if (type === 'set') entries.set(key, { key, type: 'set', members: asStrings(content, 'digest') });
+          else if (type !== 'none') throw new Error(`redis read model: unexpected ${String(type)} key ${fullKey} in the read model`);
+        });
+      });
+      return digestEntries(entries.values());
+    },
+
+    async ping() {
+      await call('ping', () => redis.ping());
+    },
+
+    async close() {
+      if (closed) return;
+      // Let running generation drops finish (they end early if Redis is gone: each command
+      // is bounded by commandTimeoutMs), then leave without blocking on a dead server.
+      await Promise.allSettled([...background]);
+      closed = true;
+      if (redis.status === 'ready') {
+        try {
+          await redis.quit();
+          return;
+        } catch {
+          // fall through to a hard disconnect
+        }
+      }
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,327 @@
+// The behaviour every ReadModel adapter must share, run against each of them. The clock is
+// injected and moved by hand; it starts at the real time because the Redis adapter also
+// hands absolute expiries to Redis (PXAT) for garbage collection, which uses Redis's clock.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { ProjectedEvent, ReadModel, ReadModelOp } from '../../src/readmodel/read-model.ts';
+
+export type OpenReadModel = (now: () => number) => Promise<{ readModel: ReadModel; cleanup(): Promise<void> }>;
+
+export interface TestClock {
+  now: () => number;
+  /** Moves the clock by `ms`. */
+  advance(ms: number): void;
+  /** Where the clock started. */
+  readonly start: number;
+}
+
+function makeClock(): TestClock {
+  const start = Date.now();
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms), start };
+}
+
+export const ev = (position: number | bigint, ...ops: ReadModelOp[]): ProjectedEvent => ({ position: BigInt(position), ops });
+const set = (key: string, value: string, expireAtMs?: number): ReadModelOp =>
+  expireAtMs === undefined ? { op: 'set', key, value } : { op: 'set', key, value, expireAtMs };
+const hset = (key: string, fields: Record<string, string>, expireAtMs?: number): ReadModelOp =>
+  expireAtMs === undefined ? { op: 'hset', key, fields } : { op: 'hset', key, fields, expireAtMs };
+const del = (key: string): ReadModelOp => ({ op: 'del', key });
+const sadd = (key: string, member: string): ReadModelOp => ({ op: 'sadd', key, member });
+const srem = (key: string, member: string): ReadModelOp => ({ op: 'srem', key, member });
+
+export function readModelConformance(name: string, open: OpenReadModel): void {
+  const s = suite(`read model conformance: ${name}`);
+
+  /** Opens `count` independent read models on one clock, runs `fn`, always cleans up. */
+  async function withModels(count: number, fn: (models: ReadModel[], clock: TestClock) => Promise<void>): Promise<void> {
+    const clock = makeClock();
+    const opened: { readModel: ReadModel; cleanup(): Promise<void> }[] = [];
+    try {
+      for (let i = 0; i < count; i++) opened.push(await open(clock.now));
+      await fn(
+        opened.map((o) => o.readModel),
+        clock,
+      );
+    } finally {
+      for (const o of opened) await o.cleanup();
+    }
+  }
+  const withModel = (fn: (rm: ReadModel, clock: TestClock) => Promise<void>): Promise<void> =>
+    withModels(1, ([rm], clock) => fn(rm as ReadModel, clock));
+
+  s('a fresh store is empty, with checkpoint -1n', () =>
+    withModels(2, async ([a, b]) => {
+      assert.is(await a!.checkpoint(), -1n);
+      assert.is(await a!.get('nothing'), undefined);
+      assert.is(await a!.hgetall('nothing'), undefined);
+      assert.equal(await a!.smembers('nothing'), []);
+      assert.is(await a!.digest(), await b!.digest());
+      await a!.ping();
+    }));
+
+  s('set then get; a later set replaces the value', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(1, set('k', 'v1'))]);
+      assert.is(await rm.get('k'), 'v1');
+      await rm.applyBatch([ev(2, set('k', 'v2'), set('other', ''))]);
+      assert.is(await rm.get('k'), 'v2');
+      assert.is(await rm.get('other'), '', 'an empty string is a value, not absence');
+    }));
+
+  s('hset merges fields into the hash', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(1, hset('h', { a: '1', b: '2' })), ev(2, hset('h', { b: '3', c: '4' }))]);
+      assert.equal(await rm.hgetall('h'), { a: '1', b: '3', c: '4' });
+    }));
+
+  s('a hash written with many fields at once', () =>
+    withModel(async (rm) => {
+      const fields = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`f${i}`, String(i)]));
+      await rm.applyBatch([ev(1, hset('big', fields))]);
+      assert.equal(await rm.hgetall('big'), fields);
+    }));
+
+  s('del removes a key of any type', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(1, set('s', 'v'), hset('h', { a: '1' }), sadd('m', 'x'))]);
+      await rm.applyBatch([ev(2, del('s'), del('h'), del('m'), del('never-existed'))]);
+      assert.is(await rm.get('s'), undefined);
+      assert.is(await rm.hgetall('h'), undefined);
+      assert.equal(await rm.smembers('m'), []);
+    }));
+
+  s('sadd / srem / smembers', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(1, sadd('m', 'y'), sadd('m', 'x'), sadd('m', 'y'))]);
+      assert.equal((await rm.smembers('m')).sort(), ['x', 'y']);
+      await rm.applyBatch([ev(2, srem('m', 'x'), srem('m', 'absent'), srem('no-such-set', 'x'))]);
+      assert.equal(await rm.smembers('m'), ['y']);
+      await rm.applyBatch([ev(3, srem('m', 'y'))]);
+      assert.equal(await rm.smembers('m'), []);
+    }));
+
+  s('a write replaces a key of another type', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(1, set('k', 'v')), ev(2, hset('k', { a: '1' }))]);
+      assert.is(await rm.get('k'), undefined);
+      assert.equal(await rm.hgetall('k'), { a: '1' });
+      await rm.applyBatch([ev(3, sadd('k', 'm'))]);
+      assert.is(await rm.hgetall('k'), undefined);
+      assert.equal(await rm.smembers('k'), ['m']);
+      await rm.applyBatch([ev(4, srem('k', 'm'), set('k', 'back'))]);
+      assert.is(await rm.get('k'), 'back');
+    }));
+
+  s('absolute expiry follows the injected clock', () =>
+    withModel(async (rm, clock) => {
+      const t0 = clock.start;
+      await rm.applyBatch([
+        ev(1, set('s', 'v', t0 + 1000), hset('h', { a: '1' }, t0 + 1000), sadd('m', 'x')),
+        // hset without expireAtMs keeps the hash's expiry; set without one clears it.
+        ev(2, hset('h2', { a: '1' }, t0 + 1000), hset('h2', { b: '2' }), set('s2', 'v', t0 + 1000), set('s2', 'forever')),
+      ]);
+      clock.advance(999);
+      assert.is(await rm.get('s'), 'v');
+      assert.equal(await rm.hgetall('h'), { a: '1' });
+      assert.equal(await rm.hgetall('h2'), { a: '1', b: '2' });
+      clock.advance(1);
+      assert.is(await rm.get('s'), undefined, 'gone at its expiry instant');
+      assert.is(await rm.hgetall('h'), undefined);
+      assert.is(await rm.hgetall('h2'), undefined);
+      assert.is(await rm.get('s2'), 'forever');
+      assert.equal(await rm.smembers('m'), ['x']);
+      // An expired hash does not lend its old fields to a later hset.
+      await rm.applyBatch([ev(3, hset('h', { z: '9' }, t0 + 60_000))]);
+      assert.equal(await rm.hgetall('h'), { z: '9' });
+    }));
+
+  s('a write already expired is skipped, drops the old value, and still moves the checkpoint', () =>
+    withModel(async (rm, clock) => {
+      const t0 = clock.start;
+      await rm.applyBatch([ev(1, set('s', 'old'), hset('h', { a: '1' }))]);
+      const after = await rm.applyBatch([ev(2, set('s', 'new', t0 - 1), hset('h', { b: '2' }, t0), hset('fresh', { a: '1' }, t0 - 5))]);
+      assert.is(after, 2n);
+      assert.is(await rm.checkpoint(), 2n);
+      assert.is(await rm.get('s'), undefined);
+      assert.is(await rm.hgetall('h'), undefined);
+      assert.is(await rm.hgetall('fresh'), undefined);
+    }));
+
+  s('a batch skips events at or below the checkpoint', () =>
+    withModel(async (rm) => {
+      assert.is(await rm.applyBatch([ev(1, set('a', '1')), ev(2, set('b', '2'))]), 2n);
+      assert.is(await rm.applyBatch([ev(2, set('b', 'again')), ev(3, set('c', '3'))]), 3n);
+      assert.is(await rm.applyBatch([ev(1, set('a', 'again'))]), 3n);
+      assert.is(await rm.get('a'), '1');
+      assert.is(await rm.get('b'), '2');
+      assert.is(await rm.get('c'), '3');
+      // Within one batch too: an event below one already applied is skipped.
+      assert.is(await rm.applyBatch([ev(10, set('d', '10')), ev(7, set('d', '7'))]), 10n);
+      assert.is(await rm.get('d'), '10');
+    }));
+
+  s('applying the same batch twice changes nothing', () =>
+    withModel(async (rm, clock) => {
+      const batch = [
+        ev(1, sadd('m', 'x'), sadd('m', 'y'), hset('h', { a: '1' }, clock.start + 60_000)),
+        ev(2, srem('m', 'x'), set('s', 'v'), hset('h', { b: '2' })),
+        ev(3, del('s'), sadd('m', 'x'), set('t', 'w')),
+        ev(4, srem('m', 'x')),
+      ];
+      assert.is(await rm.applyBatch(batch), 4n);
+      const digest = await rm.digest();
+      assert.is(await rm.applyBatch(batch), 4n);
+      assert.is(await rm.digest(), digest);
+      assert.equal(await rm.smembers('m'), ['y']);
+      assert.is(await rm.get('s'), undefined);
+      assert.equal(await rm.hgetall('h'), { a: '1', b: '2' });
+    }));
+
+  s('the checkpoint moves with the change, also for events without ops', () =>
+    withModel(async (rm) => {
+      assert.is(await rm.applyBatch([ev(5, set('a', '5'))]), 5n);
+      assert.is(await rm.checkpoint(), 5n);
+      assert.is(await rm.applyBatch([ev(6)]), 6n);
+      assert.is(await rm.checkpoint(), 6n);
+      assert.is(await rm.applyBatch([]), 6n, 'an empty batch returns the checkpoint');
+    }));
+
+  s('positions beyond 2^53 compare exactly', () =>
+    withModel(async (rm) => {
+      const p = 2n ** 63n + 1n; // 2^63 and 2^63+1 are the same double
+      assert.is(await rm.applyBatch([ev(p, set('a', 'high'))]), p);
+      assert.is(await rm.applyBatch([ev(p - 1n, set('a', 'low'))]), p);
+      assert.is(await rm.get('a'), 'high');
+      const max = 2n ** 64n - 1n;
+      assert.is(await rm.applyBatch([ev(max, set('a', 'max'))]), max);
+      assert.is(await rm.checkpoint(), max);
+      assert.is(await rm.get('a'), 'max');
+    }));
+
+  s('a large batch is applied whole', () =>
+    withModel(async (rm) => {
+      const events = Array.from({ length: 1234 }, (_, i) => ev(i + 1, set(`k${i}`, String(i)), sadd('all', String(i))));
+      assert.is(await rm.applyBatch(events), 1234n);
+      assert.is(await rm.get('k0'), '0');
+      assert.is(await rm.get('k1233'), '1233');
+      assert.is((await rm.smembers('all')).length, 1234);
+    }));
+
+  s('rejects bad input before applying anything', () =>
+    withModel(async (rm) => {
+      for (const bad of [[ev(1, set('a', '1')), ev(-1n)], [ev(2n ** 64n)], [ev(1, set('a', '1', 1.5))], [ev(1, set('__checkpoint', 'x'))]]) {
+        let threw = false;
+        try {
+          await rm.applyBatch(bad);
+        } catch {
+          threw = true;
+        }
+        assert.ok(threw);
+      }
+      assert.is(await rm.checkpoint(), -1n);
+      assert.is(await rm.get('a'), undefined);
+    }));
+
+  s('rateWindow counts and resets per window', () =>
+    withModel(async (rm) => {
+      const windowMs = 60_000;
+      const n = Math.floor(Date.now() / windowMs) * windowMs; // start of a window
+      const key = `ip:${Math.random()}`;
+      assert.equal(await rm.rateWindow(key, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + 10, 1), { count: 1, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + 20, 1), { count: 2, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs - 1, 3), { count: 5, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + 30, 0), { count: 5, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(`${key}:other`, windowMs, n + 30, 1), { count: 1, resetAtMs: n + windowMs });
+      // The next window starts from zero.
+      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs, 0), { count: 0, resetAtMs: n + 2 * windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs, 1), { count: 1, resetAtMs: n + 2 * windowMs });
+      // Rate counters are not part of the read model's content.
+      assert.is(await rm.checkpoint(), -1n);
+    }));
+
+  s('the next generation is invisible until activate, then replaces everything', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(10, set('a', 'live'), set('only-live', 'x'), sadd('m', 'old'))]);
+      const liveDigest = await rm.digest();
+      const next = await rm.openNextGeneration();
+      assert.type(next.id, 'string');
+      assert.is(await next.checkpoint(), -1n);
+      assert.is(await next.applyBatch([ev(1, set('a', 'next')), ev(2, set('b', 'new'), sadd('m', 'new'))]), 2n);
+      assert.is(await rm.get('a'), 'live');
+      assert.is(await rm.get('b'), undefined);
+      assert.is(await rm.checkpoint(), 10n);
+      assert.is(await rm.digest(), liveDigest);
+      // Live writes keep going to the live generation while the next one is built.
+      await rm.applyBatch([ev(11, set('c', 'live-only'))]);
+      assert.is(await next.checkpoint(), 2n);
+
+      await next.activate();
+      assert.is(await rm.get('a'), 'next');
+      assert.is(await rm.get('b'), 'new');
+      assert.is(await rm.get('only-live'), undefined);
+      assert.is(await rm.get('c'), undefined);
+      assert.equal(await rm.smembers('m'), ['new']);
+      assert.is(await rm.checkpoint(), 2n);
+      // Writes now land in the new generation, whichever handle makes them.
+      assert.is(await rm.applyBatch([ev(3, set('c', 'after'))]), 3n);
+      assert.is(await next.checkpoint(), 3n);
+      assert.is(await rm.get('c'), 'after');
+    }));
+
+  s('discard leaves the live generation as it was', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(1, set('a', 'live'))]);
+      const next = await rm.openNextGeneration();
+      await next.applyBatch([ev(1, set('a', 'next'), set('b', 'next'))]);
+      await next.discard();
+      assert.is(await rm.get('a'), 'live');
+      assert.is(await rm.get('b'), undefined);
+      assert.is(await rm.checkpoint(), 1n);
+      let threw = false;
+      try {
+        await next.applyBatch([ev(2, set('c', 'x'))]);
+      } catch {
+        threw = true;
+      }
+      assert.ok(threw, 'a discarded generation takes no writes');
+      // A second rebuild after a discard works.
+      const again = await rm.openNextGeneration();
+      assert.is.not(again.id, next.id);
+      await again.applyBatch([ev(1, set('a', 'again'))]);
+      await again.activate();
+      assert.is(await rm.get('a'), 'again');
+    }));
+
+  s('digest is order-independent, ignores checkpoint and expiries, and changes with content', () =>
+    withModels(2, async ([a, b], clock) => {
+      const far = clock.start + 3_600_000;
+      await a!.applyBatch([
+        ev(1, set('s', 'v', far), hset('h', { x: '1', y: '2' }), sadd('m', 'p'), sadd('m', 'q')),
+        ev(2, set('gone-soon', 'z', clock.start + 10), set('t', 'line\nbreak')),
+      ]);
+      await b!.applyBatch([
+        ev(100, set('t', 'line\nbreak'), sadd('m', 'q')),
+        ev(200, hset('h', { y: '2' }), sadd('m', 'p')),
+        ev(300, hset('h', { x: '1' }), set('s', 'v')),
+      ]);
+      assert.is.not(await a!.digest(), await b!.digest(), 'the expiring entry still counts');
+      clock.advance(10);
+      assert.is(await a!.digest(), await b!.digest());
+      assert.match(await a!.digest(), /^[0-9a-f]{64}$/);
+      const before = await b!.digest();
+      await b!.applyBatch([ev(301, set('s', 'other'))]);
+      assert.is.not(await b!.digest(), before);
+      await b!.applyBatch([ev(302, set('s', 'v'))]);
+      assert.is(await b!.digest(), before);
+      await b!.applyBatch([ev(303, sadd('m', 'r'))]);
+      assert.is.not(await b!.digest(), before);
+      // A value that looks like another type's serialization does not collide.
+      await a!.applyBatch([ev(3, set('x', '["a"]'))]);
+      await b!.applyBatch([ev(304, srem('m', 'r'), sadd('x', 'a'))]);
+      assert.is.not(await a!.digest(), await b!.digest());
+    }));
+
+  s.run();
+}
