@@ -1,0 +1,225 @@
+// Access tokens: ES256 JWTs, 10 minutes, one signing key per project.
+//
+// The private keys are derived from the server secret instead of generated and stored: every
+// instance and every restart signs with the same key, and no private key ever sits in a file,
+// an event or Redis. The derivation is a permanent contract: changing anything in it (the
+// info string, the salt, the encoding of the secret) changes every project's key, so every
+// access token in flight stops verifying and every client must refetch the JWKS. The "v1" in
+// the info string is the lever for a deliberate rotation (derive v2, publish both for a while).
+import { createECDH, createHash, createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+
+export interface AccessTokenClaims {
+  sub: string;
+  projectId: string;
+  sessionId: string;
+  /** RFC 8693 actor for impersonation sessions */
+  actorSub?: string;
+}
+
+export interface VerifiedAccessToken {
+  userId: string;
+  projectId: string;
+  sessionId: string;
+  actorSub?: string;
+  expiresAtMs: number;
+}
+
+export interface AccessTokenSigner {
+  sign(claims: AccessTokenClaims, nowMs: number): Promise<string>;
+  /**
+   * undefined for anything that is not a valid, unexpired token of ours; never throws for bad
+   * input. The result's projectId is the project the token belongs to: a caller acting for a
+   * known project passes it as `expectedProjectId` (or compares it), or a user of project A
+   * could present A's token to project B.
+   */
+  verify(token: string, nowMs: number, expectedProjectId?: string): Promise<VerifiedAccessToken | undefined>;
+  /** Public keys only: kty, crv, x, y, kid, alg "ES256", use "sig". */
+  jwks(projectId: string): Promise<{ keys: PublicJwk[] }>;
+}
+
+/** A project's public signing key as published in its JWKS (a JsonWebKey with a kid). */
+export interface PublicJwk extends JsonWebKey {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  kid: string;
+  alg: 'ES256';
+  use: 'sig';
+}
+
+export const ACCESS_TOKEN_TTL_SECONDS = 600;
+const ALG = 'ES256';
+const ROLE = 'authenticated';
+const BRANCH_ID = 'main';
+// The order n of the P-256 group: a private scalar must lie in [1, n-1].
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const MAX_DERIVATION_ATTEMPTS = 16;
+const KEY_CACHE_SIZE = 1024;
+// A verify call picks its key by the project named in the unverified payload, so these bound
+// what a forged token can make us do before the signature check rejects it.
+const MAX_TOKEN_LENGTH = 8192;
+const MAX_PROJECT_ID_LENGTH = 128;
+// Node's base64url decoder skips characters outside the alphabet, so without this check
+// "<token> " or a token with stray characters in it would verify as the token itself. A valid
+// token still has other valid spellings (ECDSA's (r, n-s), the spare bits of the last base64
+// character): nothing may use the token string as an identity; the session id is the identity.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+interface ProjectKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  publicJwk: PublicJwk;
+}
+
+/** True when `scalar` (32 big-endian bytes) is a usable P-256 private key, i.e. in [1, n-1]. */
+export function isValidP256Scalar(scalar: Uint8Array): boolean {
+  if (scalar.length !== 32) return false;
+  const value = BigInt(`0x${Buffer.from(scalar).toString('hex')}`);
+  return value > 0n && value < P256_ORDER;
+}
+
+function derivationInfo(projectId: string, attempt: number): string {
+  const base = `authlog access-token signing key v1 ${projectId}`;
+  // Attempt 0 is the documented info string; the counter only appears on the (probability
+  // about 2^-32) re-derivation, so it never shows up in practice.
+  return attempt === 0 ? base : `${base} retry ${attempt}`;
+}
+
+function deriveProjectKey(secret: Buffer, projectId: string): ProjectKey {
+  for (let attempt = 0; attempt < MAX_DERIVATION_ATTEMPTS; attempt++) {
+    // Rejection sampling rather than reducing mod n keeps the scalar uniform over [1, n-1].
+    const scalar = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), derivationInfo(projectId, attempt), 32));
+    if (!isValidP256Scalar(scalar)) continue;
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(scalar);
+    const point = ecdh.getPublicKey(); // uncompressed: 0x04 || X (32) || Y (32)
+    const x = point.subarray(1, 33).toString('base64url');
+    const y = point.subarray(33, 65).toString('base64url');
+    const privateKey = createPrivateKey({
+      key: { kty: 'EC', crv: 'P-256', x, y, d: scalar.toString('base64url') },
+      format: 'jwk',
+    });
+    const kid = keyId(x, y);
+    return {
+      kid,
+      privateKey,
+      publicKey: createPublicKey(privateKey),
+      publicJwk: { kty: 'EC', crv: 'P-256', x, y, kid, alg: ALG, use: 'sig' },
+    };
+  }
+  // Sixteen rejections in a row has probability about 2^-512: it means HKDF is broken.
+  throw new Error('could not derive an access-token signing key');
+}
+
+/**
+ * The RFC 7638 thumbprint of the public key (SHA-256 over the required members in
+ * lexicographic order, no whitespace), cut to 16 bytes: any JOSE library can recompute it
+ * from the JWKS, and it changes exactly when the key does.
+ */
+function keyId(x: string, y: string): string {
+  const canonical = JSON.stringify({ crv: 'P-256', kty: 'EC', x, y });
+  return createHash('sha256').update(canonical, 'utf8').digest().subarray(0, 16).toString('base64url');
+}
+
+export function createAccessTokenSigner(options: { secret: string; issuerBase: string }): AccessTokenSigner {
+  if (!options.secret) throw new Error('createAccessTokenSigner: secret is empty');
+  const secret = Buffer.from(options.secret, 'utf8');
+  const issuerBase = options.issuerBase.replace(/\/+$/, '');
+  // Insertion-ordered Map as an LRU: a hit is re-inserted at the end, the oldest is evicted.
+  const cache = new Map<string, ProjectKey>();
+
+  const keyFor = (projectId: string): ProjectKey => {
+    const hit = cache.get(projectId);
+    if (hit) {
+      cache.delete(projectId);
+      cache.set(projectId, hit);
+      return hit;
+    }
+    const key = deriveProjectKey(secret, projectId);
+    cache.set(projectId, key);
+    if (cache.size > KEY_CACHE_SIZE) {
+      const oldest = cache.keys().next();
+      if (!oldest.done) cache.delete(oldest.value);
+    }
+    return key;
+  };
+
+  const issuerFor = (projectId: string): string => `${issuerBase}/api/v1/projects/${projectId}`;
+
+  return {
+    async sign(claims, nowMs) {
+      for (const field of ['sub', 'projectId', 'sessionId'] as const) {
+        if (typeof claims[field] !== 'string' || claims[field].length === 0) {
+          throw new Error(`access token claim ${field} must be a non-empty string`);
+        }
+      }
+      if (claims.projectId.length > MAX_PROJECT_ID_LENGTH) throw new Error('access token projectId is too long');
+      if (!Number.isFinite(nowMs)) throw new Error('access token clock value is not a finite number');
+      const key = keyFor(claims.projectId);
+      const iat = Math.floor(nowMs / 1000);
+      const payload: JWTPayload = {
+        project_id: claims.projectId,
+        branch_id: BRANCH_ID,
+        refresh_token_id: claims.sessionId,
+        role: ROLE,
+      };
+      if (claims.actorSub !== undefined) payload.act = { sub: claims.actorSub };
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
+        .setSubject(claims.sub)
+        .setIssuer(issuerFor(claims.projectId))
+        .setAudience(claims.projectId)
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
+        .sign(key.privateKey);
+    },
+
+    async verify(token, nowMs, expectedProjectId) {
+      try {
+        if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return undefined;
+        if (!Number.isFinite(nowMs)) return undefined;
+        // Cheap rejections before any key is derived: wrong algorithm, no kid, no project.
+        const header = decodeProtectedHeader(token);
+        if (header.alg !== ALG || typeof header.kid !== 'string') return undefined;
+        const projectId = decodeJwt(token).project_id;
+        if (typeof projectId !== 'string' || projectId.length === 0 || projectId.length > MAX_PROJECT_ID_LENGTH) {
+          return undefined;
+        }
+        if (expectedProjectId !== undefined && projectId !== expectedProjectId) return undefined;
+        const key = keyFor(projectId);
+        if (header.kid !== key.kid) return undefined;
+
+        // The project was read from the unverified payload only to choose the key; from here
+        // the signature under that project's key proves the payload, and iss/aud must agree.
+        const { payload } = await jwtVerify(token, key.publicKey, {
+          algorithms: [ALG],
+          issuer: issuerFor(projectId),
+          audience: projectId,
+          currentDate: new Date(nowMs),
+          clockTolerance: 0,
+          requiredClaims: ['sub', 'iat', 'exp'],
+        });
+        if (payload.project_id !== projectId || payload.role !== ROLE) return undefined;
+        const { sub, exp, refresh_token_id: sessionId, act } = payload;
+        if (typeof sub !== 'string' || sub.length === 0) return undefined;
+        if (typeof sessionId !== 'string' || sessionId.length === 0) return undefined;
+        if (typeof exp !== 'number') return undefined;
+        const verified: VerifiedAccessToken = { userId: sub, projectId, sessionId, expiresAtMs: exp * 1000 };
+        if (act !== undefined) {
+          if (typeof act !== 'object' || act === null || !('sub' in act) || typeof act.sub !== 'string') return undefined;
+          verified.actorSub = act.sub;
+        }
+        return verified;
+      } catch {
+        return undefined;
+      }
+    },
+
+    async jwks(projectId) {
+      return { keys: [{ ...keyFor(projectId).publicJwk }] };
+    },
+  };
+}
