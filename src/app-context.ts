@@ -1,0 +1,56 @@
+// Everything a command or query needs, built once by the composition root (main.ts) and passed
+// down; nothing reaches for a global.
+import type { Config } from './config.ts';
+import type { Clock } from './clock.ts';
+import type { Hasher } from './crypto/digests.ts';
+import type { AccessTokenSigner } from './crypto/access-tokens.ts';
+import type { Logger } from './log.ts';
+import type { Mailer } from './mail/mailer.ts';
+import type { ProjectionRunner } from './projections/runner.ts';
+import type { ReadModel } from './readmodel/read-model.ts';
+import type { Actor, EventMetadata, EventStore } from './store/event-store.ts';
+
+export interface AppContext {
+  config: Config;
+  store: EventStore;
+  readModel: ReadModel;
+  projections: ProjectionRunner;
+  hasher: Hasher;
+  clock: Clock;
+  tokens: AccessTokenSigner;
+  mailer: Mailer;
+  log: Logger;
+}
+
+/** Who asked and from where: recorded on every event a request causes. */
+export interface Origin {
+  projectId?: string;
+  actor: Actor;
+  requestId?: string;
+  ip?: string;
+  userAgent?: string;
+}
+
+export const systemOrigin = (id: string, projectId?: string): Origin => ({ actor: { kind: 'system', id }, projectId });
+
+export function metadataFor(origin: Origin, nowMs: number): EventMetadata {
+  return {
+    projectId: origin.projectId,
+    actor: origin.actor,
+    requestId: origin.requestId,
+    ip: origin.ip,
+    userAgent: origin.userAgent,
+    occurredAt: new Date(nowMs).toISOString(),
+    correlationId: origin.requestId,
+  };
+}
+
+/**
+ * Waits until a write is visible to queries, so that the caller's next request reads it
+ * (complete -> poll). The write is durable before this is called; a slow projection only
+ * delays visibility, and is logged by the runner.
+ */
+export async function settle(ctx: AppContext, position: bigint | undefined): Promise<void> {
+  if (position === undefined) return;
+  await ctx.projections.waitFor(position, ctx.config.PROJECTION_WAIT_MS);
+}

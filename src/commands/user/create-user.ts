@@ -1,0 +1,66 @@
+// Creating a user: reserve the primary email on its reservation stream (so exactly one of two
+// concurrent creations with the same email wins), then append UserCreated to the user's stream.
+import { randomUUID } from 'node:crypto';
+import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import { streamName } from '../../events/streams.ts';
+import type { EventData } from '../../events/catalogue.ts';
+import { foldStream, handleCommand } from '../handler.ts';
+import { userDecider } from './user-decider.ts';
+import { emailReservationDecider } from './email-reservation-decider.ts';
+
+/** A reservation whose user never appeared is abandoned after this long (a crash mid-create). */
+const ABANDONED_RESERVATION_MS = 30_000;
+
+export const emailReservationStream = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string =>
+  streamName('userEmail', `${projectId}.${ctx.hasher.digest('email', email.trim().toLowerCase())}`);
+
+export interface CreateUserInput {
+  projectId: string;
+  primaryEmail: string | null;
+  displayName: string | null;
+  primaryEmailVerified: boolean;
+  origin: EventData<'UserCreated'>['origin'];
+}
+
+/** Whether a user stream holds a live user; undefined while a creation may still be under way. */
+async function reservationHolderIsLive(ctx: Pick<AppContext, 'store' | 'clock'>, reservationStream: string): Promise<boolean | undefined> {
+  const reservation = await ctx.store.readStream(reservationStream);
+  const state = foldStream(emailReservationDecider, reservation);
+  if (!state.holder) return undefined;
+  const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
+  if (holder.status === 'active') return true;
+  if (holder.status === 'deleted') return false;
+  const reservedAt = Date.parse(reservation.at(-1)?.metadata.occurredAt ?? '');
+  return ctx.clock() - reservedAt > ABANDONED_RESERVATION_MS ? false : undefined;
+}
+
+export async function createUser(ctx: AppContext, input: CreateUserInput, origin: Origin): Promise<EventData<'UserCreated'>> {
+  const userId = randomUUID();
+  const now = ctx.clock();
+  const metadata = metadataFor({ ...origin, projectId: input.projectId }, now);
+  if (input.primaryEmail !== null) {
+    const stream = emailReservationStream(ctx, input.projectId, input.primaryEmail);
+    const holderIsLive = await reservationHolderIsLive(ctx, stream);
+    await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, holderIsLive }, metadata);
+  }
+  const data: EventData<'UserCreated'> = {
+    userId,
+    projectId: input.projectId,
+    primaryEmail: input.primaryEmail,
+    primaryEmailVerified: input.primaryEmailVerified,
+    displayName: input.displayName,
+    signedUpAtMillis: now,
+    origin: input.origin,
+  };
+  const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'CreateUser', data }, metadata);
+  await settle(ctx, result.position);
+  return data;
+}
+
+/** The live user holding this email in this project, read from the write side (not the read model). */
+export async function findUserIdByEmail(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<string | undefined> {
+  const state = foldStream(emailReservationDecider, await ctx.store.readStream(emailReservationStream(ctx, projectId, email)));
+  if (!state.holder) return undefined;
+  const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
+  return holder.status === 'active' ? state.holder : undefined;
+}

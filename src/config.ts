@@ -1,0 +1,47 @@
+// Environment -> typed configuration. Every variable has a default for the embedded mode except
+// the production ones; a bad value stops the start with one line naming the variable.
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const url = (schemes: readonly string[]) =>
+  z.string().refine((v) => {
+    try {
+      return schemes.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${schemes.join(' or ')}//`);
+
+const configSchema = z.object({
+  PORT: port.default(8102),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  AUTHLOG_DATA_DIR: z.string().min(1).default('./.authlog'),
+  EVENTSTORE_URL: url(['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrent:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be letters, digits and _ . : -').default('authlog'),
+  AUTHLOG_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  SMTP_FROM: z.string().min(3).default('authlog <noreply@localhost>'),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** How long a write waits for its projection before answering anyway (ms). */
+  PROJECTION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment; throws a ConfigError whose message is one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset": `FOO= npm start` should not be a validation error.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(present);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = String(issue?.path[0] ?? 'environment');
+  const shown = name.includes('SECRET') || name.includes('URL') ? '' : ` (got ${JSON.stringify(present[name])})`;
+  throw new ConfigError(`Invalid configuration: ${name} ${issue?.message ?? 'is invalid'}${shown}`);
+}

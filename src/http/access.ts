@@ -1,0 +1,132 @@
+// Who is calling: the x-stack-* access rules of API.md §1.
+//   - x-stack-access-type names the level; when absent it is inferred from the strongest key sent.
+//   - When it is given, only the credential of that level counts (the official SDK sends its
+//     publishable key on server requests too); keys of other levels are ignored.
+//   - `authorization: Bearer <key or admin access token>` is the same as the matching header.
+//   - API keys are globally unique, so a key alone names its project; a project header, when
+//     sent, must match.
+// Keys are looked up by their HMAC digest and compared in constant time; they are never stored.
+import type { Next } from 'koa';
+import type { AppContext } from '../app-context.ts';
+import type { AppCtx, Caller } from './app-state.ts';
+import { bearer, stackHeader } from './headers.ts';
+import { knownError, type ErrorCode } from '../errors.ts';
+import { findApiKey, findProject, isProjectAdmin, type AccessLevel } from '../projections/project-projection.ts';
+
+const LEVELS: readonly AccessLevel[] = ['client', 'server', 'admin'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Credentials {
+  client?: string;
+  server?: string;
+  adminKey?: string;
+  adminToken?: string;
+}
+
+const INVALID_KEY: Record<'client' | 'server' | 'adminKey', ErrorCode> = {
+  client: 'INVALID_PUBLISHABLE_CLIENT_KEY',
+  server: 'INVALID_SECRET_SERVER_KEY',
+  adminKey: 'INVALID_SUPER_SECRET_ADMIN_KEY',
+};
+
+function collectCredentials(ctx: AppCtx): Credentials {
+  const creds: Credentials = {
+    client: stackHeader(ctx, 'publishable-client-key'),
+    server: stackHeader(ctx, 'secret-server-key'),
+    adminKey: stackHeader(ctx, 'super-secret-admin-key'),
+    adminToken: stackHeader(ctx, 'admin-access-token'),
+  };
+  const token = bearer(ctx);
+  if (token) {
+    if (token.startsWith('pck_')) creds.client ??= token;
+    else if (token.startsWith('ssk_')) creds.server ??= token;
+    else if (token.startsWith('sak_')) creds.adminKey ??= token;
+    else if (token.split('.').length === 3) creds.adminToken ??= token;
+    // Anything else may be a key of an unknown shape: try it as the server key, the page's form.
+    else creds.server ??= token;
+  }
+  return creds;
+}
+
+function inferLevel(creds: Credentials): AccessLevel | undefined {
+  if (creds.adminKey || creds.adminToken) return 'admin';
+  if (creds.server) return 'server';
+  if (creds.client) return 'client';
+  return undefined;
+}
+
+async function checkKey(
+  app: AppContext,
+  kind: 'client' | 'server' | 'adminKey',
+  key: string,
+  headerProjectId: string | undefined,
+): Promise<{ projectId: string; keyId: string }> {
+  const expectedLevel: AccessLevel = kind === 'adminKey' ? 'admin' : kind;
+  const digest = app.hasher.digest('api-key', key);
+  const found = await findApiKey(app.readModel, digest);
+  // The lookup is by an HMAC of the key, which an attacker cannot steer, so its timing says
+  // nothing about how much of a guessed key is right.
+  if (!found || found.level !== expectedLevel || (headerProjectId !== undefined && found.projectId !== headerProjectId)) {
+    throw knownError(INVALID_KEY[kind]);
+  }
+  return { projectId: found.projectId, keyId: found.keyId };
+}
+
+/** Resolves the caller from the headers; throws the API.md error when the credentials do not hold. */
+export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Caller> {
+  const headerProjectId = stackHeader(ctx, 'project-id');
+  const declared = stackHeader(ctx, 'access-type');
+  if (declared !== undefined && !LEVELS.includes(declared as AccessLevel)) throw knownError('INVALID_ACCESS_TYPE');
+  const creds = collectCredentials(ctx);
+  const level = (declared as AccessLevel | undefined) ?? inferLevel(creds);
+  if (!level) throw knownError('ACCESS_TYPE_REQUIRED');
+
+  if (headerProjectId !== undefined) {
+    if (!UUID.test(headerProjectId) || !(await findProject(app.readModel, headerProjectId))) {
+      throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${headerProjectId.slice(0, 64)} does not exist.`, { project_id: headerProjectId.slice(0, 64) });
+    }
+  }
+
+  let projectId: string;
+  let actor: Caller['actor'];
+  if (level === 'admin' && !creds.adminKey && creds.adminToken) {
+    const verified = await app.tokens.verify(creds.adminToken, app.clock());
+    if (!verified || (headerProjectId !== undefined && verified.projectId !== headerProjectId)) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
+    if (!(await isProjectAdmin(app.readModel, verified.projectId, verified.userId))) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
+    projectId = verified.projectId;
+    actor = { kind: 'admin-user', id: verified.userId, sessionId: verified.sessionId };
+  } else {
+    const kind = level === 'admin' ? 'adminKey' : level;
+    const key = creds[kind];
+    if (!key) throw knownError('ACCESS_TYPE_REQUIRED', `The ${level} access type needs the x-stack-${kind === 'adminKey' ? 'super-secret-admin-key' : kind === 'server' ? 'secret-server-key' : 'publishable-client-key'} header.`);
+    const found = await checkKey(app, kind, key, headerProjectId);
+    projectId = found.projectId;
+    actor = { kind: kind === 'adminKey' ? 'admin-key' : kind === 'server' ? 'server-key' : 'client-key', id: found.keyId };
+  }
+  const project = await findProject(app.readModel, projectId);
+  if (!project) throw knownError('CURRENT_PROJECT_NOT_FOUND', undefined, { project_id: projectId });
+  return { project, accessType: level, actor };
+}
+
+/** Route middleware: the endpoint accepts `allowed` levels (the lowest and everything above). */
+export function requireAccess(app: AppContext, lowest: AccessLevel) {
+  const allowed = LEVELS.slice(LEVELS.indexOf(lowest));
+  return async function access(ctx: AppCtx, next: Next): Promise<void> {
+    const caller = await resolveCaller(app, ctx);
+    if (!allowed.includes(caller.accessType)) {
+      const list = allowed.map((l) => `'${l}'`).join(' or ');
+      throw knownError('INSUFFICIENT_ACCESS_TYPE', `The x-stack-access-type header must be ${list}, but was '${caller.accessType}'.`, {
+        actual_access_type: caller.accessType,
+        allowed_access_types: allowed,
+      });
+    }
+    ctx.state.caller = caller;
+    return next();
+  };
+}
+
+/** The caller set by requireAccess (a route without it is a bug). */
+export function callerOf(ctx: AppCtx): Caller {
+  if (!ctx.state.caller) throw new Error('route reads the caller without requireAccess');
+  return ctx.state.caller;
+}

@@ -1,0 +1,28 @@
+// The Koa application: request context and errors first, then the body reader, then the routers.
+// Each endpoint family is one router file under routes/.
+import Koa from 'koa';
+import type Router from '@koa/router';
+import type { AppContext } from '../app-context.ts';
+import type { AppState } from './app-state.ts';
+import { requestContext } from './errors-middleware.ts';
+import { readJsonBody } from './body.ts';
+import { healthRoutes } from './routes/health.ts';
+import { userRoutes } from './routes/users.ts';
+
+export function routersFor(app: AppContext): Router<AppState>[] {
+  return [healthRoutes(app), userRoutes(app)];
+}
+
+export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {
+  const koa = new Koa<AppState>({ proxy: options.trustProxy ?? false });
+  koa.use(requestContext(app.log));
+  koa.use(readJsonBody);
+  for (const router of routersFor(app)) {
+    koa.use(router.routes());
+    koa.use(router.allowedMethods({ throw: true }));
+  }
+  // Koa logs unhandled errors itself; everything is handled by requestContext, so silence the rest
+  // (e.g. a client that hung up mid-response).
+  koa.on('error', () => {});
+  return koa;
+}

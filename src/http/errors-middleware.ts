@@ -1,0 +1,66 @@
+// Every response gets a request id and `cache-control: no-store`; every error is the JSON shape
+// of API.md with the `x-stack-known-error` header. Only bugs become 500, and they are logged.
+import { randomUUID } from 'node:crypto';
+import type { Next } from 'koa';
+import type { AppCtx } from './app-state.ts';
+import { ERROR_CATALOGUE, KnownError, type ErrorCode } from '../errors.ts';
+import { StoreUnavailableError } from '../store/event-store.ts';
+import { ReadModelUnavailableError } from '../readmodel/read-model.ts';
+import type { Logger } from '../log.ts';
+
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+export function renderError(ctx: AppCtx, code: ErrorCode, message: string, details?: Record<string, unknown>, headers?: Record<string, string>): void {
+  ctx.status = ERROR_CATALOGUE[code].status;
+  ctx.set('x-stack-known-error', code);
+  for (const [name, value] of Object.entries(headers ?? {})) ctx.set(name, value);
+  ctx.body = details ? { code, error: message, details } : { code, error: message };
+}
+
+/** Errors from a backend that is down: the client may retry; nothing was half written. */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof StoreUnavailableError || error instanceof ReadModelUnavailableError || (error instanceof Error && error.name === 'MailUnavailableError');
+}
+
+export function requestContext(log: Logger) {
+  return async function requestContextMiddleware(ctx: AppCtx, next: Next): Promise<void> {
+    const incoming = ctx.get('x-request-id');
+    ctx.state.requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.set('x-request-id', ctx.state.requestId);
+    ctx.set('cache-control', 'no-store');
+    const started = performance.now();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) renderError(ctx, 'ROUTE_NOT_FOUND', `No route for ${ctx.method} ${ctx.path}.`);
+    } catch (error) {
+      if (error instanceof KnownError) {
+        renderError(ctx, error.code, error.message, error.details, error.headers);
+      } else if (isUnavailable(error)) {
+        log.warn('backend unavailable', { requestId: ctx.state.requestId, error: (error as Error).message });
+        renderError(ctx, 'SERVICE_UNAVAILABLE', ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message, undefined, { 'retry-after': '1' });
+      } else if (isClientHttpError(error)) {
+        // Koa / router errors caused by the request itself (e.g. a malformed URL).
+        renderError(ctx, error.status === 405 ? 'METHOD_NOT_ALLOWED' : error.status === 413 ? 'REQUEST_TOO_LARGE' : 'SCHEMA_ERROR', error.message);
+      } else {
+        log.error('unexpected error', { requestId: ctx.state.requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+        ctx.status = 500;
+        ctx.set('x-stack-known-error', 'INTERNAL_ERROR');
+        ctx.body = { code: 'INTERNAL_ERROR', error: 'Internal server error. It has been logged with this request id.', details: { request_id: ctx.state.requestId } };
+      }
+    } finally {
+      log.debug('request', {
+        requestId: ctx.state.requestId,
+        method: ctx.method,
+        route: ctx.routePath ?? ctx.path,
+        status: ctx.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    }
+  };
+}
+
+function isClientHttpError(error: unknown): error is { status: number; message: string } {
+  if (typeof error !== 'object' || error === null) return false;
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}

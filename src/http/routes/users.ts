@@ -1,0 +1,65 @@
+// POST /users, GET /users/{id}, DELETE /users/{id} (API.md §4), server access or higher.
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { AppContext } from '../../app-context.ts';
+import type { AppState } from '../app-state.ts';
+import { callerOf, requireAccess } from '../access.ts';
+import { bodyOrEmpty, parseInput } from '../validate.ts';
+import { originOf } from '../origin.ts';
+import { createUser } from '../../commands/user/create-user.ts';
+import { deleteUser } from '../../commands/user/delete-user.ts';
+import { findUser, type UserView } from '../../projections/user-projection.ts';
+import { knownError } from '../../errors.ts';
+
+export const createUserBody = z.strictObject({
+  primary_email: z.email().max(254).nullable().optional(),
+  display_name: z.string().max(200).nullable().optional(),
+  primary_email_verified: z.boolean().optional(),
+});
+
+const userIdParam = z.string().uuid();
+
+export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'>) => ({
+  id: u.id,
+  primary_email: u.primaryEmail,
+  display_name: u.displayName,
+  primary_email_verified: u.primaryEmailVerified,
+  signed_up_at_millis: u.signedUpAtMillis,
+});
+
+export function userRoutes(app: AppContext): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/users' });
+
+  router.post('/', requireAccess(app, 'server'), async (ctx) => {
+    const body = parseInput(ctx, createUserBody, bodyOrEmpty(ctx));
+    const caller = callerOf(ctx);
+    const created = await createUser(
+      app,
+      {
+        projectId: caller.project.id,
+        primaryEmail: body.primary_email ?? null,
+        displayName: body.display_name ?? null,
+        primaryEmailVerified: body.primary_email_verified ?? false,
+        origin: 'api',
+      },
+      originOf(ctx),
+    );
+    ctx.body = userResponse({ id: created.userId, ...created });
+  });
+
+  router.get('/:userId', requireAccess(app, 'server'), async (ctx) => {
+    const userId = ctx.params.userId ?? '';
+    const user = userIdParam.safeParse(userId).success ? await findUser(app.readModel, callerOf(ctx).project.id, userId) : undefined;
+    if (!user) throw knownError('USER_NOT_FOUND');
+    ctx.body = userResponse(user);
+  });
+
+  router.delete('/:userId', requireAccess(app, 'server'), async (ctx) => {
+    const userId = ctx.params.userId ?? '';
+    if (!userIdParam.safeParse(userId).success) throw knownError('USER_NOT_FOUND');
+    await deleteUser(app, callerOf(ctx).project.id, userId, originOf(ctx));
+    ctx.body = { success: true };
+  });
+
+  return router;
+}

@@ -1,0 +1,223 @@
+// The projection runner: subscribes to `$all` from the read model's checkpoint (catch-up, then
+// live), turns each event into read-model operations with the projector, and applies them in
+// batches together with the checkpoint. Writers call waitFor(position) so that a request answers
+// only once its own write is visible to the next query (read-your-writes).
+import { setTimeout as delay } from 'node:timers/promises';
+import { asDomainEvent } from '../events/catalogue.ts';
+import type { AllFilter, EventStore, RecordedEvent, Subscription } from '../store/event-store.ts';
+import type { ProjectedEvent, ReadModel, ReadModelWriter } from '../readmodel/read-model.ts';
+import type { Projector } from './projector.ts';
+
+export interface ProjectionRunnerOptions {
+  store: EventStore;
+  readModel: ReadModel;
+  projector: Projector;
+  filter: AllFilter;
+  /** Events applied per atomic step during catch-up. */
+  batchSize?: number;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RebuildProgress {
+  applied: number;
+  total: number;
+  position: bigint;
+}
+
+interface Waiter {
+  position: bigint;
+  resolve: (visible: boolean) => void;
+}
+
+export class ProjectionRunner {
+  private checkpoint = -1n;
+  private pending: ProjectedEvent[] = [];
+  private flushing: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+  private waiters: Waiter[] = [];
+  private subscription: Subscription | undefined;
+  private stopped = false;
+  private readonly batchSize: number;
+  private lastAppliedAtMs = Date.now();
+
+  constructor(private readonly options: ProjectionRunnerOptions) {
+    this.batchSize = options.batchSize ?? 500;
+  }
+
+  /** Position of the last event applied to the read model, or -1n. */
+  get appliedPosition(): bigint {
+    return this.checkpoint;
+  }
+
+  /** Subscribes from the checkpoint; resolves once the read model has caught up with the log. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.checkpoint = await this.options.readModel.checkpoint();
+    await new Promise<void>((resolve, reject) => {
+      this.subscription = this.options.store.subscribeToAll(
+        { fromPosition: this.checkpoint >= 0n ? this.checkpoint : undefined, filter: this.options.filter },
+        {
+          onEvent: (recorded) => this.enqueue(recorded),
+          onCaughtUp: () => {
+            this.flushNow().then(resolve, reject);
+          },
+          onError: (error) => {
+            this.options.log?.('error', 'projection subscription failed', { error: error.message });
+            reject(error);
+          },
+        },
+      );
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.subscription?.close();
+    this.subscription = undefined;
+    await this.flushNow().catch(() => undefined);
+    for (const w of this.waiters.splice(0)) w.resolve(false);
+  }
+
+  /**
+   * Resolves true once the event at `position` is visible in the read model, false after
+   * `timeoutMs` (the write is durable either way; only its visibility is late).
+   */
+  waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
+    if (position <= this.checkpoint) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter: Waiter = { position, resolve: () => {} };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        this.options.log?.('warn', 'projection did not reach a write in time', { position: String(position), timeoutMs });
+        resolve(false);
+      }, timeoutMs);
+      waiter.resolve = (visible) => {
+        clearTimeout(timer);
+        resolve(visible);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Milliseconds since the read model last moved, and how many events it is behind the log. */
+  async lag(): Promise<{ events: bigint; checkpoint: bigint; head: bigint }> {
+    const head = await this.options.store.headPosition(this.options.filter);
+    // Positions are not dense (other streams, EventStoreDB's byte positions): count what is behind.
+    let events = 0n;
+    if (head > this.checkpoint) {
+      for await (const _ of this.options.store.readAll({ fromPosition: this.checkpoint, filter: this.options.filter })) {
+        events++;
+        if (events >= 1_000_000n) break;
+      }
+    }
+    return { events, checkpoint: this.checkpoint, head };
+  }
+
+  /**
+   * Rebuilds the read model from the whole log into a new generation next to the live one, then
+   * switches atomically. Live projection goes on meanwhile; after the switch a final catch-up
+   * applies whatever the live runner wrote into the old generation during the switch.
+   */
+  async rebuild(onProgress?: (p: RebuildProgress) => void): Promise<{ events: number; ms: number }> {
+    const started = Date.now();
+    const next = await this.options.readModel.openNextGeneration();
+    let total = 0;
+    for await (const _ of this.options.store.readAll({ filter: this.options.filter })) total++;
+    let applied = 0;
+    try {
+      applied += await this.catchUp(next, (n, position) => onProgress?.({ applied: applied + n, total, position }));
+      await this.subscription?.close();
+      this.subscription = undefined;
+      await this.flushNow();
+      applied += await this.catchUp(next);
+      await next.activate();
+    } catch (error) {
+      await next.discard().catch(() => undefined);
+      if (!this.stopped && !this.subscription) await this.start();
+      throw error;
+    }
+    this.pending = [];
+    await this.start();
+    onProgress?.({ applied, total: Math.max(total, applied), position: this.checkpoint });
+    return { events: applied, ms: Date.now() - started };
+  }
+
+  private async catchUp(writer: ReadModelWriter, onBatch?: (applied: number, position: bigint) => void): Promise<number> {
+    const from = await writer.checkpoint();
+    let batch: ProjectedEvent[] = [];
+    let applied = 0;
+    for await (const recorded of this.options.store.readAll({ fromPosition: from >= 0n ? from : undefined, filter: this.options.filter })) {
+      batch.push(this.project(recorded));
+      if (batch.length >= this.batchSize) {
+        await writer.applyBatch(batch);
+        applied += batch.length;
+        onBatch?.(applied, recorded.position);
+        batch = [];
+      }
+    }
+    if (batch.length) {
+      await writer.applyBatch(batch);
+      applied += batch.length;
+      onBatch?.(applied, batch[batch.length - 1]!.position);
+    }
+    return applied;
+  }
+
+  private project(recorded: RecordedEvent): ProjectedEvent {
+    const event = asDomainEvent(recorded);
+    return { position: recorded.position, ops: event ? this.options.projector(event, recorded) : [] };
+  }
+
+  private async enqueue(recorded: RecordedEvent): Promise<void> {
+    this.pending.push(this.project(recorded));
+    if (this.pending.length >= this.batchSize) await this.flushNow();
+    else this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushNow().catch(() => undefined);
+    });
+  }
+
+  /** Applies everything pending; on a read-model failure keeps it and retries with backoff. */
+  private flushNow(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      let backoffMs = 50;
+      while (this.pending.length) {
+        const batch = this.pending.slice(0, this.batchSize);
+        try {
+          this.checkpoint = await this.options.readModel.applyBatch(batch);
+          this.pending.splice(0, batch.length);
+          this.lastAppliedAtMs = Date.now();
+          this.releaseWaiters();
+          backoffMs = 50;
+        } catch (error) {
+          if (this.stopped) throw error;
+          this.options.log?.('warn', 'read model write failed; retrying', { error: (error as Error).message, backoffMs });
+          await delay(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 2000);
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  private releaseWaiters(): void {
+    if (!this.waiters.length) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.position <= this.checkpoint) w.resolve(true);
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** When the read model last moved (epoch ms). */
+  get lastAppliedAt(): number {
+    return this.lastAppliedAtMs;
+  }
+}
