@@ -2,7 +2,11 @@
 // the production ones; a bad value stops the start with one line naming the variable.
 import { z } from 'zod';
 
-const port = z.coerce.number().int().min(0).max(65535);
+const wholeNumber = (max: number) => {
+  const message = `must be a whole number from 0 to ${max}`;
+  return z.string().regex(/^\d{1,9}$/, message).transform(Number).pipe(z.number().max(max, message));
+};
+const port = wholeNumber(65535);
 const url = (schemes: readonly string[]) =>
   z.string().refine((v) => {
     try {
@@ -10,7 +14,7 @@ const url = (schemes: readonly string[]) =>
     } catch {
       return false;
     }
-  }, `must be a URL starting with ${schemes.join(' or ')}//`);
+  }, `must be a URL starting with ${schemes.map((s) => s + '//').join(' or ')}`);
 
 const configSchema = z.object({
   PORT: port.default(8102),
@@ -23,9 +27,9 @@ const configSchema = z.object({
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   SMTP_FROM: z.string().min(3).default('authlog <noreply@localhost>'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], 'must be one of debug, info, warn, error, silent').default('info'),
   /** How long a write waits for its projection before answering anyway (ms). */
-  PROJECTION_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });
 
 export type Config = z.infer<typeof configSchema>;

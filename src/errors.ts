@@ -6,6 +6,8 @@ export const ERROR_CATALOGUE = {
   SCHEMA_ERROR: { status: 400, message: 'Request validation failed.' },
   BODY_PARSING_ERROR: { status: 400, message: 'The request body could not be parsed.' },
   REQUEST_TOO_LARGE: { status: 413, message: 'The request body is larger than 100 kB.' },
+  REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
+  MALFORMED_REQUEST: { status: 400, message: 'The request could not be parsed as HTTP.' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this route.' },
   ACCESS_TYPE_REQUIRED: {

@@ -5,15 +5,24 @@ import { knownError } from '../errors.ts';
 
 export const MAX_BODY_BYTES = 100_000;
 
+/**
+ * The rest of an oversized body is never read, so the connection cannot carry another request:
+ * its unread bytes would be parsed as one. The answer closes it.
+ */
+function tooLarge(ctx: AppCtx): never {
+  ctx.set('connection', 'close');
+  throw knownError('REQUEST_TOO_LARGE');
+}
+
 export async function readJsonBody(ctx: AppCtx, next: Next): Promise<void> {
   if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return next();
   const declared = Number(ctx.get('content-length') || NaN);
-  if (declared > MAX_BODY_BYTES) throw knownError('REQUEST_TOO_LARGE');
+  if (declared > MAX_BODY_BYTES) tooLarge(ctx);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw knownError('REQUEST_TOO_LARGE');
+    if (size > MAX_BODY_BYTES) tooLarge(ctx);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');

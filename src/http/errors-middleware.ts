@@ -40,7 +40,8 @@ export function requestContext(log: Logger) {
         renderError(ctx, 'SERVICE_UNAVAILABLE', ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message, undefined, { 'retry-after': '1' });
       } else if (isClientHttpError(error)) {
         // Koa / router errors caused by the request itself (e.g. a malformed URL).
-        renderError(ctx, error.status === 405 ? 'METHOD_NOT_ALLOWED' : error.status === 413 ? 'REQUEST_TOO_LARGE' : 'SCHEMA_ERROR', error.message);
+        if (error.status === 405) renderError(ctx, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}.`);
+        else renderError(ctx, error.status === 413 ? 'REQUEST_TOO_LARGE' : 'SCHEMA_ERROR', error.message);
       } else {
         log.error('unexpected error', { requestId: ctx.state.requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
         ctx.status = 500;

@@ -15,8 +15,10 @@ export type StackHeader =
 
 /** The value of `x-stack-<name>`, trimmed; undefined when absent or empty. A repeated header is a 400. */
 export function stackHeader(ctx: AppCtx, name: StackHeader): string | undefined {
-  const raw = ctx.req.headers[`x-stack-${name}`];
-  if (Array.isArray(raw)) throw knownError('SCHEMA_ERROR', `Request validation failed on ${ctx.method} ${ctx.path}:\n  - headers.x-stack-${name} must be given once`);
+  // headersDistinct: Node joins a repeated custom header into "a, b" in `headers`.
+  const all = ctx.req.headersDistinct[`x-stack-${name}`];
+  const raw = all?.[0];
+  if (all && all.length > 1) throw knownError('SCHEMA_ERROR', `Request validation failed on ${ctx.method} ${ctx.path}:\n  - headers.x-stack-${name} must be given once`);
   const value = raw?.trim();
   return value ? value : undefined;
 }

@@ -38,7 +38,8 @@ function typeOf(value: unknown): string {
 
 /** Parses `value` (the body, or the query) with `schema`, or throws SCHEMA_ERROR listing every failed rule. */
 export function parseInput<S extends z.ZodType>(ctx: AppCtx, schema: S, value: unknown, where: 'body' | 'query' = 'body'): z.infer<S> {
-  const result = schema.safeParse(value);
+  // reportInput: zod 4 leaves the rejected value off issues unless asked; the message names its type.
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const lines = result.error.issues.flatMap((issue) => describe(issue, where));
   const message = `Request validation failed on ${ctx.method} ${ctx.path}:\n${lines.map((l) => `  - ${l}`).join('\n')}`;

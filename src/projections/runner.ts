@@ -24,6 +24,9 @@ export interface RebuildProgress {
   position: bigint;
 }
 
+const RESUBSCRIBE_INITIAL_MS = 100;
+const RESUBSCRIBE_MAX_MS = 5000;
+
 interface Waiter {
   position: bigint;
   resolve: (visible: boolean) => void;
@@ -39,6 +42,9 @@ export class ProjectionRunner {
   private stopped = false;
   private readonly batchSize: number;
   private lastAppliedAtMs = Date.now();
+  /** Position of the last event taken from the subscription (applied or pending). */
+  private enqueuedTo = -1n;
+  private resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -53,21 +59,43 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     this.stopped = false;
     this.checkpoint = await this.options.readModel.checkpoint();
-    await new Promise<void>((resolve, reject) => {
-      this.subscription = this.options.store.subscribeToAll(
-        { fromPosition: this.checkpoint >= 0n ? this.checkpoint : undefined, filter: this.options.filter },
-        {
-          onEvent: (recorded) => this.enqueue(recorded),
-          onCaughtUp: () => {
-            this.flushNow().then(resolve, reject);
-          },
-          onError: (error) => {
-            this.options.log?.('error', 'projection subscription failed', { error: error.message });
-            reject(error);
-          },
+    this.enqueuedTo = this.checkpoint;
+    await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
+  }
+
+  /**
+   * Subscribes after the last event taken in. Before the first catch-up a failure fails start();
+   * after it, a failed subscription (the store went away) is reopened with backoff, so
+   * projections recover without a restart once the store answers again.
+   */
+  private subscribe(onCaughtUp?: () => void, onFailedBeforeCaughtUp?: (error: Error) => void): void {
+    let caughtUp = false;
+    this.subscription = this.options.store.subscribeToAll(
+      { fromPosition: this.enqueuedTo >= 0n ? this.enqueuedTo : undefined, filter: this.options.filter },
+      {
+        onEvent: (recorded) => this.enqueue(recorded),
+        onCaughtUp: () => {
+          caughtUp = true;
+          this.resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
+          this.flushNow().then(onCaughtUp, onFailedBeforeCaughtUp);
         },
-      );
-    });
+        onError: (error) => {
+          this.subscription = undefined;
+          if (!caughtUp && onFailedBeforeCaughtUp) {
+            this.options.log?.('error', 'projection subscription failed', { error: error.message });
+            onFailedBeforeCaughtUp(error);
+            return;
+          }
+          if (this.stopped) return;
+          const delayMs = this.resubscribeBackoffMs;
+          this.resubscribeBackoffMs = Math.min(delayMs * 2, RESUBSCRIBE_MAX_MS);
+          this.options.log?.('warn', 'projection subscription dropped; resubscribing', { error: error.message, delayMs });
+          setTimeout(() => {
+            if (!this.stopped && !this.subscription) this.subscribe();
+          }, delayMs).unref();
+        },
+      },
+    );
   }
 
   async stop(): Promise<void> {
@@ -169,6 +197,8 @@ export class ProjectionRunner {
   }
 
   private async enqueue(recorded: RecordedEvent): Promise<void> {
+    if (recorded.position <= this.enqueuedTo) return;
+    this.enqueuedTo = recorded.position;
     this.pending.push(this.project(recorded));
     if (this.pending.length >= this.batchSize) await this.flushNow();
     else this.scheduleFlush();

@@ -1,0 +1,36 @@
+// Which event store and read model a process uses, from the configuration: the embedded
+// default (SQLite file + in-process memory) or production (EventStoreDB + Redis). The server
+// and the `authlog` command open them the same way, so both always see the same log.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import type { Clock } from './clock.ts';
+import type { EventStore } from './store/event-store.ts';
+import type { ReadModel } from './readmodel/read-model.ts';
+import { openSqliteEventStore } from './store/sqlite-event-store.ts';
+import { openEsdbEventStore } from './store/esdb-event-store.ts';
+import { createMemoryReadModel } from './readmodel/memory-read-model.ts';
+import { createRedisReadModel } from './readmodel/redis-read-model.ts';
+
+export const sqlitePath = (config: Pick<Config, 'AUTHLOG_DATA_DIR'>): string => join(config.AUTHLOG_DATA_DIR, 'events.db');
+
+export function describeEventStore(config: Pick<Config, 'EVENTSTORE_URL' | 'AUTHLOG_DATA_DIR'>): string {
+  if (!config.EVENTSTORE_URL) return `sqlite ${sqlitePath(config)}`;
+  // The URL may carry credentials: show the host only.
+  const url = new URL(config.EVENTSTORE_URL);
+  return `eventstoredb ${url.host}`;
+}
+
+export function openEventStore(
+  config: Pick<Config, 'EVENTSTORE_URL' | 'AUTHLOG_DATA_DIR'>,
+  log?: (msg: string, fields?: Record<string, unknown>) => void,
+): EventStore {
+  if (config.EVENTSTORE_URL) return openEsdbEventStore(config.EVENTSTORE_URL, log ? { logger: log } : {});
+  mkdirSync(config.AUTHLOG_DATA_DIR, { recursive: true, mode: 0o700 });
+  return openSqliteEventStore(sqlitePath(config));
+}
+
+export function openReadModel(config: Pick<Config, 'REDIS_URL' | 'REDIS_PREFIX'>, clock: Clock): ReadModel {
+  if (config.REDIS_URL) return createRedisReadModel({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, now: clock });
+  return createMemoryReadModel({ now: clock });
+}

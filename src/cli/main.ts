@@ -1,0 +1,44 @@
+// Entry point of the `authlog` command: reads the configuration, dispatches to a subcommand, and
+// turns a bad configuration or a misuse into one line on stderr (exit 1 and 2).
+import { loadConfig, ConfigError } from '../config.ts';
+import { serveCommand } from './serve-command.ts';
+import { projectCommand } from './project-command.ts';
+import { USAGE, UsageError } from './usage.ts';
+
+const out = (line: string) => process.stdout.write(line + '\n');
+
+async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return;
+    case 'serve':
+      return serveCommand(loadConfig());
+    case 'project':
+      return projectCommand(loadConfig(), rest, out);
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}; run \`authlog help\``);
+  }
+}
+
+try {
+  await run(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`authlog: ${error.message}\n`);
+    process.exit(1);
+  }
+  // parseArgs reports unknown or malformed options with these codes.
+  const code = (error as { code?: string }).code;
+  if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`authlog: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`authlog: ${message}\n`);
+  process.exit(1);
+}

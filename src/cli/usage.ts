@@ -1,0 +1,18 @@
+// The help text of the `authlog` command: one place, printed by `authlog help` and on misuse.
+export const USAGE = `authlog — an event-sourced authentication service speaking the Stack Auth API
+
+Usage:
+  authlog serve                          start the HTTP service (what \`npm start\` runs)
+  authlog project create --name NAME [--trusted-domain URL]... [--json]
+                                         create a project; prints its keys once
+  authlog help                           this text
+
+Configuration comes from the environment (PORT, HOST, AUTHLOG_DATA_DIR, EVENTSTORE_URL,
+REDIS_URL, AUTHLOG_SECRET, SMTP_URL, PUBLIC_URL, LOG_LEVEL); see the README.
+The command works on the same data as a running server: start it from the same directory,
+or with the same AUTHLOG_DATA_DIR / EVENTSTORE_URL and AUTHLOG_SECRET.`;
+
+/** A mistake in how the command was called: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

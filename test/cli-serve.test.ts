@@ -1,0 +1,104 @@
+// `authlog serve` and `authlog project create` as separate processes on one data dir, as the
+// README's quick start runs them: issue #2's acceptance 2 and 3, and bad configuration.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from './support/service.ts';
+import { runAuthlog, startAuthlogServer } from './support/spawn-authlog.ts';
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'authlog-cli-'));
+  dirs.push(dir);
+  return dir;
+};
+test.after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+test('serve honours PORT and HOST; a project created by the CLI meanwhile works over HTTP within 1 s', async () => {
+  const dataDir = tempDir();
+  const env = { AUTHLOG_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+  const server = await startAuthlogServer(env);
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.is((await request(server.url, 'GET', '/health')).status, 200);
+
+    const created = await runAuthlog(['project', 'create', '--name', 'demo', '--trusted-domain', 'https://app.example.com/path', '--json'], env);
+    assert.is(created.code, 0, created.stderr);
+    const project = JSON.parse(created.stdout) as Record<string, unknown>;
+    assert.equal(Object.keys(project).sort(), ['name', 'project_id', 'publishable_client_key', 'secret_server_key', 'super_secret_admin_key', 'trusted_domains']);
+    assert.equal(project.trusted_domains, ['https://app.example.com']);
+    assert.match(String(project.publishable_client_key), /^pck_[0-9a-z]{48}$/);
+    assert.match(String(project.secret_server_key), /^ssk_[0-9a-z]{48}$/);
+    assert.match(String(project.super_secret_admin_key), /^sak_[0-9a-z]{48}$/);
+
+    const headers = { 'x-stack-project-id': String(project.project_id), 'x-stack-secret-server-key': String(project.secret_server_key) };
+    const deadline = Date.now() + 1000;
+    let res = await request(server.url, 'POST', '/api/v1/users', { headers, body: {} });
+    while (res.status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      res = await request(server.url, 'POST', '/api/v1/users', { headers, body: {} });
+    }
+    assert.is(res.status, 200, `not visible within 1 s: ${res.text}`);
+    console.log(`  # project created by the CLI: usable ${1000 - (deadline - Date.now())} ms after the CLI exited`);
+    assert.is(statSync(join(dataDir, 'secret')).mode & 0o777, 0o600, 'the generated secret is private');
+    assert.is(await server.stop('SIGTERM'), 0, 'a clean shutdown exits 0');
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
+
+test('npm start\'s defaults: 127.0.0.1:8102 and ./.authlog, when nothing is set', async () => {
+  const cwd = tempDir();
+  const env: Record<string, string> = { AUTHLOG_DATA_DIR: '', PORT: '', HOST: '' };
+  let server;
+  try {
+    server = await startAuthlogServer(env, cwd);
+  } catch (error) {
+    // Another authlog may hold 8102 on a developer's machine; CI's is free.
+    if (/EADDRINUSE/.test(String(error))) return console.log('  # port 8102 busy here; default port not checked');
+    throw error;
+  }
+  try {
+    assert.is(server.url, 'http://127.0.0.1:8102');
+    assert.ok(statSync(join(cwd, '.authlog', 'events.db')).isFile());
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a bad value stops the start with one line naming the variable', async () => {
+  for (const [name, value] of [['PORT', 'eighty'], ['LOG_LEVEL', 'loud'], ['REDIS_URL', 'http://nope'], ['AUTHLOG_SECRET', 'short']] as const) {
+    const run = await runAuthlog(['serve'], { AUTHLOG_DATA_DIR: tempDir(), PORT: '0', [name]: value });
+    assert.is(run.code, 1, `${name}: ${run.stderr}`);
+    const lines = run.stderr.trim().split('\n');
+    assert.is(lines.length, 1, run.stderr);
+    assert.match(lines[0] ?? '', `authlog: Invalid configuration: ${name} `);
+  }
+  const run = await runAuthlog(['serve'], { AUTHLOG_DATA_DIR: tempDir(), PORT: '0', EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false', AUTHLOG_SECRET: '' });
+  assert.is(run.code, 1);
+  assert.match(run.stderr, /^authlog: Invalid configuration: AUTHLOG_SECRET is required with EVENTSTORE_URL/);
+});
+
+test('project create refuses a missing name or a bad trusted domain with one line, exit 2, and writes nothing', async () => {
+  const dataDir = tempDir();
+  const noName = await runAuthlog(['project', 'create', '--json'], { AUTHLOG_DATA_DIR: dataDir });
+  assert.is(noName.code, 2);
+  assert.is(noName.stderr.trim(), 'authlog: project create needs --name NAME');
+  const badDomain = await runAuthlog(['project', 'create', '--name', 'x', '--trusted-domain', 'ftp://x'], { AUTHLOG_DATA_DIR: dataDir });
+  assert.is(badDomain.code, 2);
+  assert.match(badDomain.stderr, /--trusted-domain "ftp:\/\/x" is not an http\(s\) URL/);
+  const unknown = await runAuthlog(['project', 'create', '--name', 'x', '--colour', 'red'], { AUTHLOG_DATA_DIR: dataDir });
+  assert.is(unknown.code, 2);
+  assert.match(unknown.stderr, /^authlog: Unknown option '--colour'/);
+  assert.not.ok(existsSync(join(dataDir, 'events.db')), 'refused commands never opened the store');
+  const human = await runAuthlog(['project', 'create', '--name', 'readable'], { AUTHLOG_DATA_DIR: dataDir });
+  assert.is(human.code, 0, human.stderr);
+  assert.match(human.stdout, /secret_server_key\s+ssk_/);
+  assert.match(human.stdout, /shown only now/);
+});
+
+test.run();
