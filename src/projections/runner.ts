@@ -60,6 +60,9 @@ export class ProjectionRunner {
     this.stopped = false;
     this.checkpoint = await this.options.readModel.checkpoint();
     this.enqueuedTo = this.checkpoint;
+    // Waiters for positions the read model already holds (e.g. written into a rebuilt generation
+    // while the subscription was closed) would otherwise wait for the next event to be applied.
+    this.releaseWaiters();
     await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
   }
 

@@ -22,16 +22,22 @@ export interface CreateUserInput {
   origin: EventData<'UserCreated'>['origin'];
 }
 
-/** Whether a user stream holds a live user; undefined while a creation may still be under way. */
-async function reservationHolderIsLive(ctx: Pick<AppContext, 'store' | 'clock'>, reservationStream: string): Promise<boolean | undefined> {
+/**
+ * The reservation's current holder and whether its user stream holds a live user (undefined while
+ * a creation may still be under way); undefined when the email is free.
+ */
+async function checkHolder(
+  ctx: Pick<AppContext, 'store' | 'clock'>,
+  reservationStream: string,
+): Promise<{ userId: string; isLive: boolean | undefined } | undefined> {
   const reservation = await ctx.store.readStream(reservationStream);
   const state = foldStream(emailReservationDecider, reservation);
   if (!state.holder) return undefined;
   const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
-  if (holder.status === 'active') return true;
-  if (holder.status === 'deleted') return false;
+  if (holder.status === 'active') return { userId: state.holder, isLive: true };
+  if (holder.status === 'deleted') return { userId: state.holder, isLive: false };
   const reservedAt = Date.parse(reservation.at(-1)?.metadata.occurredAt ?? '');
-  return ctx.clock() - reservedAt > ABANDONED_RESERVATION_MS ? false : undefined;
+  return { userId: state.holder, isLive: ctx.clock() - reservedAt > ABANDONED_RESERVATION_MS ? false : undefined };
 }
 
 export async function createUser(ctx: AppContext, input: CreateUserInput, origin: Origin): Promise<EventData<'UserCreated'>> {
@@ -40,8 +46,8 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
   const metadata = metadataFor({ ...origin, projectId: input.projectId }, now);
   if (input.primaryEmail !== null) {
     const stream = emailReservationStream(ctx, input.projectId, input.primaryEmail);
-    const holderIsLive = await reservationHolderIsLive(ctx, stream);
-    await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, holderIsLive }, metadata);
+    const checkedHolder = await checkHolder(ctx, stream);
+    await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, checkedHolder }, metadata);
   }
   const data: EventData<'UserCreated'> = {
     userId,

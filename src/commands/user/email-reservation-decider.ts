@@ -18,8 +18,12 @@ export type EmailReservationCommand =
       type: 'Reserve';
       projectId: string;
       userId: string;
-      /** Whether the current holder's user stream holds a live user (looked up by the caller). */
-      holderIsLive: boolean | undefined;
+      /**
+       * What the caller found about the holder it saw: whether that user's stream holds a live
+       * user (undefined: a creation may still be under way). Bound to that holder, so that a
+       * retry after a concurrent reservation never applies it to the new holder.
+       */
+      checkedHolder: { userId: string; isLive: boolean | undefined } | undefined;
     }
   | { type: 'Release'; projectId: string; userId: string };
 
@@ -43,7 +47,10 @@ export const emailReservationDecider: Decider<EmailReservationState, EmailReserv
     switch (command.type) {
       case 'Reserve':
         if (state.holder === command.userId) return [];
-        if (state.holder !== undefined && command.holderIsLive !== false) throw knownError('USER_EMAIL_ALREADY_EXISTS');
+        if (state.holder !== undefined) {
+          const knownDead = command.checkedHolder?.userId === state.holder && command.checkedHolder.isLive === false;
+          if (!knownDead) throw knownError('USER_EMAIL_ALREADY_EXISTS');
+        }
         return [{ type: 'UserEmailReserved', data: { projectId: command.projectId, userId: command.userId } }];
       case 'Release':
         return state.holder === command.userId

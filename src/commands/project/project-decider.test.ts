@@ -1,0 +1,185 @@
+// The project aggregate's rules (projectDecider) and the trusted-domain helpers used to accept
+// sign-in callback URLs. Pure: no store, no clock.
+import { randomUUID } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { KnownError, type ErrorCode } from '../../errors.ts';
+import type { DomainEvent, EventData } from '../../events/catalogue.ts';
+import { projectDecider, type ProjectCommand, type ProjectState } from './project-decider.ts';
+import { isOnTrustedDomain, normaliseTrustedDomain } from './change-project.ts';
+
+const keyRecord = () => ({ id: randomUUID(), digest: `digest-${randomUUID()}` });
+
+function created(projectId: string, trustedDomains: string[] = ['https://app.example.com']): EventData<'ProjectCreated'> {
+  return {
+    projectId,
+    name: 'Demo',
+    trustedDomains,
+    keys: { publishableClientKey: keyRecord(), secretServerKey: keyRecord(), superSecretAdminKey: keyRecord() },
+  };
+}
+
+/** Folds events from the initial state, as the handler does with a stream. */
+const fold = (events: readonly DomainEvent[]): ProjectState => events.reduce(projectDecider.evolve, projectDecider.initialState());
+
+/** Decides on the state the given history folds to. */
+const decideAfter = (history: readonly DomainEvent[], command: ProjectCommand): DomainEvent[] => projectDecider.decide(command, fold(history));
+
+function throwsKnown(fn: () => unknown, code: ErrorCode): KnownError {
+  try {
+    fn();
+  } catch (error) {
+    assert.instance(error, KnownError);
+    assert.is((error as KnownError).code, code);
+    return error as KnownError;
+  }
+  assert.unreachable(`expected KnownError ${code}`);
+  throw new Error('unreachable');
+}
+
+const projectId = randomUUID();
+const createdEvent: DomainEvent = { type: 'ProjectCreated', data: created(projectId) };
+
+test('CreateProject on an empty stream decides exactly one ProjectCreated carrying the command data', () => {
+  const data = created(projectId);
+  const events = decideAfter([], { type: 'CreateProject', data });
+  assert.equal(events, [{ type: 'ProjectCreated', data }]);
+});
+
+test('a second CreateProject on the same stream is refused', () => {
+  assert.throws(() => decideAfter([createdEvent], { type: 'CreateProject', data: created(projectId) }), /exists already/);
+});
+
+test('SetTrustedDomains on an unknown project is refused with CURRENT_PROJECT_NOT_FOUND naming the project', () => {
+  const error = throwsKnown(
+    () => decideAfter([], { type: 'SetTrustedDomains', projectId, trustedDomains: ['https://x.example.com'] }),
+    'CURRENT_PROJECT_NOT_FOUND',
+  );
+  assert.equal(error.details, { project_id: projectId });
+});
+
+test('AddAdmin and RemoveAdmin on an unknown project are refused too', () => {
+  const userId = randomUUID();
+  throwsKnown(() => decideAfter([], { type: 'AddAdmin', projectId, userId }), 'CURRENT_PROJECT_NOT_FOUND');
+  throwsKnown(() => decideAfter([], { type: 'RemoveAdmin', projectId, userId }), 'CURRENT_PROJECT_NOT_FOUND');
+});
+
+test('setting the trusted domains the project already has decides nothing', () => {
+  const events = decideAfter([createdEvent], { type: 'SetTrustedDomains', projectId, trustedDomains: ['https://app.example.com'] });
+  assert.equal(events, []);
+});
+
+test('setting different trusted domains decides ProjectTrustedDomainsChanged with the new list', () => {
+  const trustedDomains = ['https://app.example.com', 'https://*.example.org'];
+  const events = decideAfter([createdEvent], { type: 'SetTrustedDomains', projectId, trustedDomains });
+  assert.equal(events, [{ type: 'ProjectTrustedDomainsChanged', data: { projectId, trustedDomains } }]);
+  // An empty list differs from a non-empty one as well.
+  assert.is(decideAfter([createdEvent], { type: 'SetTrustedDomains', projectId, trustedDomains: [] }).length, 1);
+});
+
+test('AddAdmin adds once: adding an existing admin decides nothing', () => {
+  const userId = randomUUID();
+  const first = decideAfter([createdEvent], { type: 'AddAdmin', projectId, userId });
+  assert.equal(first, [{ type: 'ProjectAdminAdded', data: { projectId, userId } }]);
+  assert.equal(decideAfter([createdEvent, ...first], { type: 'AddAdmin', projectId, userId }), []);
+});
+
+test('RemoveAdmin removes once: removing a non-admin decides nothing', () => {
+  const userId = randomUUID();
+  assert.equal(decideAfter([createdEvent], { type: 'RemoveAdmin', projectId, userId }), []);
+  const added: DomainEvent = { type: 'ProjectAdminAdded', data: { projectId, userId } };
+  const removed = decideAfter([createdEvent, added], { type: 'RemoveAdmin', projectId, userId });
+  assert.equal(removed, [{ type: 'ProjectAdminRemoved', data: { projectId, userId } }]);
+  assert.equal(decideAfter([createdEvent, added, ...removed], { type: 'RemoveAdmin', projectId, userId }), []);
+});
+
+test('evolve folds creation, domain changes and admin changes into the state', () => {
+  const alice = randomUUID();
+  const bob = randomUUID();
+  const state = fold([
+    createdEvent,
+    { type: 'ProjectAdminAdded', data: { projectId, userId: alice } },
+    { type: 'ProjectAdminAdded', data: { projectId, userId: bob } },
+    { type: 'ProjectTrustedDomainsChanged', data: { projectId, trustedDomains: ['https://new.example.com'] } },
+    { type: 'ProjectAdminRemoved', data: { projectId, userId: alice } },
+  ]);
+  assert.is(state.exists, true);
+  assert.is(state.name, 'Demo');
+  assert.equal(state.trustedDomains, ['https://new.example.com']);
+  assert.equal([...state.admins], [bob]);
+});
+
+test('evolve leaves the previous state untouched (admin sets are copied, not mutated)', () => {
+  const userId = randomUUID();
+  const before = fold([createdEvent]);
+  const after = projectDecider.evolve(before, { type: 'ProjectAdminAdded', data: { projectId, userId } });
+  assert.is(before.admins.size, 0);
+  assert.ok(after.admins.has(userId));
+  const removed = projectDecider.evolve(after, { type: 'ProjectAdminRemoved', data: { projectId, userId } });
+  assert.ok(after.admins.has(userId));
+  assert.is(removed.admins.size, 0);
+});
+
+test('evolve ignores events of other aggregates', () => {
+  const state = fold([createdEvent]);
+  const other: DomainEvent = { type: 'UserDeleted', data: { userId: randomUUID(), projectId } };
+  assert.is(projectDecider.evolve(state, other), state);
+  assert.is(fold([other]).exists, false);
+});
+
+// --- trusted domains ---------------------------------------------------------------------------
+
+test('normaliseTrustedDomain reduces a URL to its origin, lower-cased, default port dropped', () => {
+  assert.is(normaliseTrustedDomain('https://App.Example.com/callback?x=1'), 'https://app.example.com');
+  assert.is(normaliseTrustedDomain('https://app.example.com:443'), 'https://app.example.com');
+  assert.is(normaliseTrustedDomain('http://localhost:3000/'), 'http://localhost:3000');
+});
+
+test('normaliseTrustedDomain keeps a leading wildcard label', () => {
+  assert.is(normaliseTrustedDomain('https://*.Example.com/path'), 'https://*.example.com');
+  assert.is(normaliseTrustedDomain('https://*.example.com:8443'), 'https://*.example.com:8443');
+});
+
+test('normaliseTrustedDomain rejects non-http(s) schemes and unparsable input', () => {
+  assert.throws(() => normaliseTrustedDomain('ftp://example.com'), /http\(s\)/);
+  assert.throws(() => normaliseTrustedDomain('javascript:alert(1)'));
+  assert.throws(() => normaliseTrustedDomain('example.com'));
+});
+
+test('an exact trusted domain matches only its own origin', () => {
+  const domains = ['https://app.example.com'];
+  assert.is(isOnTrustedDomain('https://app.example.com/cb?code=1', domains), true);
+  assert.is(isOnTrustedDomain('https://APP.example.com/cb', domains), true);
+  assert.is(isOnTrustedDomain('https://other.example.com/cb', domains), false);
+  assert.is(isOnTrustedDomain('https://app.example.com.evil.com/cb', domains), false);
+  assert.is(isOnTrustedDomain('https://app.example.com@evil.com/cb', domains), false);
+});
+
+test('a wildcard domain matches subdomains at any depth, but not the apex nor a look-alike', () => {
+  const domains = [normaliseTrustedDomain('https://*.example.com')];
+  assert.is(isOnTrustedDomain('https://a.example.com/cb', domains), true);
+  assert.is(isOnTrustedDomain('https://a.b.example.com/cb', domains), true);
+  assert.is(isOnTrustedDomain('https://example.com/cb', domains), false);
+  assert.is(isOnTrustedDomain('https://evil-example.com/cb', domains), false);
+  assert.is(isOnTrustedDomain('https://a.example.com.evil.com/cb', domains), false);
+});
+
+test('scheme and port must match, for exact and wildcard domains alike', () => {
+  assert.is(isOnTrustedDomain('http://app.example.com/cb', ['https://app.example.com']), false);
+  assert.is(isOnTrustedDomain('https://app.example.com:8443/cb', ['https://app.example.com']), false);
+  assert.is(isOnTrustedDomain('https://app.example.com:443/cb', ['https://app.example.com']), true);
+  const wildcard = ['https://*.example.com'];
+  assert.is(isOnTrustedDomain('http://a.example.com/cb', wildcard), false);
+  assert.is(isOnTrustedDomain('https://a.example.com:8443/cb', wildcard), false);
+  const wildcardWithPort = [normaliseTrustedDomain('https://*.example.com:8443')];
+  assert.is(isOnTrustedDomain('https://a.example.com:8443/cb', wildcardWithPort), true);
+  assert.is(isOnTrustedDomain('https://a.example.com/cb', wildcardWithPort), false);
+});
+
+test('an unparsable callback URL or an empty domain list is never trusted', () => {
+  assert.is(isOnTrustedDomain('not a url', ['https://app.example.com']), false);
+  assert.is(isOnTrustedDomain('/relative/path', ['https://app.example.com']), false);
+  assert.is(isOnTrustedDomain('https://app.example.com/cb', []), false);
+});
+
+test.run();

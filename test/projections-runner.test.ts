@@ -1,0 +1,293 @@
+// The projection runner end to end: a real SQLite event store in a temp dir, the memory read
+// model, and the Redis read model where a restart or a stored generation matters.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Redis } from 'ioredis';
+import type { DomainEvent } from '../src/events/catalogue.ts';
+import { streamName } from '../src/events/streams.ts';
+import { allProjectors, projectionFilter } from '../src/projections/all-projections.ts';
+import { findProject, isProjectAdmin } from '../src/projections/project-projection.ts';
+import type { Projector } from '../src/projections/projector.ts';
+import { ProjectionRunner } from '../src/projections/runner.ts';
+import { createMemoryReadModel } from '../src/readmodel/memory-read-model.ts';
+import type { ReadModel } from '../src/readmodel/read-model.ts';
+import { createRedisReadModel, type RedisReadModel } from '../src/readmodel/redis-read-model.ts';
+import { ANY, type EventStore } from '../src/store/event-store.ts';
+import { openSqliteEventStore, type SqliteEventStore } from '../src/store/sqlite-event-store.ts';
+import { checkRedisOrExplain, testRedisUrl } from './support/redis-check.ts';
+
+const unavailable = await checkRedisOrExplain();
+if (unavailable !== undefined) {
+  console.error(unavailable);
+  process.exit(1);
+}
+
+const redisPrefix = `authlog-test-runner-${randomUUID()}`;
+const admin = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+admin.on('error', () => {});
+
+const dir = mkdtempSync(join(tmpdir(), 'authlog-runner-'));
+const opened: { close(): Promise<void> }[] = [];
+
+function openStore(path = join(dir, `${randomUUID()}.db`)): SqliteEventStore {
+  const store = openSqliteEventStore(path, { pollIntervalMs: 50 });
+  opened.push(store);
+  return store;
+}
+
+function openRedis(prefix: string): RedisReadModel {
+  const rm = createRedisReadModel({ url: testRedisUrl(), prefix, now: Date.now });
+  opened.push(rm);
+  return rm;
+}
+
+function runner(store: EventStore, readModel: ReadModel, projector: Projector = allProjectors, batchSize?: number): ProjectionRunner {
+  const r = new ProjectionRunner({ store, readModel, projector, filter: projectionFilter, batchSize });
+  opened.push({ close: () => r.stop() });
+  return r;
+}
+
+/** A projector that counts what it is given, then projects as the service does. */
+function counting(): { projector: Projector; positions: bigint[] } {
+  const positions: bigint[] = [];
+  return { positions, projector: (event, recorded) => (positions.push(recorded.position), allProjectors(event, recorded)) };
+}
+
+const keyRecord = () => ({ id: randomUUID(), digest: randomUUID() });
+const metadata = () => ({ occurredAt: new Date().toISOString(), actor: { kind: 'system' as const, id: 'runner-test' } });
+
+async function append(store: EventStore, stream: string, ...events: DomainEvent[]): Promise<bigint> {
+  const result = await store.append(stream, events.map((e) => ({ id: randomUUID(), type: e.type, data: e.data, metadata: metadata() })), ANY);
+  return result.position;
+}
+
+/** Appends a ProjectCreated on a fresh project stream. */
+async function createProject(store: EventStore, name = 'Demo'): Promise<{ projectId: string; position: bigint }> {
+  const projectId = randomUUID();
+  const data = { projectId, name, trustedDomains: ['https://app.example.com'], keys: { publishableClientKey: keyRecord(), secretServerKey: keyRecord(), superSecretAdminKey: keyRecord() } };
+  return { projectId, position: await append(store, streamName('project', projectId), { type: 'ProjectCreated', data }) };
+}
+
+/** A log with creations, domain changes and admins added and removed (sets that empty out). */
+async function seedVariedLog(store: EventStore, projects = 3): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < projects; i++) {
+    const { projectId } = await createProject(store, `Project ${i}`);
+    const stream = streamName('project', projectId);
+    const [a, b] = [randomUUID(), randomUUID()];
+    await append(store, stream, { type: 'ProjectAdminAdded', data: { projectId, userId: a } }, { type: 'ProjectAdminAdded', data: { projectId, userId: b } });
+    await append(store, stream, { type: 'ProjectAdminRemoved', data: { projectId, userId: i % 2 ? a : b } });
+    await append(store, stream, { type: 'ProjectTrustedDomainsChanged', data: { projectId, trustedDomains: [`https://p${i}.example.com`] } });
+    ids.push(projectId);
+  }
+  return ids;
+}
+
+/** The digest a fresh memory read model reaches by projecting the whole log from scratch. */
+async function freshDigest(store: EventStore): Promise<string> {
+  const rm = createMemoryReadModel({ now: Date.now });
+  const r = new ProjectionRunner({ store, readModel: rm, projector: allProjectors, filter: projectionFilter });
+  await r.start();
+  await r.stop();
+  return rm.digest();
+}
+
+test('start() resolves only once every existing event is applied, across several batches', async () => {
+  const store = openStore();
+  const projects: string[] = [];
+  for (let i = 0; i < 25; i++) projects.push((await createProject(store, `P${i}`)).projectId);
+  await append(store, 'foreign-stream', { type: 'UserDeleted', data: { userId: randomUUID(), projectId: randomUUID() } });
+  const rm = createMemoryReadModel({ now: Date.now });
+  const { projector, positions } = counting();
+  const r = runner(store, rm, projector, 4);
+  assert.is(r.appliedPosition, -1n);
+  await r.start();
+  assert.is(r.appliedPosition, await store.headPosition(projectionFilter));
+  assert.is(await rm.checkpoint(), r.appliedPosition);
+  assert.is(positions.length, 25, 'each event projected once; the foreign stream is filtered out');
+  for (const projectId of projects) assert.ok(await findProject(rm, projectId), `project ${projectId} visible after start`);
+});
+
+test('waitFor resolves true once a newly appended event is applied, false after its timeout for a position never reached', async () => {
+  const store = openStore();
+  const rm = createMemoryReadModel({ now: Date.now });
+  const r = runner(store, rm);
+  const { position: first } = await createProject(store);
+  await r.start();
+  assert.is(await r.waitFor(first, 0), true, 'an applied position resolves at once');
+
+  const { projectId, position } = await createProject(store);
+  assert.ok(position > r.appliedPosition, 'not applied yet when waitFor is called');
+  assert.is(await r.waitFor(position, 2000), true);
+  assert.is((await findProject(rm, projectId))?.name, 'Demo', 'visible when waitFor resolves');
+
+  const started = Date.now();
+  assert.is(await r.waitFor(position + 1000n, 150), false);
+  assert.ok(Date.now() - started >= 140, 'waited for the timeout');
+});
+
+test('a restart on Redis resumes from the checkpoint without projecting old events again', async () => {
+  const prefix = `${redisPrefix}-restart`;
+  const store = openStore();
+  for (let i = 0; i < 5; i++) await createProject(store);
+  const firstCount = counting();
+  const first = runner(store, openRedis(prefix), firstCount.projector);
+  await first.start();
+  assert.is(firstCount.positions.length, 5);
+  const checkpoint = first.appliedPosition;
+  await first.stop();
+
+  const later = [await createProject(store), await createProject(store)];
+  const rm = openRedis(prefix);
+  assert.is(await rm.checkpoint(), checkpoint, 'the checkpoint survived in Redis');
+  const secondCount = counting();
+  const second = runner(store, rm, secondCount.projector);
+  await second.start();
+  assert.equal(secondCount.positions, later.map((p) => p.position), 'only the events after the checkpoint');
+  assert.is(second.appliedPosition, later[1]!.position);
+  for (const { projectId } of later) assert.ok(await findProject(rm, projectId));
+  assert.is(await rm.digest(), await freshDigest(store), 'same read model as one projection from scratch');
+});
+
+test('rebuild() reproduces the same digest, and events appended during and after it are visible', async () => {
+  const store = openStore();
+  const projects = await seedVariedLog(store);
+  const rm = createMemoryReadModel({ now: Date.now });
+  const r = runner(store, rm, allProjectors, 2);
+  await r.start();
+  const before = await rm.digest();
+  assert.is(before, await freshDigest(store));
+
+  let during: Promise<{ projectId: string; position: bigint }> | undefined;
+  const result = await r.rebuild(() => {
+    during ??= createProject(store, 'during rebuild');
+  });
+  assert.ok(during, 'rebuild reported progress');
+  const duringProject = await during;
+  assert.ok(result.events >= 12, `rebuilt ${result.events} events`);
+  assert.is(await r.waitFor(duringProject.position, 2000), true);
+  assert.is((await findProject(rm, duringProject.projectId))?.name, 'during rebuild');
+  assert.is(await rm.digest(), await freshDigest(store), 'rebuilt model equals a fresh projection');
+
+  const after = await createProject(store, 'after rebuild');
+  assert.is(await r.waitFor(after.position, 2000), true, 'live projection goes on after the switch');
+  assert.ok(await findProject(rm, after.projectId));
+  const [p0] = projects as [string];
+  assert.equal((await findProject(rm, p0))?.trustedDomains, ['https://p0.example.com']);
+});
+
+test('rebuild() on Redis switches to a clean generation with the digest of the log', async () => {
+  const prefix = `${redisPrefix}-rebuild`;
+  const store = openStore();
+  const [projectId] = (await seedVariedLog(store, 2)) as [string];
+  const rm = openRedis(prefix);
+  const r = runner(store, rm);
+  await r.start();
+  const clean = await rm.digest();
+  assert.is(clean, await freshDigest(store), 'Redis and memory agree on the digest');
+  const generation = await rm.liveGeneration();
+  // Damage the live generation behind the runner's back: only a real rebuild repairs it.
+  await admin.set(`${prefix}:{rm}:g${generation}:stray`, 'x');
+  assert.is.not(await rm.digest(), clean);
+
+  await r.rebuild();
+  assert.is.not(await rm.liveGeneration(), generation);
+  assert.is(await rm.digest(), clean);
+  assert.is(await rm.get('stray'), undefined);
+  const stream = streamName('project', projectId);
+  const userId = randomUUID();
+  const position = await append(store, stream, { type: 'ProjectAdminAdded', data: { projectId, userId } });
+  assert.is(await r.waitFor(position, 2000), true);
+  assert.is(await isProjectAdmin(rm, projectId, userId), true);
+});
+
+test('events appended by a second store instance on the same file are projected within 1 s', async () => {
+  const path = join(dir, `${randomUUID()}.db`);
+  const store = openStore(path);
+  const rm = createMemoryReadModel({ now: Date.now });
+  const r = runner(store, rm);
+  await r.start();
+  const other = openStore(path);
+  for (let i = 0; i < 3; i++) {
+    const { projectId, position } = await createProject(other, `other ${i}`);
+    const started = Date.now();
+    assert.is(await r.waitFor(position, 1000), true, 'visible within 1 s');
+    assert.ok(Date.now() - started < 1000);
+    assert.is((await findProject(rm, projectId))?.name, `other ${i}`);
+  }
+});
+
+test('stop() resolves pending waiters with false at once and no later event is projected', async () => {
+  const store = openStore();
+  const { projector, positions } = counting();
+  const r = runner(store, createMemoryReadModel({ now: Date.now }), projector);
+  await createProject(store);
+  await r.start();
+  const head = r.appliedPosition;
+  const pending = [r.waitFor(head + 1n, 10_000), r.waitFor(head + 50n, 10_000)];
+  const started = Date.now();
+  await r.stop();
+  assert.equal(await Promise.all(pending), [false, false]);
+  assert.ok(Date.now() - started < 1000, 'not after the waiters’ own timeouts');
+  await createProject(store);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.is(positions.length, 1, 'the stopped runner projected nothing more');
+  assert.is(r.appliedPosition, head);
+});
+
+test('a write that lands while rebuild() has the subscription closed releases its waiter at once', async () => {
+  const store = openStore();
+  await createProject(store);
+  const base = createMemoryReadModel({ now: Date.now });
+  let late: { projectId: string; position: bigint } | undefined;
+  let waiter: Promise<boolean> | undefined;
+  let r!: ProjectionRunner;
+  // The rebuild reads the new generation's checkpoint before its second catch-up; a write made
+  // then is caught up into the new generation, never seen by the live subscription.
+  const readModel: ReadModel = {
+    ...base,
+    async openNextGeneration() {
+      const next = await base.openNextGeneration();
+      let reads = 0;
+      return {
+        id: next.id,
+        applyBatch: (events) => next.applyBatch(events),
+        activate: () => next.activate(),
+        discard: () => next.discard(),
+        async checkpoint() {
+          if (++reads === 2) {
+            late = await createProject(store, 'late');
+            waiter = r.waitFor(late.position, 5000);
+          }
+          return next.checkpoint();
+        },
+      };
+    },
+  };
+  r = runner(store, readModel);
+  await r.start();
+  await r.rebuild();
+  assert.ok(late && waiter, 'the write happened during the rebuild');
+  assert.ok(await findProject(readModel, late.projectId), 'it is visible');
+  const started = Date.now();
+  assert.is(await waiter, true);
+  assert.ok(Date.now() - started < 500, `released at once, not after the timeout (${Date.now() - started} ms)`);
+});
+
+test.after(async () => {
+  for (const o of opened.reverse()) await o.close().catch(() => undefined);
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await admin.unlink(...keys);
+  } while (cursor !== '0');
+  admin.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test.run();
