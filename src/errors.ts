@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: 'Refresh token not found for this project, or the session has expired/been revoked.',
   },
+  CLIENT_CANNOT_ACCESS_OTHER_USER: { status: 403, message: 'Client can only list or revoke sessions of their own user.' },
   CANNOT_DELETE_CURRENT_SESSION: { status: 400, message: 'Cannot delete the current session.' },
   SESSION_NOT_FOUND: { status: 404, message: 'Session not found.' },
   INVALID_LOGIN_CODE: { status: 400, message: 'Invalid login code or the code has expired' },

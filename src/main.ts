@@ -74,20 +74,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     throw error;
   }
 
-  const publicBase = config.PUBLIC_URL ?? `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
-  const app: AppContext = {
-    config,
-    store,
-    readModel,
-    projections,
-    hasher: createHasher(secret.value),
-    clock,
-    tokens: createAccessTokenSigner({ secret: secret.value, issuerBase: publicBase }),
-    mailer,
-    log,
-  };
-
-  const server = createServer(createHttpApp(app).callback());
+  // Listen first, so that the issuer of access tokens names the port actually bound (PORT=0).
+  const server = createServer();
   server.on('clientError', answerClientError);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -104,6 +92,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
+
+  const app: AppContext = {
+    config,
+    store,
+    readModel,
+    projections,
+    hasher: createHasher(secret.value),
+    clock,
+    tokens: createAccessTokenSigner({ secret: secret.value, issuerBase: config.PUBLIC_URL ?? url }),
+    mailer,
+    log,
+  };
+  // Attached in the same turn as listen() resolved: no request can have arrived before it.
+  server.on('request', createHttpApp(app).callback());
   log.info('authlog listening', { url, eventStore: describeEventStore(config), readModel: readModel.kind, mail: config.SMTP_URL ? 'smtp' : 'log (development only)' });
 
   let closing: Promise<void> | undefined;

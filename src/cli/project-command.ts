@@ -8,13 +8,53 @@ import { resolveServerSecret } from '../server-secret.ts';
 import { openEventStore } from '../backends.ts';
 import { createHasher } from '../crypto/digests.ts';
 import { createProject, type CreatedProject } from '../commands/project/create-project.ts';
-import { normaliseTrustedDomain } from '../commands/project/change-project.ts';
+import { changeProject, normaliseTrustedDomain } from '../commands/project/change-project.ts';
+import { userIsLive } from '../commands/user/user-is-live.ts';
 import { systemOrigin } from '../app-context.ts';
 import { UsageError } from './usage.ts';
 
 export async function projectCommand(config: Config, args: string[], out: (line: string) => void): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'create') throw new UsageError(`unknown project command ${JSON.stringify(sub ?? '')}; try: authlog project create --name NAME`);
+  if (sub === 'create') return create(config, rest, out);
+  if (sub === 'add-admin' || sub === 'remove-admin') return changeAdmins(config, sub, rest, out);
+  throw new UsageError(`unknown project command ${JSON.stringify(sub ?? '')}; try: authlog project create --name NAME`);
+}
+
+/**
+ * Admin users are people: their access tokens act with admin access on the project, and the
+ * audit names them (not a shared key) for every session they create. The user must exist in
+ * the project, decided on the user's own stream.
+ */
+async function changeAdmins(config: Config, sub: 'add-admin' | 'remove-admin', rest: string[], out: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: rest,
+    options: { project: { type: 'string' }, user: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  if (!values.project || !uuid.test(values.project)) throw new UsageError(`project ${sub} needs --project PROJECT_ID (a UUID)`);
+  if (!values.user || !uuid.test(values.user)) throw new UsageError(`project ${sub} needs --user USER_ID (a UUID)`);
+  const projectId = values.project.toLowerCase();
+  const userId = values.user.toLowerCase();
+  const store = openEventStore(config);
+  try {
+    if (sub === 'add-admin' && !(await userIsLive({ store }, projectId, userId))) {
+      throw new Error(`user ${userId} does not exist in project ${projectId}`);
+    }
+    const result = await changeProject(
+      { store, clock: systemClock },
+      sub === 'add-admin' ? { type: 'AddAdmin', projectId, userId } : { type: 'RemoveAdmin', projectId, userId },
+      systemOrigin('cli'),
+    );
+    const done = sub === 'add-admin' ? 'is an admin of' : 'is no longer an admin of';
+    out(`User ${userId} ${done} project ${projectId}${result.changed ? '' : ' (unchanged)'}.`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function create(config: Config, rest: string[], out: (line: string) => void): Promise<void> {
   const { values } = parseArgs({
     args: rest,
     options: {

@@ -5,6 +5,10 @@ Usage:
   authlog serve                          start the HTTP service (what \`npm start\` runs)
   authlog project create --name NAME [--trusted-domain URL]... [--json]
                                          create a project; prints its keys once
+  authlog project add-admin --project PROJECT_ID --user USER_ID
+  authlog project remove-admin --project PROJECT_ID --user USER_ID
+                                         let a user of the project act as its admin with
+                                         their access token (x-stack-admin-access-token)
   authlog help                           this text
 
 Configuration comes from the environment (PORT, HOST, AUTHLOG_DATA_DIR, EVENTSTORE_URL,

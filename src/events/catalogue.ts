@@ -4,10 +4,12 @@
 import { z } from 'zod';
 import { projectEvents } from './project-events.ts';
 import { userEvents } from './user-events.ts';
+import { sessionEvents } from './session-events.ts';
 
 export const eventSchemas = {
   ...projectEvents,
   ...userEvents,
+  ...sessionEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

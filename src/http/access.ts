@@ -12,6 +12,7 @@ import type { AppCtx, Caller } from './app-state.ts';
 import { bearer, stackHeader } from './headers.ts';
 import { knownError, type ErrorCode } from '../errors.ts';
 import { findApiKey, findProject, isProjectAdmin, type AccessLevel } from '../projections/project-projection.ts';
+import { findSession } from '../projections/session-projection.ts';
 
 const LEVELS: readonly AccessLevel[] = ['client', 'server', 'admin'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -92,7 +93,13 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
   if (level === 'admin' && !creds.adminKey && creds.adminToken) {
     const verified = await app.tokens.verify(creds.adminToken, app.clock());
     if (!verified || (headerProjectId !== undefined && verified.projectId !== headerProjectId)) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
+    // A token of an impersonation session acts for its user, never with that user's admin rights.
+    if (verified.actorSub !== undefined) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
     if (!(await isProjectAdmin(app.readModel, verified.projectId, verified.userId))) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
+    // Admin access is too strong to outlive its session by the token's 10 minutes: a signed-out
+    // or revoked admin session stops at once.
+    const session = await findSession(app.readModel, verified.projectId, verified.sessionId);
+    if (session?.userId !== verified.userId) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
     projectId = verified.projectId;
     actor = { kind: 'admin-user', id: verified.userId, sessionId: verified.sessionId };
   } else {

@@ -8,9 +8,11 @@ import { requestContext } from './errors-middleware.ts';
 import { readJsonBody } from './body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { jwksRoutes } from './routes/jwks.ts';
 
 export function routersFor(app: AppContext): Router<AppState>[] {
-  return [healthRoutes(app), userRoutes(app)];
+  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app)];
 }
 
 export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {

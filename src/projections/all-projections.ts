@@ -5,7 +5,8 @@ import type { AllFilter } from '../store/event-store.ts';
 import { combineProjectors } from './projector.ts';
 import { projectProjector } from './project-projection.ts';
 import { userProjector } from './user-projection.ts';
+import { sessionProjector } from './session-projection.ts';
 
-export const allProjectors = combineProjectors(projectProjector, userProjector);
+export const allProjectors = combineProjectors(projectProjector, userProjector, sessionProjector);
 
 export const projectionFilter: AllFilter = { streamPrefixes: OUR_STREAM_PREFIXES };

@@ -1,14 +1,21 @@
-// Deleting a user: UserDeleted on the user's stream, then the email reservation is released so
-// the address can sign up again. Sessions stop working because refresh checks the user exists.
+// Deleting a user: UserDeleted on the user's stream, the email reservation released so the
+// address can sign up again, and every live session revoked (reason user-deleted) so the audit
+// shows how each one ended. Refresh also checks that the user exists, so a session this misses
+// (created in the instant before the deletion, not yet in the read model) stops working too.
 import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
 import { streamName } from '../../events/streams.ts';
 import { handleCommand } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
 import { emailReservationStream } from './create-user.ts';
+import { revokeSession } from '../session/revoke-session.ts';
+import { listUserSessions } from '../../projections/session-projection.ts';
 
 export async function deleteUser(ctx: AppContext, projectId: string, userId: string, origin: Origin): Promise<void> {
   const metadata = metadataFor({ ...origin, projectId }, ctx.clock());
+  // Which session streams to end: the read model only says where to look; each revocation is
+  // decided on its own stream.
+  const sessions = await listUserSessions(ctx.readModel, projectId, userId);
   const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'DeleteUser', userId, projectId }, metadata);
   let position = result.position;
   if (result.state.primaryEmail !== null) {
@@ -20,6 +27,10 @@ export async function deleteUser(ctx: AppContext, projectId: string, userId: str
       metadata,
     );
     position = released.position ?? position;
+  }
+  for (const session of sessions) {
+    const revoked = await revokeSession(ctx, projectId, session.id, 'user-deleted', origin, { settle: false });
+    if (revoked.position !== undefined) position = revoked.position;
   }
   await settle(ctx, position);
 }

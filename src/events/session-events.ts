@@ -1,0 +1,51 @@
+// Events of the `session-<id>` stream: a session is created for a user (by whom, how, for how
+// long), its use is recorded now and then, and it is revoked (why). The refresh token itself is
+// never here, only its digest.
+import { z } from 'zod';
+
+/** Who made something happen, as the audit names them. */
+export const actorSchema = z.object({
+  kind: z.enum(['client-key', 'server-key', 'admin-key', 'admin-user', 'user', 'system']),
+  id: z.string().min(1),
+  /** For an admin user or user: the session their access token belongs to. */
+  sessionId: z.string().optional(),
+});
+
+export const sessionEvents = {
+  SessionCreated: z.object({
+    sessionId: z.uuid(),
+    projectId: z.uuid(),
+    userId: z.uuid(),
+    refreshTokenDigest: z.string().min(1),
+    createdAtMillis: z.number().int(),
+    expiresAtMillis: z.number().int(),
+    isImpersonation: z.boolean(),
+    /** The actor who asked for the session: for /auth/sessions a key or an admin user. */
+    createdBy: actorSchema,
+    /** How the session came to be. */
+    via: z.enum(['sessions-api', 'cli-login', 'sign-in-code']),
+    /** For a CLI login: the attempt it completes and the browser session that approved it. */
+    cliAuthId: z.uuid().optional(),
+    approvingSessionId: z.uuid().optional(),
+  }),
+  /**
+   * The session was used (its refresh token exchanged for an access token). Recorded at most
+   * once per SESSION_ACTIVITY_INTERVAL_MS per session, to keep the log lean.
+   */
+  SessionActivityRecorded: z.object({
+    sessionId: z.uuid(),
+    projectId: z.uuid(),
+    userId: z.uuid(),
+    atMillis: z.number().int(),
+    /** Carried so that a projection replayed after the expiry does not resurrect the session. */
+    sessionExpiresAtMillis: z.number().int(),
+  }),
+  SessionRevoked: z.object({
+    sessionId: z.uuid(),
+    projectId: z.uuid(),
+    userId: z.uuid(),
+    reason: z.enum(['sign-out', 'revoked', 'user-deleted']),
+    refreshTokenDigest: z.string().min(1),
+    revokedAtMillis: z.number().int(),
+  }),
+};

@@ -1,0 +1,20 @@
+// The public halves of a project's access-token signing key, for anyone verifying its tokens.
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { AppContext } from '../../app-context.ts';
+import type { AppState } from '../app-state.ts';
+import { findProject } from '../../projections/project-projection.ts';
+import { knownError } from '../../errors.ts';
+
+export function jwksRoutes(app: AppContext): Router<AppState> {
+  const router = new Router<AppState>();
+  router.get('/api/v1/projects/:projectId/.well-known/jwks.json', async (ctx) => {
+    const projectId = ctx.params.projectId ?? '';
+    if (!z.uuid().safeParse(projectId).success || !(await findProject(app.readModel, projectId))) {
+      const shown = projectId.slice(0, 64);
+      throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${shown} does not exist.`, { project_id: shown });
+    }
+    ctx.body = await app.tokens.jwks(projectId);
+  });
+  return router;
+}

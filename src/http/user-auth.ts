@@ -1,0 +1,36 @@
+// The end user behind a request: `x-stack-access-token` (a JWT of this project), verified without
+// a lookup. What the token names (user, session, actor) is then checked against the read model by
+// the routes that need more than the signature.
+import type { AppContext } from '../app-context.ts';
+import type { VerifiedAccessToken } from '../crypto/access-tokens.ts';
+import type { AppCtx } from './app-state.ts';
+import { callerOf } from './access.ts';
+import { stackHeader } from './headers.ts';
+import { knownError } from '../errors.ts';
+import { decodeJwt } from 'jose';
+
+/** The verified access token, or undefined when none is sent. An invalid one is a 401. */
+export async function optionalUserToken(app: AppContext, ctx: AppCtx): Promise<VerifiedAccessToken | undefined> {
+  const token = stackHeader(ctx, 'access-token');
+  if (token === undefined) return undefined;
+  const now = app.clock();
+  const verified = await app.tokens.verify(token, now, callerOf(ctx).project.id);
+  if (verified) return verified;
+  throw knownError(looksExpired(token, now) ? 'ACCESS_TOKEN_EXPIRED' : 'UNPARSABLE_ACCESS_TOKEN');
+}
+
+export async function requireUserToken(app: AppContext, ctx: AppCtx): Promise<VerifiedAccessToken> {
+  const verified = await optionalUserToken(app, ctx);
+  if (!verified) throw knownError('USER_AUTHENTICATION_REQUIRED', 'This endpoint needs the user\'s access token in x-stack-access-token.');
+  return verified;
+}
+
+/** Only picks the error message: the claims of a token that failed verification decide nothing else. */
+function looksExpired(token: string, nowMs: number): boolean {
+  try {
+    const exp = decodeJwt(token).exp;
+    return typeof exp === 'number' && exp * 1000 <= nowMs;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,95 @@
+// Read model of sessions: the session record (absolute expiry from the event), the index from a
+// refresh-token digest to its session, and each user's session ids. Revocation removes the
+// record and the index entry, so refresh answers 401 from the moment the revocation is visible.
+import type { Projector } from './projector.ts';
+import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import { actorSubject } from '../actor-subject.ts';
+
+const sessionKey = (sessionId: string) => `session:${sessionId}`;
+const refreshKey = (digest: string) => `refresh:${digest}`;
+const userSessionsKey = (userId: string) => `user-sessions:${userId}`;
+
+export const sessionProjector: Projector = (event) => {
+  switch (event.type) {
+    case 'SessionCreated': {
+      const d = event.data;
+      return [
+        {
+          op: 'hset',
+          key: sessionKey(d.sessionId),
+          fields: {
+            projectId: d.projectId,
+            userId: d.userId,
+            createdAt: String(d.createdAtMillis),
+            expiresAt: String(d.expiresAtMillis),
+            isImpersonation: d.isImpersonation ? '1' : '0',
+            // The RFC 8693 actor every access token of an impersonation session names.
+            actorSub: d.isImpersonation ? actorSubject(d.createdBy) : '',
+          },
+          expireAtMs: d.expiresAtMillis,
+        },
+        { op: 'set', key: refreshKey(d.refreshTokenDigest), value: d.sessionId, expireAtMs: d.expiresAtMillis },
+        { op: 'sadd', key: userSessionsKey(d.userId), member: d.sessionId },
+      ];
+    }
+    case 'SessionActivityRecorded':
+      return [
+        {
+          op: 'hset',
+          key: sessionKey(event.data.sessionId),
+          fields: { lastUsedAt: String(event.data.atMillis) },
+          expireAtMs: event.data.sessionExpiresAtMillis,
+        },
+      ];
+    case 'SessionRevoked':
+      return [
+        { op: 'del', key: sessionKey(event.data.sessionId) },
+        { op: 'del', key: refreshKey(event.data.refreshTokenDigest) },
+        { op: 'srem', key: userSessionsKey(event.data.userId), member: event.data.sessionId },
+      ];
+    case 'UserDeleted':
+      return [{ op: 'del', key: userSessionsKey(event.data.userId) }];
+    default:
+      return [];
+  }
+};
+
+export interface SessionView {
+  id: string;
+  projectId: string;
+  userId: string;
+  createdAtMillis: number;
+  expiresAtMillis: number;
+  lastUsedAtMillis: number | undefined;
+  isImpersonation: boolean;
+  actorSub: string | undefined;
+}
+
+/** The live (not revoked, not expired) session, if it belongs to this project. */
+export async function findSession(rm: ReadModelQueries, projectId: string, sessionId: string): Promise<SessionView | undefined> {
+  const h = await rm.hgetall(sessionKey(sessionId));
+  // A record holding only lastUsedAt (its creation never projected) is not a session.
+  if (!h || h.projectId !== projectId || !h.userId) return undefined;
+  return {
+    id: sessionId,
+    projectId,
+    userId: h.userId,
+    createdAtMillis: Number(h.createdAt),
+    expiresAtMillis: Number(h.expiresAt),
+    lastUsedAtMillis: h.lastUsedAt ? Number(h.lastUsedAt) : undefined,
+    isImpersonation: h.isImpersonation === '1',
+    actorSub: h.actorSub || undefined,
+  };
+}
+
+export async function findSessionByRefreshDigest(rm: ReadModelQueries, projectId: string, digest: string): Promise<SessionView | undefined> {
+  const sessionId = await rm.get(refreshKey(digest));
+  return sessionId ? findSession(rm, projectId, sessionId) : undefined;
+}
+
+/** The user's live sessions, oldest first. */
+export async function listUserSessions(rm: ReadModelQueries, projectId: string, userId: string): Promise<SessionView[]> {
+  const ids = await rm.smembers(userSessionsKey(userId));
+  const sessions = await Promise.all(ids.map((id) => findSession(rm, projectId, id)));
+  return sessions.filter((s): s is SessionView => s !== undefined && s.userId === userId).sort((a, b) => a.createdAtMillis - b.createdAtMillis);
+}
