@@ -14,6 +14,17 @@ const tempDir = (): string => {
   dirs.push(dir);
   return dir;
 };
+/** Calls `attempt` every 20 ms until `done` holds or 1 s has passed; returns the last answer. */
+async function retryUntil<T>(attempt: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 1000;
+  let value = await attempt();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    value = await attempt();
+  }
+  return value;
+}
+
 test.after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -36,18 +47,49 @@ test('serve honours PORT and HOST; a project created by the CLI meanwhile works 
     assert.match(String(project.super_secret_admin_key), /^sak_[0-9a-z]{48}$/);
 
     const headers = { 'x-stack-project-id': String(project.project_id), 'x-stack-secret-server-key': String(project.secret_server_key) };
-    const deadline = Date.now() + 1000;
-    let res = await request(server.url, 'POST', '/api/v1/users', { headers, body: {} });
-    while (res.status !== 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      res = await request(server.url, 'POST', '/api/v1/users', { headers, body: {} });
-    }
+    const exitedAt = Date.now();
+    const res = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: {} }), (r) => r.status === 200);
     assert.is(res.status, 200, `not visible within 1 s: ${res.text}`);
-    console.log(`  # project created by the CLI: usable ${1000 - (deadline - Date.now())} ms after the CLI exited`);
+    console.log(`  # project created by the CLI: usable ${Date.now() - exitedAt} ms after the CLI exited`);
     assert.is(statSync(join(dataDir, 'secret')).mode & 0o777, 0o600, 'the generated secret is private');
     assert.is(await server.stop('SIGTERM'), 0, 'a clean shutdown exits 0');
   } finally {
     server.child.kill('SIGKILL');
+  }
+});
+
+test('project add-admin names an existing user as admin; an unknown user is refused with one line', async () => {
+  const dataDir = tempDir();
+  const env = { AUTHLOG_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' };
+  const server = await startAuthlogServer(env);
+  try {
+    const created = await runAuthlog(['project', 'create', '--name', 'admins', '--json'], env);
+    const project = JSON.parse(created.stdout) as { project_id: string; secret_server_key: string; publishable_client_key: string };
+    const headers = { 'x-stack-project-id': project.project_id, 'x-stack-secret-server-key': project.secret_server_key };
+    // What the CLI appends reaches the server through its subscription, within a second.
+    const user = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: {} }), (r) => r.status === 200);
+    assert.is(user.status, 200, user.text);
+    const unknown = await runAuthlog(['project', 'add-admin', '--project', project.project_id, '--user', '11111111-1111-4111-8111-111111111111'], env);
+    assert.is(unknown.code, 1);
+    assert.is(unknown.stderr.trim(), `authlog: user 11111111-1111-4111-8111-111111111111 does not exist in project ${project.project_id}`);
+    const added = await runAuthlog(['project', 'add-admin', '--project', project.project_id, '--user', user.json.id], env);
+    assert.is(added.code, 0, added.stderr);
+    assert.is(added.stdout.trim(), `User ${user.json.id} is an admin of project ${project.project_id}.`);
+
+    // Their access token now acts with admin access: it may list impersonation sessions.
+    const session = await request(server.url, 'POST', '/api/v1/auth/sessions', { headers, body: { user_id: user.json.id } });
+    assert.is(session.status, 200, session.text);
+    const adminHeaders = { 'x-stack-project-id': project.project_id, 'x-stack-admin-access-token': session.json.access_token };
+    const list = () => request(server.url, 'GET', `/api/v1/auth/sessions?user_id=${user.json.id}`, { headers: adminHeaders });
+    const listed = await retryUntil(list, (r) => r.status === 200);
+    assert.is(listed.status, 200, listed.text);
+
+    const removed = await runAuthlog(['project', 'remove-admin', '--project', project.project_id, '--user', user.json.id], env);
+    assert.is(removed.code, 0, removed.stderr);
+    const refused = await retryUntil(list, (r) => r.status !== 200);
+    assert.is(refused.json?.code, 'INVALID_ADMIN_ACCESS_TOKEN');
+  } finally {
+    await server.stop();
   }
 });
 
