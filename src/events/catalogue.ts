@@ -5,11 +5,13 @@ import { z } from 'zod';
 import { projectEvents } from './project-events.ts';
 import { userEvents } from './user-events.ts';
 import { sessionEvents } from './session-events.ts';
+import { cliAuthEvents } from './cli-auth-events.ts';
 
 export const eventSchemas = {
   ...projectEvents,
   ...userEvents,
   ...sessionEvents,
+  ...cliAuthEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

@@ -10,9 +10,10 @@ import { healthRoutes } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { jwksRoutes } from './routes/jwks.ts';
+import { cliAuthRoutes } from './routes/cli-auth.ts';
 
 export function routersFor(app: AppContext): Router<AppState>[] {
-  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app)];
+  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app)];
 }
 
 export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {

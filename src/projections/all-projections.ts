@@ -6,7 +6,8 @@ import { combineProjectors } from './projector.ts';
 import { projectProjector } from './project-projection.ts';
 import { userProjector } from './user-projection.ts';
 import { sessionProjector } from './session-projection.ts';
+import { cliAuthProjector } from './cli-auth-projection.ts';
 
-export const allProjectors = combineProjectors(projectProjector, userProjector, sessionProjector);
+export const allProjectors = combineProjectors(projectProjector, userProjector, sessionProjector, cliAuthProjector);
 
 export const projectionFilter: AllFilter = { streamPrefixes: OUR_STREAM_PREFIXES };

@@ -20,6 +20,8 @@ export interface CreateSessionInput {
   expiresInMs: number;
   isImpersonation: boolean;
   via: EventData<'SessionCreated'>['via'];
+  /** Chosen by the caller when it must name the session before it exists (a CLI claim). */
+  sessionId?: string;
   cliAuthId?: string;
   approvingSessionId?: string;
 }
@@ -41,7 +43,7 @@ export async function createSession(
     throw knownError('USER_ID_DOES_NOT_EXIST', `The given user with the ID ${input.userId} does not exist.`, { user_id: input.userId });
   }
   const now = ctx.clock();
-  const sessionId = randomUUID();
+  const sessionId = input.sessionId ?? randomUUID();
   const refreshToken = newRefreshToken();
   const createdBy: Actor = origin.actor;
   const data: EventData<'SessionCreated'> = {

@@ -12,12 +12,11 @@ import { optionalUserToken, requireUserToken } from '../user-auth.ts';
 import { createSession } from '../../commands/session/create-session.ts';
 import { recordSessionActivity, revokeSession } from '../../commands/session/revoke-session.ts';
 import { SESSION_ACTIVITY_INTERVAL_MS } from '../../commands/session/session-decider.ts';
+import { DEFAULT_SESSION_MS, MAX_SESSION_MS } from '../../commands/session/session-lifetimes.ts';
 import { findSession, findSessionByRefreshDigest, listUserSessions, type SessionView } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 
-export const DEFAULT_SESSION_MS = 31_536_000_000; // 365 days, as upstream
-export const MAX_SESSION_MS = 31_708_800_000; // 367 days, as upstream
 
 export const createSessionBody = z.strictObject({
   user_id: z.uuid(),

@@ -1,0 +1,93 @@
+// The CLI login attempt: initiated once; completed once, by one person, before it expires;
+// claimed once, by one poll, after completion and before expiry. Because each step is decided on
+// the attempt's own stream with optimistic concurrency, of any number of concurrent completes
+// or polls exactly one wins.
+import type { Decider } from '../handler.ts';
+import type { EventData, EventOf } from '../../events/catalogue.ts';
+import { knownError } from '../../errors.ts';
+
+export interface CliAuthState {
+  status: 'none' | 'pending' | 'completed' | 'claimed';
+  cliAuthId: string;
+  projectId: string;
+  expiresAtMillis: number;
+  userId: string | undefined;
+  approvingSessionId: string | undefined;
+  sessionId: string | undefined;
+}
+
+export type CliAuthCommand =
+  | { type: 'InitiateCliAuth'; data: EventData<'CliAuthInitiated'> }
+  | { type: 'CompleteCliAuth'; projectId: string; userId: string; approvingSessionId: string; nowMs: number }
+  | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number };
+
+type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthClaimed'>;
+
+export const isCliAuthExpired = (state: CliAuthState, nowMs: number): boolean => nowMs >= state.expiresAtMillis;
+
+export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent> = {
+  initialState: () => ({
+    status: 'none',
+    cliAuthId: '',
+    projectId: '',
+    expiresAtMillis: 0,
+    userId: undefined,
+    approvingSessionId: undefined,
+    sessionId: undefined,
+  }),
+
+  evolve(state, event) {
+    switch (event.type) {
+      case 'CliAuthInitiated':
+        return { ...state, status: 'pending', cliAuthId: event.data.cliAuthId, projectId: event.data.projectId, expiresAtMillis: event.data.expiresAtMillis };
+      case 'LoginCodeCompleted':
+        return { ...state, status: 'completed', userId: event.data.userId, approvingSessionId: event.data.approvingSessionId };
+      case 'CliAuthClaimed':
+        return { ...state, status: 'claimed', sessionId: event.data.sessionId };
+      default:
+        return state;
+    }
+  },
+
+  decide(command, state) {
+    switch (command.type) {
+      case 'InitiateCliAuth':
+        if (state.status !== 'none') throw new Error(`CLI auth ${command.data.cliAuthId} exists already`);
+        return [{ type: 'CliAuthInitiated', data: command.data }];
+      case 'CompleteCliAuth':
+        // Unknown, of another project, expired, completed or claimed: one answer for all, so a
+        // guesser learns nothing about which codes exist.
+        if (state.status !== 'pending' || state.projectId !== command.projectId || isCliAuthExpired(state, command.nowMs)) {
+          throw knownError('INVALID_LOGIN_CODE');
+        }
+        return [
+          {
+            type: 'LoginCodeCompleted',
+            data: {
+              cliAuthId: state.cliAuthId,
+              projectId: state.projectId,
+              userId: command.userId,
+              approvingSessionId: command.approvingSessionId,
+              completedAtMillis: command.nowMs,
+              attemptExpiresAtMillis: state.expiresAtMillis,
+            },
+          },
+        ];
+      case 'ClaimCliAuth':
+        // Anything but a live completed attempt claims nothing; the caller answers from the state.
+        if (state.status !== 'completed' || state.projectId !== command.projectId || isCliAuthExpired(state, command.nowMs)) return [];
+        return [
+          {
+            type: 'CliAuthClaimed',
+            data: {
+              cliAuthId: state.cliAuthId,
+              projectId: state.projectId,
+              sessionId: command.sessionId,
+              claimedAtMillis: command.nowMs,
+              attemptExpiresAtMillis: state.expiresAtMillis,
+            },
+          },
+        ];
+    }
+  },
+};

@@ -1,0 +1,41 @@
+// Completing a CLI login: a person approves the attempt whose login code they typed. The code is
+// looked up on its reservation stream (the write side), and the approval is decided on the
+// attempt's stream, so a code is completed once, by one person, before it expires.
+import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import { LOGIN_CODE_ALPHABET, normaliseLoginCode } from '../../crypto/codes.ts';
+import { streamName } from '../../events/streams.ts';
+import { foldStream, handleCommand } from '../handler.ts';
+import { cliAuthDecider } from './cli-auth-decider.ts';
+import { loginCodeDecider } from './login-code-decider.ts';
+import { loginCodeStream } from './initiate-cli-auth.ts';
+
+const LOGIN_CODE_SHAPE = new RegExp(`^[${LOGIN_CODE_ALPHABET}]{8}$`);
+
+export interface Approver {
+  userId: string;
+  /** The session the person approves from. */
+  sessionId: string;
+}
+
+/**
+ * The attempt a typed login code names, read from the code's reservation stream (the write side,
+ * so a code is found the instant it was issued); undefined when no attempt ever had it.
+ */
+export async function findCliAuthByLoginCode(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, loginCode: string): Promise<string | undefined> {
+  const normalised = normaliseLoginCode(loginCode);
+  if (!LOGIN_CODE_SHAPE.test(normalised)) return undefined;
+  return foldStream(loginCodeDecider, await ctx.store.readStream(loginCodeStream(ctx, projectId, normalised))).cliAuthId;
+}
+
+export async function completeCliAuth(ctx: AppContext, projectId: string, cliAuthId: string, approver: Approver, origin: Origin): Promise<void> {
+  const now = ctx.clock();
+  const result = await handleCommand(
+    ctx.store,
+    streamName('cliAuth', cliAuthId),
+    cliAuthDecider,
+    { type: 'CompleteCliAuth', projectId, userId: approver.userId, approvingSessionId: approver.sessionId, nowMs: now },
+    metadataFor({ ...origin, projectId }, now),
+  );
+  // The CLI's next poll must see the approval.
+  await settle(ctx, result.position);
+}

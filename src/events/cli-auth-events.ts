@@ -1,0 +1,39 @@
+// Events of a CLI login: the `cliAuth-<id>` stream (an attempt initiated by the CLI, completed by
+// a person approving its login code, claimed by the CLI's poll) and the
+// `cliLoginCode-<project>.<digest>` reservation stream that keeps login codes unique among live
+// attempts. Codes appear only as digests; who asked, from where, is in each event's metadata.
+import { z } from 'zod';
+
+export const cliAuthEvents = {
+  CliAuthInitiated: z.object({
+    cliAuthId: z.uuid(),
+    projectId: z.uuid(),
+    pollingCodeDigest: z.string().min(1),
+    loginCodeDigest: z.string().min(1),
+    createdAtMillis: z.number().int(),
+    expiresAtMillis: z.number().int(),
+  }),
+  /** A person approved the attempt by its login code: the CLI will get a session of this user. */
+  LoginCodeCompleted: z.object({
+    cliAuthId: z.uuid(),
+    projectId: z.uuid(),
+    userId: z.uuid(),
+    /** The session the person approved from (their browser). */
+    approvingSessionId: z.uuid(),
+    completedAtMillis: z.number().int(),
+    attemptExpiresAtMillis: z.number().int(),
+  }),
+  /** The CLI's poll took the approval: `sessionId` is the new session minted for it. */
+  CliAuthClaimed: z.object({
+    cliAuthId: z.uuid(),
+    projectId: z.uuid(),
+    sessionId: z.uuid(),
+    claimedAtMillis: z.number().int(),
+    attemptExpiresAtMillis: z.number().int(),
+  }),
+  CliLoginCodeReserved: z.object({
+    projectId: z.uuid(),
+    cliAuthId: z.uuid(),
+    expiresAtMillis: z.number().int(),
+  }),
+};

@@ -1,0 +1,31 @@
+// Fixed-window rate limits kept in the read model's counters (Redis in production, so every
+// instance shares them). A limit is checked before the work it guards and counted after the
+// outcome it limits (e.g. a failed guess), so callers that do not fail never use up their budget.
+import type { AppContext } from '../app-context.ts';
+import { knownError } from '../errors.ts';
+
+export interface RateLimit {
+  /** Counter key, naming what is limited and for whom (e.g. `cli-guess-ip:<project>:<address>`). */
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
+/** Throws 429 RATE_LIMITED with retry-after when any of the limits is used up. */
+export async function assertWithinLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
+  const now = app.clock();
+  for (const l of limits) {
+    const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 0);
+    if (window.count >= l.limit) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((window.resetAtMs - now) / 1000));
+      throw knownError('RATE_LIMITED', `Too many attempts. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }, {
+        'retry-after': String(retryAfterSeconds),
+      });
+    }
+  }
+}
+
+export async function countAgainstLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
+  const now = app.clock();
+  for (const l of limits) await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
+}

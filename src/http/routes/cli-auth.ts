@@ -1,0 +1,124 @@
+// CLI login (API.md §2; reference pages cli-auth, cli-auth-complete, cli-auth-poll): the CLI
+// initiates and polls with its publishable key; the person approves in a browser.
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { AppContext } from '../../app-context.ts';
+import type { AppCtx, AppState } from '../app-state.ts';
+import { callerOf, requireAccess } from '../access.ts';
+import { bodyOrEmpty, parseInput } from '../validate.ts';
+import { originOf } from '../origin.ts';
+import { optionalUserToken } from '../user-auth.ts';
+import { assertWithinLimits, countAgainstLimits, type RateLimit } from '../rate-limit.ts';
+import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
+import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
+import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
+import { findCliAuthByPollingDigest } from '../../projections/cli-auth-projection.ts';
+import { findSession, findSessionByRefreshDigest } from '../../projections/session-projection.ts';
+import { findUser } from '../../projections/user-projection.ts';
+import { knownError } from '../../errors.ts';
+
+export const initiateBody = z.strictObject({
+  expires_in_millis: z.number().int().min(1000).max(3_600_000).optional(),
+});
+export const completeBody = z.strictObject({
+  login_code: z.string().min(1).max(64),
+  refresh_token: z.string().min(1).max(200).optional(),
+});
+export const pollBody = z.strictObject({
+  polling_code: z.string().min(1).max(200),
+});
+
+/**
+ * Login codes are short, so failed guesses are limited per address and per project. A person
+ * typing their own code, even with a typo or two, stays far below; a guesser at the address
+ * limit needs ~10^8 years per live code on average.
+ */
+export const LOGIN_CODE_GUESS_WINDOW_MS = 10 * 60_000;
+export const LOGIN_CODE_GUESSES_PER_ADDRESS = 10;
+export const LOGIN_CODE_GUESSES_PER_PROJECT = 300;
+
+const guessLimits = (projectId: string, ip: string): RateLimit[] => [
+  { key: `cli-guess-ip:${projectId}:${ip}`, limit: LOGIN_CODE_GUESSES_PER_ADDRESS, windowMs: LOGIN_CODE_GUESS_WINDOW_MS },
+  { key: `cli-guess-project:${projectId}`, limit: LOGIN_CODE_GUESSES_PER_PROJECT, windowMs: LOGIN_CODE_GUESS_WINDOW_MS },
+];
+
+/** The person approving: from the body's refresh token, their access token, or an admin access token. */
+async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | undefined): Promise<Approver> {
+  const caller = callerOf(ctx);
+  const projectId = caller.project.id;
+  if (refreshToken !== undefined) {
+    const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
+    if (!session || !(await findUser(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+    return { userId: session.userId, sessionId: session.id };
+  }
+  const token = await optionalUserToken(app, ctx);
+  if (token) {
+    // A session minted from this approval lives a year: the approving session must still be live.
+    const session = await findSession(app.readModel, projectId, token.sessionId);
+    if (session?.userId !== token.userId) throw knownError('UNPARSABLE_ACCESS_TOKEN', 'The access token belongs to a session that has ended.');
+    return { userId: token.userId, sessionId: token.sessionId };
+  }
+  if (caller.actor.kind === 'admin-user' && caller.actor.sessionId) return { userId: caller.actor.id, sessionId: caller.actor.sessionId };
+  throw knownError(
+    'USER_AUTHENTICATION_REQUIRED',
+    'Completing a CLI login needs the approving user: send their refresh_token in the body, or their x-stack-access-token.',
+  );
+}
+
+export function cliAuthRoutes(app: AppContext): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/auth/cli' });
+
+  router.post('/', requireAccess(app, 'client'), async (ctx) => {
+    const body = parseInput(ctx, initiateBody, bodyOrEmpty(ctx));
+    const started = await initiateCliAuth(app, callerOf(ctx).project.id, body.expires_in_millis ?? DEFAULT_CLI_AUTH_MS, originOf(ctx));
+    ctx.body = { polling_code: started.pollingCode, login_code: started.loginCode, expires_at: new Date(started.expiresAtMillis).toISOString() };
+  });
+
+  router.post('/complete', requireAccess(app, 'client'), async (ctx) => {
+    const body = parseInput(ctx, completeBody, ctx.state.body);
+    const approver = await approverOf(app, ctx, body.refresh_token);
+    const projectId = callerOf(ctx).project.id;
+    const limits = guessLimits(projectId, ctx.ip);
+    await assertWithinLimits(app, limits);
+    const cliAuthId = await findCliAuthByLoginCode(app, projectId, body.login_code);
+    if (cliAuthId === undefined) {
+      // A guess: no attempt ever had this code. (A code that is expired or already completed was
+      // real; typing it is a person's mistake, not a guess, and is not counted.)
+      await countAgainstLimits(app, limits);
+      throw knownError('INVALID_LOGIN_CODE');
+    }
+    await completeCliAuth(app, projectId, cliAuthId, approver, originOf(ctx));
+    ctx.body = {};
+  });
+
+  router.post('/poll', requireAccess(app, 'client'), async (ctx) => {
+    const body = parseInput(ctx, pollBody, ctx.state.body);
+    const projectId = callerOf(ctx).project.id;
+    const attempt = await findCliAuthByPollingDigest(app.readModel, projectId, app.hasher.digest('polling-code', body.polling_code));
+    if (!attempt) throw knownError('INVALID_POLLING_CODE');
+    // Expiry is checked first: an attempt completed but not claimed in time is expired.
+    if (app.clock() >= attempt.expiresAtMillis) {
+      ctx.body = { status: 'expired' };
+      return;
+    }
+    if (attempt.status === 'pending') {
+      ctx.status = 201;
+      ctx.body = { status: 'pending' };
+      return;
+    }
+    if (attempt.status === 'used') {
+      ctx.body = { status: 'used' };
+      return;
+    }
+    // Completed: claiming is decided on the attempt's stream, so exactly one poll gets a token.
+    const outcome = await claimCliAuth(app, projectId, attempt.cliAuthId, originOf(ctx));
+    if (outcome.status === 'claimed') {
+      ctx.body = { status: 'completed', refresh_token: outcome.refreshToken };
+    } else {
+      ctx.status = outcome.status === 'pending' ? 201 : 200;
+      ctx.body = { status: outcome.status };
+    }
+  });
+
+  return router;
+}

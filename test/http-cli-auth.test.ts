@@ -1,0 +1,203 @@
+// CLI login end to end (issue #4): initiate, complete, poll, exactly-once claims and completions,
+// expiry, guess limits, and the CLI's session independent of the approving one.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createAdjustableClock } from '../src/clock.ts';
+import type { CreatedProject } from '../src/commands/project/create-project.ts';
+import { LOGIN_CODE_GUESS_WINDOW_MS, LOGIN_CODE_GUESSES_PER_ADDRESS } from '../src/http/routes/cli-auth.ts';
+import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
+
+// Frozen, moved only by the tests: expiry boundaries are exact.
+const frozenAt = Date.now();
+const clock = createAdjustableClock(() => frozenAt);
+let service: TestService;
+let project: CreatedProject;
+
+test.before(async () => {
+  service = await startTestService({}, { clock: clock.now });
+  project = await service.createProject('cli');
+});
+test.after(async () => {
+  await service.stop();
+  service.remove();
+});
+
+function assertError(res: ApiResponse, status: number, code: string): void {
+  assert.is(res.status, status, res.text);
+  assert.is(res.json?.code, code, res.text);
+  assert.is(res.headers.get('x-stack-known-error'), code);
+}
+
+const initiate = (body?: unknown, headers = clientHeaders(project)) => service.request('POST', '/api/v1/auth/cli', { headers, body });
+const poll = (pollingCode: string) => service.request('POST', '/api/v1/auth/cli/poll', { headers: clientHeaders(project), body: { polling_code: pollingCode } });
+const complete = (loginCode: string, refreshToken: string, headers = clientHeaders(project)) =>
+  service.request('POST', '/api/v1/auth/cli/complete', { headers, body: { login_code: loginCode, refresh_token: refreshToken } });
+
+/** A user signed in in a browser: their session's tokens. */
+async function browserUser(): Promise<{ userId: string; refresh_token: string; access_token: string }> {
+  const user = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} });
+  const session = await service.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: user.json.id } });
+  assert.is(session.status, 200, session.text);
+  return { userId: user.json.id, ...session.json };
+}
+
+const accessTokenUser = async (accessToken: string) => (await service.app.tokens.verify(accessToken, clock.now()))?.userId;
+
+test('initiate with a server key, a client key, and no body → codes of the documented shapes, 15 min ahead', async () => {
+  for (const headers of [serverHeaders(project), clientHeaders(project)]) {
+    const res = await initiate(undefined, headers);
+    assert.is(res.status, 200, res.text);
+    assert.equal(Object.keys(res.json).sort(), ['expires_at', 'login_code', 'polling_code']);
+    assert.match(res.json.polling_code, /^poll_[0-9a-z]{40}$/);
+    assert.match(res.json.login_code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    assert.is(Date.parse(res.json.expires_at), clock.now() + 15 * 60_000);
+    assert.is(res.json.expires_at, new Date(clock.now() + 15 * 60_000).toISOString());
+  }
+  const thirty = await initiate({ expires_in_millis: 30 * 60_000 });
+  assert.is(Date.parse(thirty.json.expires_at), clock.now() + 30 * 60_000);
+  const before = await service.app.store.headPosition();
+  const tooLong = await initiate({ expires_in_millis: 3_600_001 });
+  assertError(tooLong, 400, 'SCHEMA_ERROR');
+  assert.match(tooLong.json.error, '  - body.expires_in_millis must be less than or equal to 3600000');
+  assertError(await initiate({ expires_in_millis: 999 }), 400, 'SCHEMA_ERROR');
+  assert.is(await service.app.store.headPosition(), before);
+});
+
+test('poll 201 pending; complete 200 {}; poll 200 completed with an rt_ token of the approving user; then 200 used', async () => {
+  const browser = await browserUser();
+  const started = (await initiate()).json;
+  const pending = await poll(started.polling_code);
+  assert.equal([pending.status, pending.json], [201, { status: 'pending' }]);
+  const done = await complete(started.login_code, browser.refresh_token);
+  assert.equal([done.status, done.json], [200, {}]);
+  const claimed = await poll(started.polling_code);
+  assert.is(claimed.status, 200, claimed.text);
+  assert.is(claimed.json.status, 'completed');
+  assert.match(claimed.json.refresh_token, /^rt_[0-9a-z]{48}$/);
+  assert.is.not(claimed.json.refresh_token, browser.refresh_token, 'the CLI gets a session of its own');
+  const refreshed = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': claimed.json.refresh_token } });
+  assert.is(refreshed.status, 200, refreshed.text);
+  assert.is(await accessTokenUser(refreshed.json.access_token), browser.userId);
+  const again = await poll(started.polling_code);
+  assert.equal([again.status, again.json], [200, { status: 'used' }]);
+});
+
+test('the login code is accepted in any case, with or without its dash, and with an access token', async () => {
+  const browser = await browserUser();
+  const started = (await initiate()).json;
+  const typed = ` ${started.login_code.toLowerCase().replace('-', ' ')} `;
+  const res = await service.request('POST', '/api/v1/auth/cli/complete', {
+    headers: { ...clientHeaders(project), 'x-stack-access-token': browser.access_token },
+    body: { login_code: typed },
+  });
+  assert.is(res.status, 200, res.text);
+  assert.is((await poll(started.polling_code)).json.status, 'completed');
+});
+
+test('complete with no user credential → 400 USER_AUTHENTICATION_REQUIRED; a dead refresh token → 401', async () => {
+  const started = (await initiate()).json;
+  const res = await service.request('POST', '/api/v1/auth/cli/complete', { headers: serverHeaders(project), body: { login_code: started.login_code } });
+  assertError(res, 400, 'USER_AUTHENTICATION_REQUIRED');
+  assertError(await complete(started.login_code, 'rt_' + 'a'.repeat(48)), 401, 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+  assert.is((await poll(started.polling_code)).status, 201, 'still pending');
+});
+
+test('50 concurrent polls on a completed attempt → exactly one response carries a token', async () => {
+  const browser = await browserUser();
+  const started = (await initiate()).json;
+  assert.is((await complete(started.login_code, browser.refresh_token)).status, 200);
+  const results = await Promise.all(Array.from({ length: 50 }, () => poll(started.polling_code)));
+  const withToken = results.filter((r) => r.json.refresh_token !== undefined);
+  assert.is(withToken.length, 1, results.map((r) => `${r.status} ${r.json.status}`).join(', '));
+  for (const r of results) {
+    assert.is(r.status, 200, r.text);
+    assert.ok(r.json.status === 'completed' || r.json.status === 'used', r.text);
+  }
+  let sessions = 0;
+  for await (const e of service.app.store.readAll({ filter: { eventTypes: ['SessionCreated'] } })) {
+    if ((e.data as { via: string; userId: string }).via === 'cli-login' && (e.data as { userId: string }).userId === browser.userId) sessions++;
+  }
+  assert.is(sessions, 1, 'one session minted, not one per poll');
+});
+
+test('complete twice → INVALID_LOGIN_CODE; 10 concurrent completes by different users → exactly one wins; unknown code → 400', async () => {
+  const first = await browserUser();
+  const started = (await initiate()).json;
+  assert.is((await complete(started.login_code, first.refresh_token)).status, 200);
+  assertError(await complete(started.login_code, first.refresh_token), 400, 'INVALID_LOGIN_CODE');
+
+  const users = await Promise.all(Array.from({ length: 10 }, browserUser));
+  const contested = (await initiate()).json;
+  const results = await Promise.all(users.map((u) => complete(contested.login_code, u.refresh_token)));
+  assert.is(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.status).join(','));
+  for (const r of results.filter((x) => x.status !== 200)) assertError(r, 400, 'INVALID_LOGIN_CODE');
+  const winner = users[results.findIndex((r) => r.status === 200)]!;
+  const claimed = await poll(contested.polling_code);
+  const access = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': claimed.json.refresh_token } });
+  assert.is(await accessTokenUser(access.json.access_token), winner.userId, 'the CLI is logged in as the one approver');
+
+  const unknown = await complete('BCDF-GHJK', first.refresh_token);
+  assertError(unknown, 400, 'INVALID_LOGIN_CODE');
+  assert.is(unknown.json.error, 'Invalid login code or the code has expired');
+});
+
+test('expired (1 s, then 1.5 s later) → poll 200 expired, complete 400 INVALID_LOGIN_CODE', async () => {
+  const browser = await browserUser();
+  const started = (await initiate({ expires_in_millis: 1000 })).json;
+  clock.advance(1500);
+  assert.equal(await poll(started.polling_code).then((r) => [r.status, r.json]), [200, { status: 'expired' }]);
+  assertError(await complete(started.login_code, browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
+  // Completed in time but claimed too late: expired too.
+  const late = (await initiate({ expires_in_millis: 1000 })).json;
+  assert.is((await complete(late.login_code, browser.refresh_token)).status, 200);
+  clock.advance(1000);
+  assert.equal((await poll(late.polling_code)).json, { status: 'expired' });
+});
+
+test('an unknown polling code → 400 INVALID_POLLING_CODE with the known-error header', async () => {
+  const res = await poll('poll_' + '0'.repeat(40));
+  assertError(res, 400, 'INVALID_POLLING_CODE');
+  assert.is(res.json.error, 'The polling code is invalid or does not exist.');
+  assertError(await service.request('POST', '/api/v1/auth/cli/poll', { headers: clientHeaders(project), body: {} }), 400, 'SCHEMA_ERROR');
+});
+
+test('revoking the CLI\'s session leaves the browser session working, and the reverse', async () => {
+  const login = async () => {
+    const browser = await browserUser();
+    const started = (await initiate()).json;
+    await complete(started.login_code, browser.refresh_token);
+    const cli = (await poll(started.polling_code)).json.refresh_token as string;
+    const cliAccess = (await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': cli } })).json.access_token as string;
+    return { browser, cli, cliAccess };
+  };
+  const refresh = (token: string) => service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': token } });
+  const signOut = (accessToken: string) => service.request('DELETE', '/api/v1/auth/sessions/current', { headers: { ...clientHeaders(project), 'x-stack-access-token': accessToken } });
+
+  const one = await login();
+  assert.is((await signOut(one.cliAccess)).status, 200);
+  assert.is((await refresh(one.cli)).status, 401);
+  assert.is((await refresh(one.browser.refresh_token)).status, 200, 'the browser session still works');
+
+  const two = await login();
+  assert.is((await signOut(two.browser.access_token)).status, 200);
+  assert.is((await refresh(two.browser.refresh_token)).status, 401);
+  assert.is((await refresh(two.cli)).status, 200, 'the CLI session still works');
+});
+
+test('failed login-code guesses are limited per address (429 with retry-after); the owner\'s own code still works first', async () => {
+  clock.advance(LOGIN_CODE_GUESS_WINDOW_MS); // a fresh window: earlier tests guessed too
+  const browser = await browserUser();
+  const mine = (await initiate()).json;
+  assert.is((await complete(mine.login_code, browser.refresh_token)).status, 200, 'a person typing their own code meets no limit');
+  for (let i = 0; i < LOGIN_CODE_GUESSES_PER_ADDRESS; i++) assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
+  const limited = await complete('ZZZZ-ZZZZ', browser.refresh_token);
+  assertError(limited, 429, 'RATE_LIMITED');
+  const retryAfter = Number(limited.headers.get('retry-after'));
+  assert.ok(retryAfter >= 1 && retryAfter <= 600, `retry-after ${retryAfter}`);
+  const next = (await initiate()).json;
+  assertError(await complete(next.login_code, browser.refresh_token), 429, 'RATE_LIMITED');
+  clock.advance(retryAfter * 1000);
+  assert.is((await complete(next.login_code, browser.refresh_token)).status, 200, 'the window passed');
+});
+
+test.run();
