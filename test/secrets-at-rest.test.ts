@@ -13,13 +13,15 @@ import { clientHeaders, serverHeaders, startTestService, type TestService } from
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const REDIS_PREFIX = `authlog-test-secrets-${randomUUID()}`;
-const SECRET_PREFIXES = ['pck_', 'ssk_', 'sak_', 'rt_'];
+const SECRET_PREFIXES = ['pck_', 'ssk_', 'sak_', 'rt_', 'poll_'];
 
 let service: TestService;
 let project: CreatedProject;
 const apiKeys: string[] = [];
 const refreshTokens: string[] = [];
 const accessTokens: string[] = [];
+/** CLI logins: polling codes and login codes (as shown, and as typed without the dash). */
+const cliCodes: string[] = [];
 let redis: Redis;
 
 test.before(async () => {
@@ -60,7 +62,7 @@ const signatureOf = (jwt: string): string => {
 };
 
 function assertNoSecrets(where: string, contains: (s: string) => boolean): void {
-  for (const secret of [...apiKeys, ...refreshTokens]) {
+  for (const secret of [...apiKeys, ...refreshTokens, ...cliCodes]) {
     for (const form of forms(secret)) assert.not.ok(contains(form), `${where} holds the secret ${secret} (as ${form})`);
   }
 }
@@ -89,7 +91,7 @@ async function dumpRedis(): Promise<{ keys: number; dump: string }> {
   return { keys: seen.size, dump: parts.join('\n') };
 }
 
-test('a project, users, sessions (one an impersonation), refreshes and a sign-out issue keys and tokens over HTTP', async () => {
+test('a project, users, sessions (one an impersonation), refreshes, a sign-out and CLI logins issue keys, tokens and codes over HTTP', async () => {
   project = await service.createProject('secrets at rest');
   apiKeys.push(project.publishable_client_key, project.secret_server_key, project.super_secret_admin_key);
   for (const impersonation of [false, true, false]) {
@@ -110,14 +112,25 @@ test('a project, users, sessions (one an impersonation), refreshes and a sign-ou
     headers: { ...clientHeaders(project), 'x-stack-refresh-token': refreshTokens.at(-1)! },
   });
   assert.is(after.status, 401, after.text);
+  // A CLI login approved from the first session, and one left pending: codes and the CLI's token.
+  for (const approve of [true, false]) {
+    const started = await ok('POST', '/api/v1/auth/cli', clientHeaders(project), {});
+    cliCodes.push(started.polling_code, started.login_code, started.login_code.replace('-', ''));
+    if (!approve) continue;
+    await ok('POST', '/api/v1/auth/cli/complete', clientHeaders(project), { login_code: started.login_code, refresh_token: refreshTokens[0] });
+    const claimed = await ok('POST', '/api/v1/auth/cli/poll', clientHeaders(project), { polling_code: started.polling_code });
+    assert.match(claimed.refresh_token, /^rt_/);
+    refreshTokens.push(claimed.refresh_token);
+  }
   assert.is(apiKeys.length, 3);
-  assert.is(refreshTokens.length, 3);
+  assert.is(refreshTokens.length, 4);
+  assert.is(cliCodes.length, 6);
   assert.is(accessTokens.length, 12);
   assert.is(service.app.readModel.kind, 'redis', 'the read model is the Redis one');
   await service.stop();
 });
 
-test('the event log holds digests of keys and refresh tokens, never the keys or tokens themselves', () => {
+test('the event log holds digests of keys, refresh tokens and CLI codes, never the secrets themselves', () => {
   const files = ['events.db', 'events.db-wal'].map((f) => join(service.dataDir, f)).filter(existsSync);
   assert.ok(files.some((f) => f.endsWith('events.db')), 'events.db exists');
   const content = Buffer.concat(files.map((f) => readFileSync(f)));
@@ -126,10 +139,11 @@ test('the event log holds digests of keys and refresh tokens, never the keys or 
   assert.ok(content.includes(project.project_id), 'the project id is in the log');
   for (const key of apiKeys) assert.ok(content.includes(hasher.digest('api-key', key)), 'each key digest is in the log');
   for (const token of refreshTokens) assert.ok(content.includes(hasher.digest('refresh-token', token)), 'each refresh-token digest is in the log');
+  assert.ok(content.includes(hasher.digest('polling-code', cliCodes[0]!)), 'a polling-code digest is in the log');
   assertNoSecrets('the event log', (s) => content.includes(s));
 });
 
-test('the Redis read model holds digests of keys and refresh tokens, never the keys or tokens themselves', async () => {
+test('the Redis read model holds digests of keys, refresh tokens and polling codes, never the secrets themselves', async () => {
   const { keys, dump } = await dumpRedis();
   assert.ok(keys > 0, 'the read model wrote keys under the prefix');
   const hasher = service.app.hasher;
@@ -137,7 +151,8 @@ test('the Redis read model holds digests of keys and refresh tokens, never the k
   assert.ok(dump.includes(project.project_id), 'the project id is in the read model');
   for (const key of apiKeys) assert.ok(dump.includes(hasher.digest('api-key', key)), 'each key digest is in the read model');
   assert.ok(dump.includes(hasher.digest('refresh-token', refreshTokens[0]!)), 'a live session\'s refresh-token digest is in the read model');
-  assert.not.ok(dump.includes(hasher.digest('refresh-token', refreshTokens.at(-1)!)), 'the signed-out session\'s index entry is gone');
+  assert.ok(dump.includes(hasher.digest('polling-code', cliCodes[3]!)), 'a pending login\'s polling-code digest is in the read model');
+  assert.not.ok(dump.includes(hasher.digest('refresh-token', refreshTokens[2]!)), 'the signed-out session\'s index entry is gone');
   assertNoSecrets('the Redis read model', (s) => dump.includes(s));
 });
 

@@ -3,6 +3,7 @@
 import { loadConfig, ConfigError } from '../config.ts';
 import { serveCommand } from './serve-command.ts';
 import { projectCommand } from './project-command.ts';
+import { loginCommand } from './login-command.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -20,6 +21,8 @@ async function run(argv: string[]): Promise<void> {
       return serveCommand(loadConfig());
     case 'project':
       return projectCommand(loadConfig(), rest, out);
+    case 'login':
+      return loginCommand(rest, { out, err: (line) => process.stderr.write(line + '\n'), env: process.env });
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; run \`authlog help\``);
   }

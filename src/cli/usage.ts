@@ -9,6 +9,10 @@ Usage:
   authlog project remove-admin --project PROJECT_ID --user USER_ID
                                          let a user of the project act as its admin with
                                          their access token (x-stack-admin-access-token)
+  authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
+                                         log in from a terminal: shows a code to approve in a
+                                         browser, then keeps the refresh token in a credentials
+                                         file (mode 0600), or prints it with --print
   authlog help                           this text
 
 Configuration comes from the environment (PORT, HOST, AUTHLOG_DATA_DIR, EVENTSTORE_URL,
