@@ -3,3 +3,14 @@
 import type { Actor } from './store/event-store.ts';
 
 export const actorSubject = (actor: Pick<Actor, 'kind' | 'id'>): string => `${actor.kind}:${actor.id}`;
+
+const ACTOR_KINDS = ['client-key', 'server-key', 'admin-key', 'admin-user', 'user', 'system'] as const;
+
+/** The actor an `act.sub` names, or undefined when it is not one of ours. */
+export function parseActorSubject(subject: string): Pick<Actor, 'kind' | 'id'> | undefined {
+  const colon = subject.indexOf(':');
+  const kind = subject.slice(0, colon);
+  const id = subject.slice(colon + 1);
+  if (colon < 0 || !id || !(ACTOR_KINDS as readonly string[]).includes(kind)) return undefined;
+  return { kind: kind as Actor['kind'], id } as Pick<Actor, 'kind' | 'id'>;
+}

@@ -184,6 +184,22 @@ test('revoking the CLI\'s session leaves the browser session working, and the re
   assert.is((await refresh(two.cli)).status, 200, 'the CLI session still works');
 });
 
+test('a CLI login approved from an impersonation session is an impersonation session of the same actor', async () => {
+  const user = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} });
+  const impersonation = await service.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: user.json.id, is_impersonation: true } });
+  const actor = (await service.app.tokens.verify(impersonation.json.access_token, clock.now()))?.actorSub;
+  assert.match(String(actor), /^server-key:/);
+  const started = (await initiate()).json;
+  assert.is((await complete(started.login_code, impersonation.json.refresh_token)).status, 200);
+  const cli = (await poll(started.polling_code)).json.refresh_token as string;
+  const access = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': cli } });
+  const verified = await service.app.tokens.verify(access.json.access_token, clock.now());
+  assert.is(verified?.userId, user.json.id);
+  assert.is(verified?.actorSub, actor, 'the CLI token names the impersonator too');
+  const listed = await service.request('GET', `/api/v1/auth/sessions?user_id=${user.json.id}`, { headers: serverHeaders(project) });
+  assert.equal(listed.json.items, [], 'both sessions are impersonation sessions, hidden from server access');
+});
+
 test('failed login-code guesses are limited per address (429 with retry-after); the owner\'s own code still works first', async () => {
   clock.advance(LOGIN_CODE_GUESS_WINDOW_MS); // a fresh window: earlier tests guessed too
   const browser = await browserUser();

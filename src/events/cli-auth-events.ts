@@ -3,6 +3,7 @@
 // `cliLoginCode-<project>.<digest>` reservation stream that keeps login codes unique among live
 // attempts. Codes appear only as digests; who asked, from where, is in each event's metadata.
 import { z } from 'zod';
+import { actorSchema } from './session-events.ts';
 
 export const cliAuthEvents = {
   CliAuthInitiated: z.object({
@@ -20,6 +21,11 @@ export const cliAuthEvents = {
     userId: z.uuid(),
     /** The session the person approved from (their browser). */
     approvingSessionId: z.uuid(),
+    /**
+     * Set when the approving session is an impersonation session: the CLI's session then is one
+     * too, of the same impersonator, so impersonation cannot launder itself into a plain session.
+     */
+    impersonator: actorSchema.optional(),
     completedAtMillis: z.number().int(),
     attemptExpiresAtMillis: z.number().int(),
   }),

@@ -171,12 +171,20 @@ test('evolve moves none → pending → completed → claimed, carrying the atte
     expiresAtMillis: EXPIRES_AT,
     userId: undefined,
     approvingSessionId: undefined,
+    impersonator: undefined,
     sessionId: undefined,
   });
   const done = fold([initiated, completed()]);
   assert.equal(done, { ...pending, status: 'completed', userId, approvingSessionId });
   const taken = fold([initiated, completed(), claimed()]);
   assert.equal(taken, { ...done, status: 'claimed', sessionId });
+});
+
+test('an approval from an impersonation session carries the impersonator into the event and the state', () => {
+  const impersonator = { kind: 'admin-user' as const, id: randomUUID() };
+  const events = cliAuthDecider.decide({ type: 'CompleteCliAuth', projectId, userId, approvingSessionId, impersonator, nowMs: EXPIRES_AT - 1 }, fold([initiated]));
+  assert.equal((events[0]?.data as { impersonator?: unknown }).impersonator, impersonator);
+  assert.equal(fold([initiated, ...events]).impersonator, impersonator);
 });
 
 test('evolve leaves the state unchanged on unrelated events', () => {

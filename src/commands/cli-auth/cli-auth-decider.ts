@@ -13,12 +13,20 @@ export interface CliAuthState {
   expiresAtMillis: number;
   userId: string | undefined;
   approvingSessionId: string | undefined;
+  impersonator: EventData<'LoginCodeCompleted'>['impersonator'];
   sessionId: string | undefined;
 }
 
 export type CliAuthCommand =
   | { type: 'InitiateCliAuth'; data: EventData<'CliAuthInitiated'> }
-  | { type: 'CompleteCliAuth'; projectId: string; userId: string; approvingSessionId: string; nowMs: number }
+  | {
+      type: 'CompleteCliAuth';
+      projectId: string;
+      userId: string;
+      approvingSessionId: string;
+      impersonator?: EventData<'LoginCodeCompleted'>['impersonator'];
+      nowMs: number;
+    }
   | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number };
 
 type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthClaimed'>;
@@ -33,6 +41,7 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
     expiresAtMillis: 0,
     userId: undefined,
     approvingSessionId: undefined,
+    impersonator: undefined,
     sessionId: undefined,
   }),
 
@@ -41,7 +50,13 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
       case 'CliAuthInitiated':
         return { ...state, status: 'pending', cliAuthId: event.data.cliAuthId, projectId: event.data.projectId, expiresAtMillis: event.data.expiresAtMillis };
       case 'LoginCodeCompleted':
-        return { ...state, status: 'completed', userId: event.data.userId, approvingSessionId: event.data.approvingSessionId };
+        return {
+          ...state,
+          status: 'completed',
+          userId: event.data.userId,
+          approvingSessionId: event.data.approvingSessionId,
+          impersonator: event.data.impersonator,
+        };
       case 'CliAuthClaimed':
         return { ...state, status: 'claimed', sessionId: event.data.sessionId };
       default:
@@ -68,6 +83,7 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
               projectId: state.projectId,
               userId: command.userId,
               approvingSessionId: command.approvingSessionId,
+              ...(command.impersonator ? { impersonator: command.impersonator } : {}),
               completedAtMillis: command.nowMs,
               attemptExpiresAtMillis: state.expiresAtMillis,
             },

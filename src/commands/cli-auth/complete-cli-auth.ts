@@ -4,6 +4,7 @@
 import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
 import { LOGIN_CODE_ALPHABET, normaliseLoginCode } from '../../crypto/codes.ts';
 import { streamName } from '../../events/streams.ts';
+import type { EventData } from '../../events/catalogue.ts';
 import { foldStream, handleCommand } from '../handler.ts';
 import { cliAuthDecider } from './cli-auth-decider.ts';
 import { loginCodeDecider } from './login-code-decider.ts';
@@ -15,6 +16,8 @@ export interface Approver {
   userId: string;
   /** The session the person approves from. */
   sessionId: string;
+  /** Who is acting, when that session is an impersonation session. */
+  impersonator?: EventData<'LoginCodeCompleted'>['impersonator'];
 }
 
 /**
@@ -33,7 +36,14 @@ export async function completeCliAuth(ctx: AppContext, projectId: string, cliAut
     ctx.store,
     streamName('cliAuth', cliAuthId),
     cliAuthDecider,
-    { type: 'CompleteCliAuth', projectId, userId: approver.userId, approvingSessionId: approver.sessionId, nowMs: now },
+    {
+      type: 'CompleteCliAuth',
+      projectId,
+      userId: approver.userId,
+      approvingSessionId: approver.sessionId,
+      ...(approver.impersonator ? { impersonator: approver.impersonator } : {}),
+      nowMs: now,
+    },
     metadataFor({ ...origin, projectId }, now),
   );
   // The CLI's next poll must see the approval.

@@ -20,6 +20,11 @@ export interface CreateSessionInput {
   expiresInMs: number;
   isImpersonation: boolean;
   via: EventData<'SessionCreated'>['via'];
+  /**
+   * Who the session is created for, when not the caller: a CLI login approved from an
+   * impersonation session is that impersonator's doing, not the polling CLI's.
+   */
+  createdBy?: Actor;
   /** Chosen by the caller when it must name the session before it exists (a CLI claim). */
   sessionId?: string;
   cliAuthId?: string;
@@ -45,7 +50,7 @@ export async function createSession(
   const now = ctx.clock();
   const sessionId = input.sessionId ?? randomUUID();
   const refreshToken = newRefreshToken();
-  const createdBy: Actor = origin.actor;
+  const createdBy: Actor = input.createdBy ?? origin.actor;
   const data: EventData<'SessionCreated'> = {
     sessionId,
     projectId: input.projectId,

@@ -16,6 +16,7 @@ import { findCliAuthByPollingDigest } from '../../projections/cli-auth-projectio
 import { findSession, findSessionByRefreshDigest } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
+import { parseActorSubject } from '../../actor-subject.ts';
 
 export const initiateBody = z.strictObject({
   expires_in_millis: z.number().int().min(1000).max(3_600_000).optional(),
@@ -42,6 +43,14 @@ const guessLimits = (projectId: string, ip: string): RateLimit[] => [
   { key: `cli-guess-project:${projectId}`, limit: LOGIN_CODE_GUESSES_PER_PROJECT, windowMs: LOGIN_CODE_GUESS_WINDOW_MS },
 ];
 
+/** An approval from an impersonation session is the impersonator's: it carries them on. */
+function withImpersonator(approver: Approver, actorSub: string | undefined): Approver {
+  if (actorSub === undefined) return approver;
+  const impersonator = parseActorSubject(actorSub);
+  if (!impersonator) throw new Error(`session ${approver.sessionId} has an unreadable actor`);
+  return { ...approver, impersonator };
+}
+
 /** The person approving: from the body's refresh token, their access token, or an admin access token. */
 async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | undefined): Promise<Approver> {
   const caller = callerOf(ctx);
@@ -49,14 +58,14 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
   if (refreshToken !== undefined) {
     const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
     if (!session || !(await findUser(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
-    return { userId: session.userId, sessionId: session.id };
+    return withImpersonator({ userId: session.userId, sessionId: session.id }, session.actorSub);
   }
   const token = await optionalUserToken(app, ctx);
   if (token) {
     // A session minted from this approval lives a year: the approving session must still be live.
     const session = await findSession(app.readModel, projectId, token.sessionId);
     if (session?.userId !== token.userId) throw knownError('UNPARSABLE_ACCESS_TOKEN', 'The access token belongs to a session that has ended.');
-    return { userId: token.userId, sessionId: token.sessionId };
+    return withImpersonator({ userId: token.userId, sessionId: token.sessionId }, session.actorSub);
   }
   if (caller.actor.kind === 'admin-user' && caller.actor.sessionId) return { userId: caller.actor.id, sessionId: caller.actor.sessionId };
   throw knownError(
