@@ -22,12 +22,16 @@ const refreshTokens: string[] = [];
 const accessTokens: string[] = [];
 /** CLI logins: polling codes and login codes (as shown, and as typed without the dash). */
 const cliCodes: string[] = [];
+/** Sign-in codes: the 45-character code and its OTP, from the mails. */
+const signInCodes: string[] = [];
+const mails: string[] = [];
 let redis: Redis;
 
 test.before(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  service = await startTestService({ REDIS_URL, REDIS_PREFIX });
+  // The mail port keeps what would be sent, so the test knows every sign-in code issued.
+  service = await startTestService({ REDIS_URL, REDIS_PREFIX }, { mailer: { send: async (mail) => void mails.push(mail.text), close: async () => {} } });
 });
 
 test.after(async () => {
@@ -62,7 +66,7 @@ const signatureOf = (jwt: string): string => {
 };
 
 function assertNoSecrets(where: string, contains: (s: string) => boolean): void {
-  for (const secret of [...apiKeys, ...refreshTokens, ...cliCodes]) {
+  for (const secret of [...apiKeys, ...refreshTokens, ...cliCodes, ...signInCodes]) {
     for (const form of forms(secret)) assert.not.ok(contains(form), `${where} holds the secret ${secret} (as ${form})`);
   }
 }
@@ -91,8 +95,8 @@ async function dumpRedis(): Promise<{ keys: number; dump: string }> {
   return { keys: seen.size, dump: parts.join('\n') };
 }
 
-test('a project, users, sessions (one an impersonation), refreshes, a sign-out and CLI logins issue keys, tokens and codes over HTTP', async () => {
-  project = await service.createProject('secrets at rest');
+test('a project, users, sessions (one an impersonation), refreshes, a sign-out, CLI logins and sign-in codes issue keys, tokens and codes over HTTP', async () => {
+  project = await service.createProject('secrets at rest', ['https://app.example.com']);
   apiKeys.push(project.publishable_client_key, project.secret_server_key, project.super_secret_admin_key);
   for (const impersonation of [false, true, false]) {
     const user = await ok('POST', '/api/v1/users', serverHeaders(project), {});
@@ -122,8 +126,19 @@ test('a project, users, sessions (one an impersonation), refreshes, a sign-out a
     assert.match(claimed.refresh_token, /^rt_/);
     refreshTokens.push(claimed.refresh_token);
   }
+  // Sign-in codes: one used to sign in, one left live, one checked wrong.
+  for (const use of [true, false]) {
+    const sent = await ok('POST', '/api/v1/auth/otp/send-sign-in-code', clientHeaders(project), { email: `secret${use}@example.com`, callback_url: 'https://app.example.com/cb' });
+    const code = /\?code=([0-9a-z]{45})/.exec(mails.at(-1) ?? '')?.[1] ?? '';
+    assert.is(code.length, 45);
+    assert.is(code.slice(6), sent.nonce);
+    signInCodes.push(code, code.slice(0, 6));
+    await ok('POST', '/api/v1/auth/otp/sign-in/check-code', clientHeaders(project), { code: 'zzzzzz' + sent.nonce });
+    if (use) refreshTokens.push((await ok('POST', '/api/v1/auth/otp/sign-in', clientHeaders(project), { code })).refresh_token);
+  }
   assert.is(apiKeys.length, 3);
-  assert.is(refreshTokens.length, 4);
+  assert.is(refreshTokens.length, 5);
+  assert.is(signInCodes.length, 4);
   assert.is(cliCodes.length, 6);
   assert.is(accessTokens.length, 12);
   assert.is(service.app.readModel.kind, 'redis', 'the read model is the Redis one');
@@ -140,6 +155,7 @@ test('the event log holds digests of keys, refresh tokens and CLI codes, never t
   for (const key of apiKeys) assert.ok(content.includes(hasher.digest('api-key', key)), 'each key digest is in the log');
   for (const token of refreshTokens) assert.ok(content.includes(hasher.digest('refresh-token', token)), 'each refresh-token digest is in the log');
   assert.ok(content.includes(hasher.digest('polling-code', cliCodes[0]!)), 'a polling-code digest is in the log');
+  assert.ok(content.includes(hasher.digest('sign-in-code', signInCodes[0]!)), 'a sign-in code digest is in the log');
   assertNoSecrets('the event log', (s) => content.includes(s));
 });
 
@@ -152,6 +168,7 @@ test('the Redis read model holds digests of keys, refresh tokens and polling cod
   for (const key of apiKeys) assert.ok(dump.includes(hasher.digest('api-key', key)), 'each key digest is in the read model');
   assert.ok(dump.includes(hasher.digest('refresh-token', refreshTokens[0]!)), 'a live session\'s refresh-token digest is in the read model');
   assert.ok(dump.includes(hasher.digest('polling-code', cliCodes[3]!)), 'a pending login\'s polling-code digest is in the read model');
+  assert.ok(dump.includes(hasher.digest('sign-in-code', signInCodes[2]!)), 'a live sign-in code\'s digest is in the read model');
   assert.not.ok(dump.includes(hasher.digest('refresh-token', refreshTokens[2]!)), 'the signed-out session\'s index entry is gone');
   assertNoSecrets('the Redis read model', (s) => dump.includes(s));
 });

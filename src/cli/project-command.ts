@@ -17,6 +17,7 @@ export async function projectCommand(config: Config, args: string[], out: (line:
   const [sub, ...rest] = args;
   if (sub === 'create') return create(config, rest, out);
   if (sub === 'add-admin' || sub === 'remove-admin') return changeAdmins(config, sub, rest, out);
+  if (sub === 'set-trusted-domains') return setTrustedDomains(config, rest, out);
   throw new UsageError(`unknown project command ${JSON.stringify(sub ?? '')}; try: authlog project create --name NAME`);
 }
 
@@ -32,9 +33,8 @@ async function changeAdmins(config: Config, sub: 'add-admin' | 'remove-admin', r
     strict: true,
     allowPositionals: false,
   });
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (!values.project || !uuid.test(values.project)) throw new UsageError(`project ${sub} needs --project PROJECT_ID (a UUID)`);
-  if (!values.user || !uuid.test(values.user)) throw new UsageError(`project ${sub} needs --user USER_ID (a UUID)`);
+  if (!values.project || !UUID.test(values.project)) throw new UsageError(`project ${sub} needs --project PROJECT_ID (a UUID)`);
+  if (!values.user || !UUID.test(values.user)) throw new UsageError(`project ${sub} needs --user USER_ID (a UUID)`);
   const projectId = values.project.toLowerCase();
   const userId = values.user.toLowerCase();
   const store = openEventStore(config);
@@ -54,6 +54,38 @@ async function changeAdmins(config: Config, sub: 'add-admin' | 'remove-admin', r
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function parseTrustedDomains(values: readonly string[] | undefined): string[] {
+  return (values ?? []).map((domain) => {
+    try {
+      return normaliseTrustedDomain(domain);
+    } catch {
+      throw new UsageError(`--trusted-domain ${JSON.stringify(domain)} is not an http(s) URL such as https://app.example.com or https://*.example.com`);
+    }
+  });
+}
+
+/** Replaces the project's trusted domains (where sign-in links may point) with the ones given. */
+async function setTrustedDomains(config: Config, rest: string[], out: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: rest,
+    options: { project: { type: 'string' }, 'trusted-domain': { type: 'string', multiple: true } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.project || !UUID.test(values.project)) throw new UsageError('project set-trusted-domains needs --project PROJECT_ID (a UUID)');
+  const trustedDomains = parseTrustedDomains(values['trusted-domain']);
+  const projectId = values.project.toLowerCase();
+  const store = openEventStore(config);
+  try {
+    const result = await changeProject({ store, clock: systemClock }, { type: 'SetTrustedDomains', projectId, trustedDomains }, systemOrigin('cli'));
+    out(`Project ${projectId} trusts ${trustedDomains.join(', ') || 'no domain'}${result.changed ? '' : ' (unchanged)'}.`);
+  } finally {
+    await store.close();
+  }
+}
+
 async function create(config: Config, rest: string[], out: (line: string) => void): Promise<void> {
   const { values } = parseArgs({
     args: rest,
@@ -68,13 +100,7 @@ async function create(config: Config, rest: string[], out: (line: string) => voi
   const name = values.name?.trim();
   if (!name) throw new UsageError('project create needs --name NAME');
   if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
-  const trustedDomains = (values['trusted-domain'] ?? []).map((domain) => {
-    try {
-      return normaliseTrustedDomain(domain);
-    } catch {
-      throw new UsageError(`--trusted-domain ${JSON.stringify(domain)} is not an http(s) URL such as https://app.example.com or https://*.example.com`);
-    }
-  });
+  const trustedDomains = parseTrustedDomains(values['trusted-domain']);
 
   const secret = resolveServerSecret(config);
   const store = openEventStore(config);

@@ -9,6 +9,8 @@ Usage:
   authlog project remove-admin --project PROJECT_ID --user USER_ID
                                          let a user of the project act as its admin with
                                          their access token (x-stack-admin-access-token)
+  authlog project set-trusted-domains --project PROJECT_ID [--trusted-domain URL]...
+                                         replace the domains sign-in links may point to
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials

@@ -6,12 +6,14 @@ import { projectEvents } from './project-events.ts';
 import { userEvents } from './user-events.ts';
 import { sessionEvents } from './session-events.ts';
 import { cliAuthEvents } from './cli-auth-events.ts';
+import { signInCodeEvents } from './sign-in-code-events.ts';
 
 export const eventSchemas = {
   ...projectEvents,
   ...userEvents,
   ...sessionEvents,
   ...cliAuthEvents,
+  ...signInCodeEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

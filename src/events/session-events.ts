@@ -27,6 +27,8 @@ export const sessionEvents = {
     /** For a CLI login: the attempt it completes and the browser session that approved it. */
     cliAuthId: z.uuid().optional(),
     approvingSessionId: z.uuid().optional(),
+    /** For a sign-in with a code: the code's stream id (`signInCode-<digest of the nonce>`). */
+    signInCodeStream: z.string().optional(),
   }),
   /**
    * The session was used (its refresh token exchanged for an access token). Recorded at most

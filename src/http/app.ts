@@ -11,9 +11,10 @@ import { userRoutes } from './routes/users.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { cliAuthRoutes } from './routes/cli-auth.ts';
+import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 
 export function routersFor(app: AppContext): Router<AppState>[] {
-  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app)];
+  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app), signInCodeRoutes(app)];
 }
 
 export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {

@@ -7,7 +7,8 @@ import { projectProjector } from './project-projection.ts';
 import { userProjector } from './user-projection.ts';
 import { sessionProjector } from './session-projection.ts';
 import { cliAuthProjector } from './cli-auth-projection.ts';
+import { signInCodeProjector } from './sign-in-code-projection.ts';
 
-export const allProjectors = combineProjectors(projectProjector, userProjector, sessionProjector, cliAuthProjector);
+export const allProjectors = combineProjectors(projectProjector, userProjector, sessionProjector, cliAuthProjector, signInCodeProjector);
 
 export const projectionFilter: AllFilter = { streamPrefixes: OUR_STREAM_PREFIXES };

@@ -29,6 +29,7 @@ export interface CreateSessionInput {
   sessionId?: string;
   cliAuthId?: string;
   approvingSessionId?: string;
+  signInCodeStream?: string;
 }
 
 export interface CreatedSession {
@@ -63,6 +64,7 @@ export async function createSession(
     via: input.via,
     ...(input.cliAuthId ? { cliAuthId: input.cliAuthId } : {}),
     ...(input.approvingSessionId ? { approvingSessionId: input.approvingSessionId } : {}),
+    ...(input.signInCodeStream ? { signInCodeStream: input.signInCodeStream } : {}),
   };
   const result = await handleCommand(
     ctx.store,

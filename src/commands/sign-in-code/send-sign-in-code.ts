@@ -1,0 +1,72 @@
+// Sending a sign-in code: draw a 45-character code, mail it, and only once the SMTP server has
+// accepted the mail append SignInCodeSent (holding the code's digest). A mail that cannot be
+// handed over fails the request with 503 before anything is written, so that code can never be
+// used; an append that fails after the mail left makes the mailed code one that never validates.
+import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import { newSignInCode } from '../../crypto/codes.ts';
+import { handleCommand } from '../handler.ts';
+import { signInCodeDecider } from './sign-in-code-decider.ts';
+import { emailDigestOf, nonceDigestOf, nonceOf, otpOf, signInCodeStream } from './sign-in-code-streams.ts';
+
+export const SIGN_IN_CODE_LIFETIME_MS = 60 * 60_000;
+
+export interface SendSignInCodeInput {
+  projectId: string;
+  projectName: string;
+  email: string;
+  callbackUrl: string;
+}
+
+/** The link in the mail: the callback with `code=<the whole code>` added to its query. */
+export function magicLink(callbackUrl: string, code: string): string {
+  const url = new URL(callbackUrl);
+  url.searchParams.set('code', code);
+  return url.toString();
+}
+
+export function signInMail(projectName: string, otp: string, link: string, lifetimeMinutes: number): { subject: string; text: string } {
+  return {
+    subject: `Sign in to ${projectName}: Your code is ${otp}`,
+    text: [
+      `Your code to sign in to ${projectName} is: ${otp}`,
+      '',
+      'Or sign in with this link:',
+      link,
+      '',
+      `The code works once and expires in ${lifetimeMinutes} minutes.`,
+      'If you did not ask to sign in, you can ignore this email.',
+    ].join('\n'),
+  };
+}
+
+export async function sendSignInCode(ctx: AppContext, input: SendSignInCodeInput, origin: Origin): Promise<{ nonce: string }> {
+  const code = newSignInCode();
+  const nonce = nonceOf(code);
+  const now = ctx.clock();
+  const mail = signInMail(input.projectName, otpOf(code).toUpperCase(), magicLink(input.callbackUrl, code), SIGN_IN_CODE_LIFETIME_MS / 60_000);
+  await ctx.mailer.send({ to: input.email, ...mail });
+
+  const nonceDigest = nonceDigestOf(ctx, nonce);
+  const result = await handleCommand(
+    ctx.store,
+    signInCodeStream(nonceDigest),
+    signInCodeDecider,
+    {
+      type: 'SendSignInCode',
+      data: {
+        projectId: input.projectId,
+        nonceDigest,
+        codeDigest: ctx.hasher.digest('sign-in-code', code),
+        email: input.email,
+        emailDigest: emailDigestOf(ctx, input.email),
+        callbackUrl: input.callbackUrl,
+        sentAtMillis: now,
+        expiresAtMillis: now + SIGN_IN_CODE_LIFETIME_MS,
+      },
+    },
+    metadataFor({ ...origin, projectId: input.projectId }, now),
+  );
+  await settle(ctx, result.position);
+  return { nonce };
+}
+

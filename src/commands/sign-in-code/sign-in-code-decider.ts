@@ -1,0 +1,100 @@
+// A sign-in code: sent once; each wrong guess is recorded, and the fifth locks it; used once, by
+// one sign-in, before it expires. Whether the guess is right is decided by the caller comparing
+// digests (constant time); what that means for the code is decided here.
+import type { Decider } from '../handler.ts';
+import type { EventData, EventOf } from '../../events/catalogue.ts';
+import { knownError } from '../../errors.ts';
+
+export const MAX_WRONG_GUESSES_PER_CODE = 5;
+
+export interface SignInCodeState {
+  status: 'none' | 'live' | 'locked' | 'used';
+  projectId: string;
+  nonceDigest: string;
+  codeDigest: string;
+  email: string;
+  emailDigest: string;
+  expiresAtMillis: number;
+  wrongGuesses: number;
+}
+
+export type SignInCodeCommand =
+  | { type: 'SendSignInCode'; data: EventData<'SignInCodeSent'> }
+  | { type: 'RecordWrongGuess'; projectId: string; nowMs: number }
+  | {
+      type: 'UseSignInCode';
+      projectId: string;
+      sessionId: string;
+      /** The email's guess budget is used up (decided by the caller on the email's stream). */
+      emailLocked: boolean;
+      nowMs: number;
+    };
+
+type SignInCodeEvent = EventOf<'SignInCodeSent' | 'SignInCodeGuessedWrong' | 'SignInCodeLocked' | 'SignInCodeUsed'>;
+
+export const isSignInCodeExpired = (state: SignInCodeState, nowMs: number): boolean => nowMs >= state.expiresAtMillis;
+
+export const signInCodeDecider: Decider<SignInCodeState, SignInCodeCommand, SignInCodeEvent> = {
+  initialState: () => ({
+    status: 'none',
+    projectId: '',
+    nonceDigest: '',
+    codeDigest: '',
+    email: '',
+    emailDigest: '',
+    expiresAtMillis: 0,
+    wrongGuesses: 0,
+  }),
+
+  evolve(state, event) {
+    switch (event.type) {
+      case 'SignInCodeSent': {
+        const d = event.data;
+        return { ...state, status: 'live', projectId: d.projectId, nonceDigest: d.nonceDigest, codeDigest: d.codeDigest, email: d.email, emailDigest: d.emailDigest, expiresAtMillis: d.expiresAtMillis };
+      }
+      case 'SignInCodeGuessedWrong':
+        return { ...state, wrongGuesses: event.data.wrongGuesses };
+      case 'SignInCodeLocked':
+        return { ...state, status: 'locked' };
+      case 'SignInCodeUsed':
+        return { ...state, status: 'used' };
+      default:
+        return state;
+    }
+  },
+
+  decide(command, state) {
+    switch (command.type) {
+      case 'SendSignInCode':
+        // The nonce is 39 random characters: an existing stream here is a bug.
+        if (state.status !== 'none') throw new Error('sign-in code stream exists already');
+        return [{ type: 'SignInCodeSent', data: command.data }];
+      case 'RecordWrongGuess': {
+        // Guesses against a code that cannot be used any more need no record: they cannot win.
+        if (state.status !== 'live' || state.projectId !== command.projectId || isSignInCodeExpired(state, command.nowMs)) return [];
+        const wrongGuesses = state.wrongGuesses + 1;
+        const common = { projectId: state.projectId, nonceDigest: state.nonceDigest, atMillis: command.nowMs, codeExpiresAtMillis: state.expiresAtMillis };
+        const events: SignInCodeEvent[] = [{ type: 'SignInCodeGuessedWrong', data: { ...common, wrongGuesses } }];
+        if (wrongGuesses >= MAX_WRONG_GUESSES_PER_CODE) events.push({ type: 'SignInCodeLocked', data: { ...common, reason: 'too-many-wrong-guesses' } });
+        return events;
+      }
+      case 'UseSignInCode':
+        if (state.status === 'none' || state.projectId !== command.projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
+        if (state.status === 'used') throw knownError('VERIFICATION_CODE_ALREADY_USED');
+        if (state.status === 'locked' || command.emailLocked) throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+        if (isSignInCodeExpired(state, command.nowMs)) throw knownError('VERIFICATION_CODE_EXPIRED');
+        return [
+          {
+            type: 'SignInCodeUsed',
+            data: {
+              projectId: state.projectId,
+              nonceDigest: state.nonceDigest,
+              sessionId: command.sessionId,
+              usedAtMillis: command.nowMs,
+              codeExpiresAtMillis: state.expiresAtMillis,
+            },
+          },
+        ];
+    }
+  },
+};

@@ -1,0 +1,62 @@
+// Signing in with a code (OTP + nonce, or the magic link's code): decided on the code's stream,
+// so a code is used exactly once however many sign-ins race. The use is appended first, naming
+// the session to be minted; only the winner then finds or creates the user and creates the
+// session. (A crash between the two leaves a used code and no session: the person asks for a
+// new code. The other order would create users and sessions for losing sign-ins.)
+import { randomUUID } from 'node:crypto';
+import { metadataFor, type AppContext, type Origin } from '../../app-context.ts';
+import { knownError, KnownError } from '../../errors.ts';
+import { foldStream, handleCommand } from '../handler.ts';
+import { createUser, findUserIdByEmail } from '../user/create-user.ts';
+import { createSession } from '../session/create-session.ts';
+import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
+import { signInCodeDecider } from './sign-in-code-decider.ts';
+import { isEmailLocked, signInEmailDecider } from './sign-in-email-decider.ts';
+import { recordWrongGuess } from './record-wrong-guess.ts';
+import { nonceDigestOf, nonceOf, signInCodeStream, signInEmailStream } from './sign-in-code-streams.ts';
+
+export interface SignedIn {
+  refreshToken: string;
+  accessToken: string;
+  userId: string;
+  isNewUser: boolean;
+}
+
+export async function signInWithCode(ctx: AppContext, projectId: string, code: string, origin: Origin): Promise<SignedIn> {
+  const nonceDigest = nonceDigestOf(ctx, nonceOf(code));
+  const stream = signInCodeStream(nonceDigest);
+  const state = foldStream(signInCodeDecider, await ctx.store.readStream(stream));
+  if (state.status === 'none' || state.projectId !== projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
+  const emailLocked = isEmailLocked(foldStream(signInEmailDecider, await ctx.store.readStream(signInEmailStream(projectId, state.emailDigest))), ctx.clock());
+
+  // A wrong OTP for a real nonce is a guess: counted, and answered as an unknown code.
+  if (!ctx.hasher.same(ctx.hasher.digest('sign-in-code', code), state.codeDigest)) {
+    if (state.status === 'live' && !emailLocked) await recordWrongGuess(ctx, projectId, nonceDigest, origin);
+    throw knownError('VERIFICATION_CODE_NOT_FOUND');
+  }
+
+  const now = ctx.clock();
+  const sessionId = randomUUID();
+  const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, emailLocked, nowMs: now }, metadataFor({ ...origin, projectId }, now));
+
+  const email = used.state.email;
+  let userId = await findUserIdByEmail(ctx, projectId, email);
+  let isNewUser = false;
+  if (userId === undefined) {
+    try {
+      userId = (await createUser(ctx, { projectId, primaryEmail: email, displayName: null, primaryEmailVerified: true, origin: 'sign-in-code' }, origin)).userId;
+      isNewUser = true;
+    } catch (error) {
+      // Another code of the same email signed up in the same instant: that user it is.
+      if (!(error instanceof KnownError && error.code === 'USER_EMAIL_ALREADY_EXISTS')) throw error;
+      userId = await findUserIdByEmail(ctx, projectId, email);
+      if (userId === undefined) throw error;
+    }
+  }
+  const session = await createSession(
+    ctx,
+    { projectId, userId, expiresInMs: DEFAULT_SESSION_MS, isImpersonation: false, via: 'sign-in-code', sessionId, signInCodeStream: stream },
+    origin,
+  );
+  return { refreshToken: session.refreshToken, accessToken: session.accessToken, userId, isNewUser };
+}

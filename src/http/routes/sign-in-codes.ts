@@ -1,0 +1,78 @@
+// Sign-in codes (API.md §5; reference page otp-check-code): send a code by email, check it
+// without using it, sign in with it.
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { AppContext } from '../../app-context.ts';
+import type { AppState } from '../app-state.ts';
+import { callerOf, requireAccess } from '../access.ts';
+import { parseInput } from '../validate.ts';
+import { originOf } from '../origin.ts';
+import { assertWithinLimits, countAgainstLimits, type RateLimit } from '../rate-limit.ts';
+import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
+import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
+import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
+import { recordWrongGuess } from '../../commands/sign-in-code/record-wrong-guess.ts';
+import { SIGN_IN_CODE_LENGTH, emailDigestOf, nonceDigestOf, nonceOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
+import { findSignInCode, isEmailGuessBudgetSpent } from '../../projections/sign-in-code-projection.ts';
+import { knownError } from '../../errors.ts';
+
+export const sendSignInCodeBody = z.strictObject({
+  email: z.email().max(254),
+  callback_url: z.url().max(2000),
+});
+/** The whole code: OTP + nonce, or the magic link's `code`; case-insensitive. */
+export const signInCodeBody = z.strictObject({
+  code: z.string().length(SIGN_IN_CODE_LENGTH).transform((code) => code.toLowerCase()),
+});
+
+/** Mail costs the recipient attention and the sender reputation: sends are limited. */
+export const SEND_WINDOW_MS = 15 * 60_000;
+export const SENDS_PER_EMAIL = 5;
+export const SENDS_PER_ADDRESS = 30;
+
+const sendLimits = (app: AppContext, projectId: string, email: string, ip: string): RateLimit[] => [
+  { key: `otp-send-email:${projectId}:${emailDigestOf(app, email)}`, limit: SENDS_PER_EMAIL, windowMs: SEND_WINDOW_MS },
+  { key: `otp-send-ip:${projectId}:${ip}`, limit: SENDS_PER_ADDRESS, windowMs: SEND_WINDOW_MS },
+];
+
+export function signInCodeRoutes(app: AppContext): Router<AppState> {
+  const router = new Router<AppState>({ prefix: '/api/v1/auth/otp' });
+
+  router.post('/send-sign-in-code', requireAccess(app, 'client'), async (ctx) => {
+    const body = parseInput(ctx, sendSignInCodeBody, ctx.state.body);
+    const project = callerOf(ctx).project;
+    if (!isOnTrustedDomain(body.callback_url, project.trustedDomains)) {
+      throw knownError('REDIRECT_URL_NOT_WHITELISTED', `The callback URL is not on the project's trusted domains (${project.trustedDomains.join(', ') || 'none set'}).`);
+    }
+    const limits = sendLimits(app, project.id, body.email, ctx.ip);
+    await assertWithinLimits(app, limits);
+    const sent = await sendSignInCode(app, { projectId: project.id, projectName: project.name, email: body.email, callbackUrl: body.callback_url }, originOf(ctx));
+    await countAgainstLimits(app, limits);
+    ctx.body = { nonce: sent.nonce };
+  });
+
+  router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
+    const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
+    const projectId = callerOf(ctx).project.id;
+    const nonceDigest = nonceDigestOf(app, nonceOf(code));
+    const found = await findSignInCode(app.readModel, projectId, nonceDigest);
+    const now = app.clock();
+    // Unknown, used, locked, expired or the email's budget spent: all simply "not valid", as
+    // the reference page types the answer as a boolean. It never uses the code.
+    if (!found || found.status !== 'live' || now >= found.expiresAtMillis || (await isEmailGuessBudgetSpent(app.readModel, projectId, found.emailDigest, now))) {
+      ctx.body = { is_code_valid: false };
+      return;
+    }
+    const valid = app.hasher.same(app.hasher.digest('sign-in-code', code), found.codeDigest);
+    if (!valid) await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
+    ctx.body = { is_code_valid: valid };
+  });
+
+  router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
+    const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
+    const signedIn = await signInWithCode(app, callerOf(ctx).project.id, code, originOf(ctx));
+    ctx.body = { refresh_token: signedIn.refreshToken, access_token: signedIn.accessToken, is_new_user: signedIn.isNewUser, user_id: signedIn.userId };
+  });
+
+  return router;
+}

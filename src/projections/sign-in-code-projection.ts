@@ -1,0 +1,64 @@
+// Read model of sign-in codes, which answers check-code without touching the log: the code's
+// digest, status and expiry by nonce digest, and each email's recent wrong guesses (one hash
+// field per guess, the key expiring an hour after the latest).
+import type { Projector } from './projector.ts';
+import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import { EMAIL_GUESS_WINDOW_MS, MAX_WRONG_GUESSES_PER_EMAIL } from '../commands/sign-in-code/sign-in-email-decider.ts';
+
+const codeKey = (nonceDigest: string) => `otp:${nonceDigest}`;
+const emailGuessesKey = (projectId: string, emailDigest: string) => `otp-email-guesses:${projectId}.${emailDigest}`;
+
+export const signInCodeProjector: Projector = (event, recorded) => {
+  switch (event.type) {
+    case 'SignInCodeSent': {
+      const d = event.data;
+      return [
+        {
+          op: 'hset',
+          key: codeKey(d.nonceDigest),
+          fields: { projectId: d.projectId, codeDigest: d.codeDigest, emailDigest: d.emailDigest, expiresAt: String(d.expiresAtMillis), status: 'live', wrongGuesses: '0' },
+          expireAtMs: d.expiresAtMillis,
+        },
+      ];
+    }
+    case 'SignInCodeGuessedWrong':
+      return [{ op: 'hset', key: codeKey(event.data.nonceDigest), fields: { wrongGuesses: String(event.data.wrongGuesses) }, expireAtMs: event.data.codeExpiresAtMillis }];
+    case 'SignInCodeLocked':
+      return [{ op: 'hset', key: codeKey(event.data.nonceDigest), fields: { status: 'locked' }, expireAtMs: event.data.codeExpiresAtMillis }];
+    case 'SignInCodeUsed':
+      return [{ op: 'hset', key: codeKey(event.data.nonceDigest), fields: { status: 'used' }, expireAtMs: event.data.codeExpiresAtMillis }];
+    case 'SignInEmailGuessedWrong':
+      return [
+        {
+          op: 'hset',
+          key: emailGuessesKey(event.data.projectId, event.data.emailDigest),
+          fields: { [recorded.id]: String(event.data.atMillis) },
+          expireAtMs: event.data.atMillis + EMAIL_GUESS_WINDOW_MS,
+        },
+      ];
+    default:
+      return [];
+  }
+};
+
+export interface SignInCodeView {
+  projectId: string;
+  codeDigest: string;
+  emailDigest: string;
+  expiresAtMillis: number;
+  status: 'live' | 'locked' | 'used';
+}
+
+export async function findSignInCode(rm: ReadModelQueries, projectId: string, nonceDigest: string): Promise<SignInCodeView | undefined> {
+  const h = await rm.hgetall(codeKey(nonceDigest));
+  if (!h || h.projectId !== projectId || !h.codeDigest || !h.emailDigest) return undefined;
+  const status = h.status === 'locked' || h.status === 'used' ? h.status : 'live';
+  return { projectId, codeDigest: h.codeDigest, emailDigest: h.emailDigest, expiresAtMillis: Number(h.expiresAt), status };
+}
+
+/** Whether the email's wrong guesses within the last hour have used up its budget. */
+export async function isEmailGuessBudgetSpent(rm: ReadModelQueries, projectId: string, emailDigest: string, nowMs: number): Promise<boolean> {
+  const guesses = (await rm.hgetall(emailGuessesKey(projectId, emailDigest))) ?? {};
+  const recent = Object.values(guesses).filter((at) => Number(at) > nowMs - EMAIL_GUESS_WINDOW_MS);
+  return recent.length >= MAX_WRONG_GUESSES_PER_EMAIL;
+}
