@@ -93,6 +93,28 @@ test('project add-admin names an existing user as admin; an unknown user is refu
   }
 });
 
+test('project set-trusted-domains changes where sign-in links may point, on a running server', async () => {
+  const dataDir = tempDir();
+  const env = { AUTHLOG_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' };
+  const server = await startAuthlogServer(env);
+  try {
+    const created = await runAuthlog(['project', 'create', '--name', 'domains', '--trusted-domain', 'https://old.example.com', '--json'], env);
+    const project = JSON.parse(created.stdout) as { project_id: string; publishable_client_key: string };
+    const headers = { 'x-stack-project-id': project.project_id, 'x-stack-publishable-client-key': project.publishable_client_key };
+    const send = (callback: string) => request(server.url, 'POST', '/api/v1/auth/otp/send-sign-in-code', { headers, body: { email: 'a@example.com', callback_url: callback } });
+    assert.is((await retryUntil(() => send('https://old.example.com/cb'), (r) => r.status === 200)).status, 200);
+    const set = await runAuthlog(['project', 'set-trusted-domains', '--project', project.project_id, '--trusted-domain', 'https://*.new.example.com'], env);
+    assert.is(set.code, 0, set.stderr);
+    assert.is(set.stdout.trim(), `Project ${project.project_id} trusts https://*.new.example.com.`);
+    const refused = await retryUntil(() => send('https://old.example.com/cb'), (r) => r.status !== 200);
+    assert.is(refused.json?.code, 'REDIRECT_URL_NOT_WHITELISTED');
+    assert.is((await send('https://app.new.example.com/cb')).status, 200);
+    assert.match(server.output(), 'DEVELOPMENT ONLY: SMTP_URL is not set, this email was not sent');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('npm start\'s defaults: 127.0.0.1:8102 and ./.authlog, when nothing is set', async () => {
   const cwd = tempDir();
   const env: Record<string, string> = { AUTHLOG_DATA_DIR: '', PORT: '', HOST: '' };
