@@ -1,6 +1,8 @@
 // `npm test`: runs every uvu test file (src/**/*.test.ts next to what they prove, test/**/*.test.ts
 // end to end) in its own process, two at a time, and closes with the line `N passed, N failed`.
 // Each file is its own process so that servers, ports and Redis prefixes never leak between files.
+// The HTTP suites (test/http-*.test.ts) run twice: on the embedded memory read model, and on the
+// Redis read model (AUTHLOG_TEST_READ_MODEL=redis), marked [redis].
 //
 //   npm test                 all files
 //   npm test -- cli poll     only files whose path contains "cli" or "poll"
@@ -26,7 +28,23 @@ function findTests(dir: string): string[] {
   return out;
 }
 
+interface Job {
+  file: string;
+  /** Extra environment, and how the job is named in the output. */
+  env: Record<string, string>;
+  label: string;
+}
+
+const HTTP_SUITE = /[\\/]test[\\/]http-[^\\/]+\.test\.ts$/;
+
+function jobsFor(file: string): Job[] {
+  const plain: Job = { file, env: {}, label: relative(root, file) };
+  if (!HTTP_SUITE.test(file)) return [plain];
+  return [plain, { file, env: { AUTHLOG_TEST_READ_MODEL: 'redis' }, label: `${relative(root, file)} [redis]` }];
+}
+
 interface FileResult {
+  label: string;
   file: string;
   passed: number;
   failed: number;
@@ -35,19 +53,19 @@ interface FileResult {
   output: string;
 }
 
-function runFile(file: string): Promise<FileResult> {
+function runFile({ file, env, label }: Job): Promise<FileResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => {
-      output += `\n[test runner] ${relative(root, file)} exceeded ${fileTimeoutMs} ms; killed\n`;
+      output += `\n[test runner] ${label} exceeded ${fileTimeoutMs} ms; killed\n`;
       child.kill('SIGKILL');
     }, fileTimeoutMs);
     child.on('close', (code) => {
@@ -60,6 +78,7 @@ function runFile(file: string): Promise<FileResult> {
       else failed = total - passed - skipped;
       if (code !== 0 && failed === 0) failed = 1; // exit code says something went wrong anyway
       resolve({
+        label,
         file,
         passed: Number.isNaN(passed) ? 0 : passed,
         failed,
@@ -80,14 +99,16 @@ async function main(): Promise<void> {
   }
   let files = [...findTests(join(root, 'src')), ...findTests(join(root, 'test'))].sort();
   if (filters.length) files = files.filter((f) => filters.some((p) => relative(root, f).includes(p)));
-  const queue = [...files];
+  // Longest first (the process-spawning CLI suites), so two workers finish together.
+  const jobs = files.flatMap(jobsFor).sort((a, b) => Number(/cli-|crash/.test(b.file)) - Number(/cli-|crash/.test(a.file)));
+  const queue = [...jobs];
   const results: FileResult[] = [];
   const workers = Array.from({ length: concurrency }, async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) {
-      const r = await runFile(file);
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const r = await runFile(job);
       results.push(r);
       const mark = r.failed ? 'FAIL' : 'ok  ';
-      console.log(`${mark} ${relative(root, file)}  ${r.passed} passed, ${r.failed} failed (${(r.ms / 1000).toFixed(1)} s)`);
+      console.log(`${mark} ${r.label}  ${r.passed} passed, ${r.failed} failed (${(r.ms / 1000).toFixed(1)} s)`);
       // Figures a test prints on purpose (lines starting with "  # ") stay visible in the CI log.
       for (const line of r.output.split('\n')) if (line.startsWith('  # ')) console.log(line);
       if (r.failed) console.log(r.output.replace(/^/gm, '    | '));
@@ -102,7 +123,7 @@ async function main(): Promise<void> {
     console.log('0 passed, 1 failed');
     process.exit(1);
   }
-  console.log(`\n${files.length} files` + (skipped ? `, ${skipped} skipped tests` : ''));
+  console.log(`\n${files.length} files, ${jobs.length} runs` + (skipped ? `, ${skipped} skipped tests` : ''));
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 }

@@ -23,7 +23,7 @@ test.before(async () => {
 });
 test.after(async () => {
   await service.stop();
-  service.remove();
+  await service.remove();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -19,7 +19,7 @@ test.before(async () => {
 });
 test.after(async () => {
   await service.stop();
-  service.remove();
+  await service.remove();
 });
 
 function assertError(res: ApiResponse, status: number, code: string): void {

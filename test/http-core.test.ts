@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
-import { clientHeaders, adminHeaders, rawRequest, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
+import { clientHeaders, adminHeaders, rawRequest, serverHeaders, startTestService, testReadModel, type ApiResponse, type TestService } from './support/service.ts';
 
 let service: TestService;
 let project: CreatedProject;
@@ -18,7 +18,7 @@ test.before(async () => {
 });
 test.after(async () => {
   await service.stop();
-  service.remove();
+  await service.remove();
 });
 
 const post = (headers: Record<string, string>, body?: unknown) => service.request('POST', '/api/v1/users', { headers, body });
@@ -48,7 +48,7 @@ test('GET /ready reports both backends and a projection lag of 0', async () => {
   const res = await service.request('GET', '/ready');
   assert.is(res.status, 200, res.text);
   assert.is(res.json.event_store.kind, 'sqlite');
-  assert.is(res.json.read_model.kind, 'memory');
+  assert.is(res.json.read_model.kind, testReadModel());
   assert.is(res.json.projection.lag_events, 0);
 });
 

@@ -26,7 +26,7 @@ test.before(async () => {
 });
 test.after(async () => {
   await service.stop();
-  service.remove();
+  await service.remove();
 });
 
 async function newUser(p = project, email?: string): Promise<string> {

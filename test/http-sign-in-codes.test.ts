@@ -24,7 +24,7 @@ test.before(async () => {
 });
 test.after(async () => {
   await service.stop();
-  service.remove();
+  await service.remove();
   await smtp.stop();
 });
 
@@ -173,7 +173,7 @@ test('SMTP down → 503 SERVICE_UNAVAILABLE with retry-after, no event, and that
     assertError(await broken.request('POST', '/api/v1/auth/otp/sign-in', { headers: clientHeaders(p), body: { code } }), 404, 'VERIFICATION_CODE_NOT_FOUND');
   } finally {
     await broken.stop();
-    broken.remove();
+    await broken.remove();
   }
 });
 

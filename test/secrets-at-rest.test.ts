@@ -43,7 +43,7 @@ test.after(async () => {
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
   redis.disconnect();
-  service.remove();
+  await service.remove();
 });
 
 async function ok(method: string, path: string, headers: Record<string, string>, body?: unknown) {

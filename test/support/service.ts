@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { testRedisUrl } from './redis-check.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startService, type RunningService, type ServiceOptions } from '../../src/main.ts';
 import { createProject, type CreatedProject } from '../../src/commands/project/create-project.ts';
@@ -12,9 +15,10 @@ import { systemOrigin } from '../../src/app-context.ts';
 export interface TestService extends RunningService {
   dataDir: string;
   config: Config;
-  /** Closes the service; the data dir stays until `remove`. */
+  /** Closes the service; the data dir (and Redis keys) stay until `remove`. */
   stop(): Promise<void>;
-  remove(): void;
+  /** Deletes the data dir, and the Redis keys when the test ran on Redis. */
+  remove(): Promise<void>;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   createProject(name?: string, trustedDomains?: string[]): Promise<CreatedProject>;
 }
@@ -33,16 +37,45 @@ export interface ApiResponse {
   json: any;
 }
 
+/**
+ * `npm test` runs the HTTP suites twice: on the embedded memory read model, and again with
+ * AUTHLOG_TEST_READ_MODEL=redis on the Redis read model (each service under its own prefix).
+ */
+export const testReadModel = (): 'memory' | 'redis' => (process.env.AUTHLOG_TEST_READ_MODEL === 'redis' ? 'redis' : 'memory');
+
+/** A prefix per data dir, so that a restart on the same data dir finds its read model again. */
+const redisPrefixFor = (dataDir: string): string => `authlog-test-http-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function startTestService(env: Record<string, string> = {}, options: ServiceOptions & { dataDir?: string } = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'authlog-test-'));
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', AUTHLOG_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const onRedis = testReadModel() === 'redis' && env.REDIS_URL === undefined;
+  const redisEnv: Record<string, string> = onRedis ? { REDIS_URL: testRedisUrl(), REDIS_PREFIX: redisPrefixFor(dataDir) } : {};
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', AUTHLOG_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...redisEnv, ...env });
   const service = await startService(config, options);
   return {
     ...service,
     dataDir,
     config,
     stop: () => service.close(),
-    remove: () => rmSync(dataDir, { recursive: true, force: true }),
+    remove: async () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (config.REDIS_URL && onRedis) await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
+    },
     request: (method, path, requestOptions) => request(service.url, method, path, requestOptions),
     createProject: (name = 'test project', trustedDomains = []) => createProject(service.app, { name, trustedDomains }, systemOrigin('test')),
   };
