@@ -122,6 +122,22 @@ test('twenty wrong guesses for one email within an hour lock a freshly sent code
   assert.equal((await check(other.otp + other.nonce)).json, { is_code_valid: true }, 'other addresses are not affected');
 });
 
+test('while an email is locked, a wrong OTP and the right one get the same answer, and the guesses count once it lifts', async () => {
+  const email = 'oracle@example.com';
+  clock.advance(60 * 60_000); // a fresh hour: no earlier guesses of this email count
+  for (let code = 0; code < 4; code++) {
+    const sent = await sendCode(email);
+    for (let i = 0; i < 5; i++) assert.equal((await check(wrongOtp(sent.otp) + sent.nonce)).json, { is_code_valid: false });
+  }
+  clock.advance(30 * 60_000);
+  const fresh = await sendCode(email);
+  // Locked: every answer is MAX_ATTEMPTS_REACHED, right or wrong, so guessing learns nothing.
+  for (const otp of [wrongOtp(fresh.otp), fresh.otp]) assertError(await signIn(otp + fresh.nonce), 400, 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+  clock.advance(30 * 60_000 + 1);
+  // The lock lifted (the oldest guesses are an hour old) and the code is still live: it works.
+  assert.is((await signIn(fresh.otp + fresh.nonce)).status, 200);
+});
+
 test('expired → check false, sign-in 400 EXPIRED; unknown → false and 404; 44 characters → SCHEMA_ERROR', async () => {
   const sent = await sendCode('late@example.com');
   clock.advance(60 * 60_000);

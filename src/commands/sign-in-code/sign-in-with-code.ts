@@ -29,9 +29,14 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   if (state.status === 'none' || state.projectId !== projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
   const emailLocked = isEmailLocked(foldStream(signInEmailDecider, await ctx.store.readStream(signInEmailStream(projectId, state.emailDigest))), ctx.clock());
 
+  // A locked code, or any code of an email whose budget is spent, answers the same whatever was
+  // typed: were a right guess answered differently from a wrong one, guessing while locked (when
+  // guesses are not counted) would find the OTP for use once the lock lifts.
+  if (state.status === 'locked' || emailLocked) throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+
   // A wrong OTP for a real nonce is a guess: counted, and answered as an unknown code.
   if (!ctx.hasher.same(ctx.hasher.digest('sign-in-code', code), state.codeDigest)) {
-    if (state.status === 'live' && !emailLocked) await recordWrongGuess(ctx, projectId, nonceDigest, origin);
+    if (state.status === 'live') await recordWrongGuess(ctx, projectId, nonceDigest, origin);
     throw knownError('VERIFICATION_CODE_NOT_FOUND');
   }
 
