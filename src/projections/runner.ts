@@ -15,6 +15,8 @@ export interface ProjectionRunnerOptions {
   filter: AllFilter;
   /** Events applied per atomic step during catch-up. */
   batchSize?: number;
+  /** How often to check that the read model was not flushed or replaced (ms); default 1000. */
+  watchIntervalMs?: number;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -25,6 +27,8 @@ export interface RebuildProgress {
 }
 
 const RESUBSCRIBE_INITIAL_MS = 100;
+/** How often the runner checks that the read model still holds what it applied. */
+const WATCH_INTERVAL_MS = 1000;
 const RESUBSCRIBE_MAX_MS = 5000;
 
 interface Waiter {
@@ -45,6 +49,8 @@ export class ProjectionRunner {
   /** Position of the last event taken from the subscription (applied or pending). */
   private enqueuedTo = -1n;
   private resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
+  private watchdog: NodeJS.Timeout | undefined;
+  private resetting = false;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -64,6 +70,44 @@ export class ProjectionRunner {
     // while the subscription was closed) would otherwise wait for the next event to be applied.
     this.releaseWaiters();
     await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
+    this.watchdog ??= setInterval(() => void this.checkReadModel(), this.options.watchIntervalMs ?? WATCH_INTERVAL_MS).unref();
+  }
+
+  /**
+   * The read model's checkpoint never moves back by itself: when it is behind what this runner
+   * applied, the read model lost data (Redis flushed or replaced, or another instance switched
+   * to a rebuilt generation that missed a few events). Project again from where it now stands.
+   */
+  private async checkReadModel(): Promise<void> {
+    if (this.stopped || this.resetting) return;
+    let stored: bigint;
+    try {
+      stored = await this.options.readModel.checkpoint();
+    } catch {
+      return; // unreachable now: the next flush retries, the next check looks again
+    }
+    if (stored >= this.checkpoint || this.stopped || this.resetting) return;
+    this.resetting = true;
+    const started = Date.now();
+    this.options.log?.('warn', 'read model is behind what was applied (flushed or replaced?); projecting again from the log', {
+      readModelCheckpoint: String(stored),
+      applied: String(this.checkpoint),
+    });
+    try {
+      await this.subscription?.close();
+      this.subscription = undefined;
+      await this.flushing.catch(() => undefined);
+      this.pending = [];
+      this.checkpoint = stored;
+      this.enqueuedTo = stored;
+      await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
+      this.options.log?.('info', 'read model caught up again', { checkpoint: String(this.checkpoint), ms: Date.now() - started });
+    } catch (error) {
+      this.options.log?.('error', 'projecting again failed; resubscribing', { error: (error as Error).message });
+      if (!this.stopped && !this.subscription) setTimeout(() => !this.stopped && !this.subscription && this.subscribe(), RESUBSCRIBE_MAX_MS).unref();
+    } finally {
+      this.resetting = false;
+    }
   }
 
   /**
@@ -103,6 +147,8 @@ export class ProjectionRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
     await this.subscription?.close();
     this.subscription = undefined;
     await this.flushNow().catch(() => undefined);
@@ -151,6 +197,16 @@ export class ProjectionRunner {
    */
   async rebuild(onProgress?: (p: RebuildProgress) => void): Promise<{ events: number; ms: number }> {
     const started = Date.now();
+    // The watchdog would take the switch of generations for a loss: it waits until this is done.
+    this.resetting = true;
+    try {
+      return await this.rebuildIntoNextGeneration(started, onProgress);
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  private async rebuildIntoNextGeneration(started: number, onProgress?: (p: RebuildProgress) => void): Promise<{ events: number; ms: number }> {
     const next = await this.options.readModel.openNextGeneration();
     let total = 0;
     for await (const _ of this.options.store.readAll({ filter: this.options.filter })) total++;
