@@ -1,8 +1,10 @@
 // `npm test`: runs every uvu test file (src/**/*.test.ts next to what they prove, test/**/*.test.ts
 // end to end) in its own process, two at a time, and closes with the line `N passed, N failed`.
 // Each file is its own process so that servers, ports and Redis prefixes never leak between files.
-// The HTTP suites (test/http-*.test.ts) run twice: on the embedded memory read model, and on the
-// Redis read model (AUTHLOG_TEST_READ_MODEL=redis), marked [redis].
+// The HTTP suites (test/http-*.test.ts) run on every backend pair: SQLite + memory (the
+// embedded default), SQLite + Redis [redis], the EventStoreDB adapter against the gRPC double of
+// EventStoreDB + Redis [esdb-double+redis], and, when EVENTSTORE_URL is set, a real EventStoreDB
+// + Redis [eventstoredb+redis] (run last, one at a time: the suites count what a shared server holds).
 //
 //   npm test                 all files
 //   npm test -- cli poll     only files whose path contains "cli" or "poll"
@@ -33,6 +35,8 @@ interface Job {
   /** Extra environment, and how the job is named in the output. */
   env: Record<string, string>;
   label: string;
+  /** Runs after the others, alone. */
+  serial?: boolean;
 }
 
 const HTTP_SUITE = /[\\/]test[\\/]http-[^\\/]+\.test\.ts$/;
@@ -40,7 +44,15 @@ const HTTP_SUITE = /[\\/]test[\\/]http-[^\\/]+\.test\.ts$/;
 function jobsFor(file: string): Job[] {
   const plain: Job = { file, env: {}, label: relative(root, file) };
   if (!HTTP_SUITE.test(file)) return [plain];
-  return [plain, { file, env: { AUTHLOG_TEST_READ_MODEL: 'redis' }, label: `${relative(root, file)} [redis]` }];
+  const jobs: Job[] = [
+    plain,
+    { file, env: { AUTHLOG_TEST_READ_MODEL: 'redis' }, label: `${relative(root, file)} [redis]` },
+    { file, env: { AUTHLOG_TEST_READ_MODEL: 'redis', AUTHLOG_TEST_EVENT_STORE: 'esdb-double' }, label: `${relative(root, file)} [esdb-double+redis]` },
+  ];
+  if (process.env.EVENTSTORE_URL) {
+    jobs.push({ file, env: { AUTHLOG_TEST_READ_MODEL: 'redis', AUTHLOG_TEST_EVENT_STORE: 'eventstoredb' }, label: `${relative(root, file)} [eventstoredb+redis]`, serial: true });
+  }
+  return jobs;
 }
 
 interface FileResult {
@@ -101,9 +113,9 @@ async function main(): Promise<void> {
   if (filters.length) files = files.filter((f) => filters.some((p) => relative(root, f).includes(p)));
   // Longest first (the process-spawning CLI suites), so two workers finish together.
   const jobs = files.flatMap(jobsFor).sort((a, b) => Number(/cli-|crash/.test(b.file)) - Number(/cli-|crash/.test(a.file)));
-  const queue = [...jobs];
   const results: FileResult[] = [];
-  const workers = Array.from({ length: concurrency }, async () => {
+  const runAll = (queue: Job[], workerCount: number) =>
+    Promise.all(Array.from({ length: workerCount }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const r = await runFile(job);
       results.push(r);
@@ -113,8 +125,9 @@ async function main(): Promise<void> {
       for (const line of r.output.split('\n')) if (line.startsWith('  # ')) console.log(line);
       if (r.failed) console.log(r.output.replace(/^/gm, '    | '));
     }
-  });
-  await Promise.all(workers);
+  }));
+  await runAll(jobs.filter((j) => !j.serial), concurrency);
+  await runAll(jobs.filter((j) => j.serial), 1);
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
   const skipped = results.reduce((n, r) => n + r.skipped, 0);

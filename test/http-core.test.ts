@@ -1,11 +1,9 @@
 // The HTTP conventions of API.md §1 end to end against the real server: who is calling, errors,
 // validation, limits, users (§4), restart, and secrets at rest. Issue #2's acceptance list.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
-import { clientHeaders, adminHeaders, rawRequest, serverHeaders, startTestService, testReadModel, type ApiResponse, type TestService } from './support/service.ts';
+import { clientHeaders, adminHeaders, rawRequest, serverHeaders, startTestService, storedLog, testEventStore, testReadModel, type ApiResponse, type TestService } from './support/service.ts';
 
 let service: TestService;
 let project: CreatedProject;
@@ -47,7 +45,7 @@ test('GET /health answers 200 with a request id and cache-control: no-store', as
 test('GET /ready reports both backends and a projection lag of 0', async () => {
   const res = await service.request('GET', '/ready');
   assert.is(res.status, 200, res.text);
-  assert.is(res.json.event_store.kind, 'sqlite');
+  assert.is(res.json.event_store.kind, testEventStore() === 'sqlite' ? 'sqlite' : 'eventstoredb');
   assert.is(res.json.read_model.kind, testReadModel());
   assert.is(res.json.projection.lag_events, 0);
 });
@@ -215,10 +213,9 @@ test('after a restart on the same data dir, projects and users are all there (th
   assert.is((await post(clientHeaders(project), {})).status, 401, 'the publishable key still names the project');
 });
 
-test('no issued key appears in the SQLite files, while the project id and key digests do', async () => {
+test('no issued key appears in the stored event log, while the project id and key digests do', async () => {
   await service.stop();
-  const files = ['events.db', 'events.db-wal'].map((f) => join(service.dataDir, f)).filter(existsSync);
-  const content = Buffer.concat(files.map((f) => readFileSync(f)));
+  const content = await storedLog(service);
   assert.ok(content.includes(project.project_id), 'the test reads the right file');
   assert.ok(content.includes(service.app.hasher.digest('api-key', project.secret_server_key)), 'the digest is what is stored');
   for (const p of [project, other]) {

@@ -1,12 +1,14 @@
 // Starts the real service in-process on an ephemeral port with its own data dir, and talks to it
 // over HTTP as any client would. Each test file gets fresh state.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { testRedisUrl } from './redis-check.ts';
+import { startEsdbDouble, type EsdbDouble } from './esdb-double.ts';
+import { openEsdbEventStore } from '../../src/store/esdb-event-store.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startService, type RunningService, type ServiceOptions } from '../../src/main.ts';
 import { createProject, type CreatedProject } from '../../src/commands/project/create-project.ts';
@@ -61,11 +63,37 @@ async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
+/**
+ * With AUTHLOG_TEST_EVENT_STORE=esdb-double the HTTP suites run on the EventStoreDB adapter,
+ * against the gRPC double of EventStoreDB (one per data dir, so a restart finds its log again);
+ * with =eventstoredb, against the real server at EVENTSTORE_URL.
+ */
+export const testEventStore = (): 'sqlite' | 'esdb-double' | 'eventstoredb' => {
+  const chosen = process.env.AUTHLOG_TEST_EVENT_STORE;
+  return chosen === 'esdb-double' || chosen === 'eventstoredb' ? chosen : 'sqlite';
+};
+const doubles = new Map<string, EsdbDouble>();
+const TEST_SECRET = 'authlog-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+
 export async function startTestService(env: Record<string, string> = {}, options: ServiceOptions & { dataDir?: string } = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'authlog-test-'));
   const onRedis = testReadModel() === 'redis' && env.REDIS_URL === undefined;
   const redisEnv: Record<string, string> = onRedis ? { REDIS_URL: testRedisUrl(), REDIS_PREFIX: redisPrefixFor(dataDir) } : {};
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', AUTHLOG_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...redisEnv, ...env });
+  const onDouble = testEventStore() === 'esdb-double' && env.EVENTSTORE_URL === undefined;
+  let storeEnv: Record<string, string> = {};
+  if (testEventStore() === 'eventstoredb' && env.EVENTSTORE_URL === undefined) {
+    if (!process.env.EVENTSTORE_URL) throw new Error('AUTHLOG_TEST_EVENT_STORE=eventstoredb needs EVENTSTORE_URL');
+    storeEnv = { EVENTSTORE_URL: process.env.EVENTSTORE_URL, AUTHLOG_SECRET: TEST_SECRET };
+  }
+  if (onDouble) {
+    let double = doubles.get(dataDir);
+    if (!double) {
+      double = await startEsdbDouble();
+      doubles.set(dataDir, double);
+    }
+    storeEnv = { EVENTSTORE_URL: double.url, AUTHLOG_SECRET: TEST_SECRET };
+  }
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', AUTHLOG_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...redisEnv, ...storeEnv, ...env });
   const service = await startService(config, options);
   return {
     ...service,
@@ -75,6 +103,8 @@ export async function startTestService(env: Record<string, string> = {}, options
     remove: async () => {
       rmSync(dataDir, { recursive: true, force: true });
       if (config.REDIS_URL && onRedis) await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
+      await doubles.get(dataDir)?.stop();
+      doubles.delete(dataDir);
     },
     request: (method, path, requestOptions) => request(service.url, method, path, requestOptions),
     createProject: (name = 'test project', trustedDomains = []) => createProject(service.app, { name, trustedDomains }, systemOrigin('test')),
@@ -130,4 +160,24 @@ export function rawRequest(baseUrl: string, head: string, body = ''): Promise<{ 
     socket.on('error', reject);
     socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0), raw }));
   });
+}
+
+/**
+ * Everything the event log holds, as stored: the SQLite file and its WAL as bytes, or, on the
+ * EventStoreDB double, every event's id, type, data and metadata as the server keeps them. Call
+ * it after `stop()` (SQLite writes its WAL back on close).
+ */
+export async function storedLog(service: TestService): Promise<Buffer> {
+  if (!service.config.EVENTSTORE_URL) {
+    const files = ['events.db', 'events.db-wal'].map((f) => join(service.dataDir, f)).filter(existsSync);
+    return Buffer.concat(files.map((f) => readFileSync(f)));
+  }
+  const store = openEsdbEventStore(service.config.EVENTSTORE_URL);
+  try {
+    const parts: string[] = [];
+    for await (const e of store.readAll()) parts.push(JSON.stringify({ stream: e.streamId, id: e.id, type: e.type, data: e.data, metadata: e.metadata }));
+    return Buffer.from(parts.join('\n'));
+  } finally {
+    await store.close();
+  }
 }
