@@ -48,7 +48,7 @@ export const testReadModel = (): 'memory' | 'redis' => (process.env.AUTHLOG_TEST
 /** A prefix per data dir, so that a restart on the same data dir finds its read model again. */
 const redisPrefixFor = (dataDir: string): string => `authlog-test-http-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
 
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
   try {
