@@ -22,10 +22,12 @@ export function describeEventStore(config: Pick<Config, 'EVENTSTORE_URL' | 'AUTH
 }
 
 export function openEventStore(
-  config: Pick<Config, 'EVENTSTORE_URL' | 'AUTHLOG_DATA_DIR'>,
+  config: Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR'>,
   log?: (msg: string, fields?: Record<string, unknown>) => void,
 ): EventStore {
-  if (config.EVENTSTORE_URL) return openEsdbEventStore(config.EVENTSTORE_URL, log ? { logger: log } : {});
+  if (config.EVENTSTORE_URL) {
+    return openEsdbEventStore(config.EVENTSTORE_URL, { callTimeoutMs: config.EVENTSTORE_TIMEOUT_MS, ...(log ? { logger: log } : {}) });
+  }
   mkdirSync(config.AUTHLOG_DATA_DIR, { recursive: true, mode: 0o700 });
   return openSqliteEventStore(sqlitePath(config));
 }

@@ -21,6 +21,8 @@ const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   AUTHLOG_DATA_DIR: z.string().min(1).default('./.authlog'),
   EVENTSTORE_URL: url(['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrent:']).optional(),
+  /** The most any one EventStoreDB call may take before it fails as unavailable (503). */
+  EVENTSTORE_TIMEOUT_MS: wholeNumber(60_000).default(2500),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be letters, digits and _ . : -').default('authlog'),
   AUTHLOG_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
