@@ -4,9 +4,24 @@ import { loadConfig, ConfigError } from '../config.ts';
 import { serveCommand } from './serve-command.ts';
 import { projectCommand } from './project-command.ts';
 import { loginCommand } from './login-command.ts';
+import { auditCommand } from './audit-command.ts';
+import { eventsCommand } from './events-command.ts';
+import { projectionsCommand } from './projections-command.ts';
+import type { CliIo } from './cli-io.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 const out = (line: string) => process.stdout.write(line + '\n');
+const io: CliIo = { out, err: (line) => process.stderr.write(line + '\n'), isTty: process.stderr.isTTY === true };
+
+/**
+ * Resolves on SIGINT or SIGTERM: how a following command (events tail --follow) ends cleanly.
+ * Made on demand: a listener takes away the signals' default of ending the process.
+ */
+const untilStopped = (): Promise<void> =>
+  new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 
 async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -22,7 +37,13 @@ async function run(argv: string[]): Promise<void> {
     case 'project':
       return projectCommand(loadConfig(), rest, out);
     case 'login':
-      return loginCommand(rest, { out, err: (line) => process.stderr.write(line + '\n'), env: process.env });
+      return loginCommand(rest, { out, err: io.err, env: process.env });
+    case 'audit':
+      return auditCommand(loadConfig(), rest, io);
+    case 'events':
+      return eventsCommand(loadConfig(), rest, io, untilStopped());
+    case 'projections':
+      return projectionsCommand(loadConfig(), rest, io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; run \`authlog help\``);
   }

@@ -176,18 +176,23 @@ export class ProjectionRunner {
     });
   }
 
-  /** Milliseconds since the read model last moved, and how many events it is behind the log. */
+  /** How many events the read model is behind the log (counted up to 1M). */
   async lag(): Promise<{ events: bigint; checkpoint: bigint; head: bigint }> {
+    return this.lagFrom(this.checkpoint);
+  }
+
+  /** The same, from a given checkpoint (a read model this runner has not started on). */
+  async lagFrom(checkpoint: bigint): Promise<{ events: bigint; checkpoint: bigint; head: bigint }> {
     const head = await this.options.store.headPosition(this.options.filter);
     // Positions are not dense (other streams, EventStoreDB's byte positions): count what is behind.
     let events = 0n;
-    if (head > this.checkpoint) {
-      for await (const _ of this.options.store.readAll({ fromPosition: this.checkpoint, filter: this.options.filter })) {
+    if (head > checkpoint) {
+      for await (const _ of this.options.store.readAll({ ...(checkpoint >= 0n ? { fromPosition: checkpoint } : {}), filter: this.options.filter })) {
         events++;
         if (events >= 1_000_000n) break;
       }
     }
-    return { events, checkpoint: this.checkpoint, head };
+    return { events, checkpoint, head };
   }
 
   /**

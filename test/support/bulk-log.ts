@@ -1,0 +1,51 @@
+// A large log, fast: rows written straight into the SQLite store's table in one transaction (the
+// store itself fsyncs every append, right for a service, slow for making 100k fixture events).
+// The events are valid session events of one project, as /auth/sessions would have appended them.
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { openSqliteEventStore } from '../../src/store/sqlite-event-store.ts';
+
+export interface BulkLog {
+  projectId: string;
+  /** One user who has a handful of sessions among the many. */
+  userId: string;
+  events: number;
+}
+
+/** Appends about `events` events: per session a SessionCreated, one activity and, for one in two, a revocation. */
+export function writeBulkSessionLog(path: string, events: number, nowMs: number): BulkLog {
+  openSqliteEventStore(path).close(); // creates the schema
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  const projectId = randomUUID();
+  const userId = randomUUID();
+  const keyId = randomUUID();
+  let written = 0;
+  db.transaction(() => {
+    for (let i = 0; written < events; i++) {
+      const sessionId = randomUUID();
+      const stream = `session-${sessionId}`;
+      const user = i % 1000 === 0 ? userId : randomUUID();
+      const at = nowMs - (events - written) * 10;
+      const meta = (t: number) => JSON.stringify({ projectId, actor: { kind: 'server-key', id: keyId }, ip: '127.0.0.1', occurredAt: new Date(t).toISOString() });
+      const expiresAtMillis = at + 365 * 24 * 3600_000;
+      const rows: [string, unknown, number][] = [
+        [
+          'SessionCreated',
+          { sessionId, projectId, userId: user, refreshTokenDigest: randomUUID(), createdAtMillis: at, expiresAtMillis, isImpersonation: i % 3 === 0, createdBy: { kind: 'server-key', id: keyId }, via: 'sessions-api' },
+          at,
+        ],
+        ['SessionActivityRecorded', { sessionId, projectId, userId: user, atMillis: at + 1, sessionExpiresAtMillis: expiresAtMillis }, at + 1],
+      ];
+      if (i % 2 === 0) rows.push(['SessionRevoked', { sessionId, projectId, userId: user, reason: 'revoked', refreshTokenDigest: randomUUID(), revokedAtMillis: at + 2 }, at + 2]);
+      rows.forEach(([type, data, t], revision) => {
+        if (written >= events) return;
+        insert.run(stream, revision, randomUUID(), type, JSON.stringify(data), meta(t));
+        written++;
+      });
+    }
+  })();
+  db.close();
+  return { projectId, userId, events: written };
+}
