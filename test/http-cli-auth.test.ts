@@ -110,8 +110,9 @@ test('50 concurrent polls on a completed attempt → exactly one response carrie
   const withToken = results.filter((r) => r.json.refresh_token !== undefined);
   assert.is(withToken.length, 1, results.map((r) => `${r.status} ${r.json.status}`).join(', '));
   for (const r of results) {
-    assert.is(r.status, 200, r.text);
-    assert.ok(r.json.status === 'completed' || r.json.status === 'used', r.text);
+    // The rest hear `used`, or are turned away for polling too fast (15 per 10 s per code).
+    if (r.status === 429) assert.is(r.json.code, 'RATE_LIMITED');
+    else assert.ok(r.status === 200 && (r.json.status === 'completed' || r.json.status === 'used'), r.text);
   }
   let sessions = 0;
   for await (const e of service.app.store.readAll({ filter: { eventTypes: ['SessionCreated'] } })) {
@@ -152,6 +153,21 @@ test('expired (1 s, then 1.5 s later) → poll 200 expired, complete 400 INVALID
   assert.is((await complete(late.login_code, browser.refresh_token)).status, 200);
   clock.advance(1000);
   assert.equal((await poll(late.polling_code)).json, { status: 'expired' });
+});
+
+test('a CLI polling once a second never meets the poll limit; one hammering a code gets 429 with retry-after', async () => {
+  const started = (await initiate({ expires_in_millis: 3_600_000 })).json;
+  for (let i = 0; i < 40; i++) {
+    const res = await poll(started.polling_code);
+    assert.is(res.status, 201, `poll ${i}: ${res.text}`);
+    clock.advance(1000);
+  }
+  const burst = [];
+  for (let i = 0; i < 16; i++) burst.push(await poll(started.polling_code));
+  assert.ok(burst.slice(0, 5).every((r) => r.status === 201), 'the window had room left');
+  const limited = burst.at(-1)!;
+  assertError(limited, 429, 'RATE_LIMITED');
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
 });
 
 test('an unknown polling code → 400 INVALID_POLLING_CODE with the known-error header', async () => {

@@ -7,6 +7,7 @@ import { createAdjustableClock } from '../src/clock.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { createSmtpMailer } from '../src/mail/smtp-mailer.ts';
 import type { Mailer, OutgoingMail } from '../src/mail/mailer.ts';
+import { GUESS_WINDOW_MS, GUESSES_PER_ADDRESS } from '../src/http/routes/sign-in-codes.ts';
 import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
 import { startSmtpReceiver, type ReceivedMail, type SmtpReceiver } from './support/smtp-receiver.ts';
 
@@ -191,6 +192,21 @@ test('SMTP down → 503 SERVICE_UNAVAILABLE with retry-after, no event, and that
     await broken.stop();
     await broken.remove();
   }
+});
+
+test('failed sign-in guesses are limited per address: 30 in 10 minutes, then 429 with retry-after, even for a right code', async () => {
+  clock.advance(GUESS_WINDOW_MS); // a fresh window
+  const sent = await sendCode('limited@example.com');
+  for (let i = 0; i < GUESSES_PER_ADDRESS; i++) {
+    const unknown = (i.toString(36).padStart(6, '0') + 'x'.repeat(39)).slice(0, 45);
+    assert.equal((await check(unknown)).json, { is_code_valid: false });
+  }
+  const limited = await check(sent.otp + sent.nonce);
+  assertError(limited, 429, 'RATE_LIMITED');
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  assertError(await signIn(sent.otp + sent.nonce), 429, 'RATE_LIMITED');
+  clock.advance(GUESS_WINDOW_MS);
+  assert.equal((await check(sent.otp + sent.nonce)).json, { is_code_valid: true }, 'the window passed');
 });
 
 test('10 concurrent sign-ins with the right code → exactly one 200, the rest 409', async () => {

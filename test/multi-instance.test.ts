@@ -51,10 +51,14 @@ test('a CLI login initiated on one instance, completed on a second and polled on
   const polls = await Promise.all(
     Array.from({ length: 30 }, (_, i) => on(i).request('POST', '/api/v1/auth/cli/poll', { headers: clientHeaders(project), body: { polling_code: started.json.polling_code } })),
   );
-  for (const p of polls) assert.is(p.status, 200, p.text);
-  const tokens = polls.filter((p) => p.json.refresh_token !== undefined);
-  assert.is(tokens.length, 1, polls.map((p) => p.json.status).join(','));
-  assert.is(polls.filter((p) => p.json.status === 'used').length, 29);
+  // At most 15 polls per 10 s per code pass the limit, counted in Redis for all instances (the
+  // window may turn during the burst, hence no exact count); the rest 429.
+  const answered = polls.filter((p) => p.status === 200);
+  assert.ok(answered.length >= 1 && answered.length <= 2 * 15, polls.map((p) => p.status).join(','));
+  for (const p of polls.filter((x) => x.status !== 200)) assert.is(p.json.code, 'RATE_LIMITED');
+  const tokens = answered.filter((p) => p.json.refresh_token !== undefined);
+  assert.is(tokens.length, 1, answered.map((p) => p.json.status).join(','));
+  assert.is(answered.filter((p) => p.json.status === 'used').length, answered.length - 1);
 
   const refreshed = await on(2).request('POST', '/api/v1/auth/sessions/current/refresh', {
     headers: { ...clientHeaders(project), 'x-stack-refresh-token': tokens[0]!.json.refresh_token },

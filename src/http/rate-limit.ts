@@ -11,17 +11,31 @@ export interface RateLimit {
   windowMs: number;
 }
 
+function rateLimited(resetAtMs: number, now: number): never {
+  const retryAfterSeconds = Math.max(1, Math.ceil((resetAtMs - now) / 1000));
+  throw knownError('RATE_LIMITED', `Too many attempts. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }, {
+    'retry-after': String(retryAfterSeconds),
+  });
+}
+
 /** Throws 429 RATE_LIMITED with retry-after when any of the limits is used up. */
 export async function assertWithinLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
   const now = app.clock();
   for (const l of limits) {
     const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 0);
-    if (window.count >= l.limit) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((window.resetAtMs - now) / 1000));
-      throw knownError('RATE_LIMITED', `Too many attempts. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }, {
-        'retry-after': String(retryAfterSeconds),
-      });
-    }
+    if (window.count >= l.limit) rateLimited(window.resetAtMs, now);
+  }
+}
+
+/**
+ * Counts this request and throws 429 when it is over a limit: one atomic increment per counter,
+ * so concurrent requests (on any instance sharing Redis) cannot all slip under it at once.
+ */
+export async function consumeLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
+  const now = app.clock();
+  for (const l of limits) {
+    const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
+    if (window.count > l.limit) rateLimited(window.resetAtMs, now);
   }
 }
 

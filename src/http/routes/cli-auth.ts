@@ -8,7 +8,7 @@ import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { optionalUserToken } from '../user-auth.ts';
-import { assertWithinLimits, countAgainstLimits, type RateLimit } from '../rate-limit.ts';
+import { assertWithinLimits, consumeLimits, countAgainstLimits, type RateLimit } from '../rate-limit.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
 import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
@@ -37,6 +37,13 @@ export const pollBody = z.strictObject({
 export const LOGIN_CODE_GUESS_WINDOW_MS = 10 * 60_000;
 export const LOGIN_CODE_GUESSES_PER_ADDRESS = 10;
 export const LOGIN_CODE_GUESSES_PER_PROJECT = 300;
+
+/**
+ * Polls of one polling code: a CLI polling once a second makes about 10 per 10-second window;
+ * 15 leaves room for jitter, and stops a client hammering the endpoint.
+ */
+export const POLLS_PER_WINDOW = 15;
+export const POLL_WINDOW_MS = 10_000;
 
 const guessLimits = (projectId: string, ip: string): RateLimit[] => [
   { key: `cli-guess-ip:${projectId}:${ip}`, limit: LOGIN_CODE_GUESSES_PER_ADDRESS, windowMs: LOGIN_CODE_GUESS_WINDOW_MS },
@@ -103,7 +110,10 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
   router.post('/poll', requireAccess(app, 'client'), async (ctx) => {
     const body = parseInput(ctx, pollBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const attempt = await findCliAuthByPollingDigest(app.readModel, projectId, app.hasher.digest('polling-code', body.polling_code));
+    const digest = app.hasher.digest('polling-code', body.polling_code);
+    const pollLimit: RateLimit[] = [{ key: `cli-poll:${projectId}:${digest}`, limit: POLLS_PER_WINDOW, windowMs: POLL_WINDOW_MS }];
+    await consumeLimits(app, pollLimit);
+    const attempt = await findCliAuthByPollingDigest(app.readModel, projectId, digest);
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     // Expiry is checked first: an attempt completed but not claimed in time is expired.
     if (app.clock() >= attempt.expiresAtMillis) {

@@ -14,7 +14,7 @@ import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts
 import { recordWrongGuess } from '../../commands/sign-in-code/record-wrong-guess.ts';
 import { SIGN_IN_CODE_LENGTH, emailDigestOf, nonceDigestOf, nonceOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { findSignInCode, isEmailGuessBudgetSpent } from '../../projections/sign-in-code-projection.ts';
-import { knownError } from '../../errors.ts';
+import { KnownError, knownError } from '../../errors.ts';
 
 export const sendSignInCodeBody = z.strictObject({
   email: z.email().max(254),
@@ -29,6 +29,14 @@ export const signInCodeBody = z.strictObject({
 export const SEND_WINDOW_MS = 15 * 60_000;
 export const SENDS_PER_EMAIL = 5;
 export const SENDS_PER_ADDRESS = 30;
+
+/** Failed sign-in guesses (a wrong OTP, or a nonce that names no code) per client address. */
+export const GUESS_WINDOW_MS = 10 * 60_000;
+export const GUESSES_PER_ADDRESS = 30;
+
+const guessLimits = (projectId: string, ip: string): RateLimit[] => [
+  { key: `otp-guess-ip:${projectId}:${ip}`, limit: GUESSES_PER_ADDRESS, windowMs: GUESS_WINDOW_MS },
+];
 
 const sendLimits = (app: AppContext, projectId: string, email: string, ip: string): RateLimit[] => [
   { key: `otp-send-email:${projectId}:${emailDigestOf(app, email)}`, limit: SENDS_PER_EMAIL, windowMs: SEND_WINDOW_MS },
@@ -54,23 +62,42 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
   router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
+    const limits = guessLimits(projectId, ctx.ip);
+    await assertWithinLimits(app, limits);
     const nonceDigest = nonceDigestOf(app, nonceOf(code));
     const found = await findSignInCode(app.readModel, projectId, nonceDigest);
     const now = app.clock();
-    // Unknown, used, locked, expired or the email's budget spent: all simply "not valid", as
-    // the reference page types the answer as a boolean. It never uses the code.
-    if (!found || found.status !== 'live' || now >= found.expiresAtMillis || (await isEmailGuessBudgetSpent(app.readModel, projectId, found.emailDigest, now))) {
+    if (!found) {
+      await countAgainstLimits(app, limits);
+      ctx.body = { is_code_valid: false };
+      return;
+    }
+    // Used, locked, expired or the email's budget spent: all simply "not valid", as the reference
+    // page types the answer as a boolean. It never uses the code.
+    if (found.status !== 'live' || now >= found.expiresAtMillis || (await isEmailGuessBudgetSpent(app.readModel, projectId, found.emailDigest, now))) {
       ctx.body = { is_code_valid: false };
       return;
     }
     const valid = app.hasher.same(app.hasher.digest('sign-in-code', code), found.codeDigest);
-    if (!valid) await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
+    if (!valid) {
+      await countAgainstLimits(app, limits);
+      await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
+    }
     ctx.body = { is_code_valid: valid };
   });
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
-    const signedIn = await signInWithCode(app, callerOf(ctx).project.id, code, originOf(ctx));
+    const limits = guessLimits(callerOf(ctx).project.id, ctx.ip);
+    await assertWithinLimits(app, limits);
+    let signedIn;
+    try {
+      signedIn = await signInWithCode(app, callerOf(ctx).project.id, code, originOf(ctx));
+    } catch (error) {
+      // A wrong OTP or an unknown nonce is answered "not found": that is a failed guess.
+      if (error instanceof KnownError && error.code === 'VERIFICATION_CODE_NOT_FOUND') await countAgainstLimits(app, limits);
+      throw error;
+    }
     ctx.body = { refresh_token: signedIn.refreshToken, access_token: signedIn.accessToken, is_new_user: signedIn.isNewUser, user_id: signedIn.userId };
   });
 
