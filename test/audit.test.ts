@@ -16,7 +16,7 @@ import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { systemOrigin } from '../src/app-context.ts';
 import { createRedisReadModel } from '../src/readmodel/redis-read-model.ts';
 import { adminHeaders, clientHeaders, deleteRedisKeys, serverHeaders, startTestService, type TestService } from './support/service.ts';
-import { runAuthlog } from './support/spawn-authlog.ts';
+import { childEnv, runAuthlog } from './support/spawn-authlog.ts';
 import { writeBulkSessionLog } from './support/bulk-log.ts';
 import { testRedisUrl } from './support/redis-check.ts';
 
@@ -139,7 +139,7 @@ test('only admin access reaches the audit and the events (client and server → 
 
 test('events tail --follow shows a new event within 1 s', async () => {
   const child = spawn(process.execPath, [bin, 'events', 'tail', '--follow', '-n', '0', '--type', 'UserCreated'], {
-    env: { ...process.env, AUTHLOG_DATA_DIR: service.dataDir },
+    env: childEnv({ AUTHLOG_DATA_DIR: service.dataDir }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { createAdjustableClock } from '../src/clock.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { clientHeaders, serverHeaders, startTestService, type TestService } from './support/service.ts';
+import { childEnv } from './support/spawn-authlog.ts';
 
 const bin = fileURLToPath(new URL('../bin/authlog.mjs', import.meta.url));
 const clock = createAdjustableClock();
@@ -35,7 +36,7 @@ interface LoginRun {
 
 function startLogin(extra: string[], env: Record<string, string> = {}): LoginRun {
   const child = spawn(process.execPath, [bin, 'login', '--api', service.url, '--project', project.project_id, '--key', project.publishable_client_key, ...extra], {
-    env: { ...process.env, ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

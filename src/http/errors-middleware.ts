@@ -40,7 +40,8 @@ export function requestContext(log: Logger) {
         renderError(ctx, 'SERVICE_UNAVAILABLE', ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message, undefined, { 'retry-after': '1' });
       } else if (isClientHttpError(error)) {
         // Koa / router errors caused by the request itself (e.g. a malformed URL).
-        if (error.status === 405) renderError(ctx, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}.`);
+        // 501: a method the router does not implement at all (TRACE, PROPFIND, …): not allowed either.
+        if (error.status === 405 || error.status === 501) renderError(ctx, 'METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}.`);
         else renderError(ctx, error.status === 413 ? 'REQUEST_TOO_LARGE' : 'SCHEMA_ERROR', error.message);
       } else {
         log.error('unexpected error', { requestId: ctx.state.requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
@@ -63,5 +64,5 @@ export function requestContext(log: Logger) {
 function isClientHttpError(error: unknown): error is { status: number; message: string } {
   if (typeof error !== 'object' || error === null) return false;
   const status = (error as { status?: unknown }).status;
-  return typeof status === 'number' && status >= 400 && status < 500;
+  return typeof status === 'number' && ((status >= 400 && status < 500) || status === 501);
 }

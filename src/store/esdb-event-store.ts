@@ -530,6 +530,11 @@ function isAfter(position: Position, after: Position | undefined): boolean {
 function toStoreError(error: unknown, what: string): unknown {
   if (error instanceof StoreUnavailableError || error instanceof WrongExpectedVersionError) return error;
   if (!(error instanceof Error)) return error;
+  // An HTTP/2 stream or session torn down under a call (gRPC INTERNAL with RST_STREAM or a closed
+  // session) is the connection failing, not the request: unavailable, to be retried.
+  if ((error as { code?: unknown }).code === 13 && /RST_STREAM|Session closed|Stream removed|Connection dropped/i.test(error.message)) {
+    return new StoreUnavailableError(`EventStoreDB ${what} failed: the connection broke (${error.message})`, { cause: error });
+  }
   // Classifies raw gRPC errors too (a first call to a refused port fails with a bare code 14).
   const converted = convertToCommandError(error);
   if (

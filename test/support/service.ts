@@ -153,7 +153,8 @@ export function rawRequest(baseUrl: string, head: string, body = ''): Promise<{ 
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.end(`${head.trim().replace(/\n/g, '\r\n')}\r\nhost: ${hostname}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      // write, not end: a half-closed socket makes Node's server drop the answer of a slow request.
+      socket.write(`${head.trim().replace(/\n/g, '\r\n')}\r\nhost: ${hostname}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
     let raw = '';
     socket.on('data', (chunk: Buffer) => (raw += chunk.toString('utf8')));

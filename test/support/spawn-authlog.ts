@@ -3,6 +3,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The environment an `authlog` process of a test gets: this process's, less the service's own
+ * configuration (a developer's EVENTSTORE_URL or REDIS_URL must not redirect a test's server),
+ * plus what the test sets.
+ */
+export function childEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = { ...process.env };
+  for (const name of ['PORT', 'HOST', 'AUTHLOG_DATA_DIR', 'AUTHLOG_SECRET', 'EVENTSTORE_URL', 'REDIS_URL', 'REDIS_PREFIX', 'SMTP_URL', 'PUBLIC_URL', 'LOG_LEVEL']) {
+    delete inherited[name];
+  }
+  return { ...inherited, ...env };
+}
 const bin = fileURLToPath(new URL('../../bin/authlog.mjs', import.meta.url));
 
 export interface Finished {
@@ -16,7 +29,7 @@ export interface Finished {
 export function runAuthlog(args: string[], env: Record<string, string> = {}, cwd = repoRoot): Promise<Finished> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -37,7 +50,7 @@ export interface ServerProcess {
 
 /** Starts `authlog serve` and resolves once it logs the address it listens on. */
 export function startAuthlogServer(env: Record<string, string>, cwd = repoRoot, timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [bin, 'serve'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve'], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
