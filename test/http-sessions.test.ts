@@ -1,6 +1,6 @@
 // Sessions end to end (issue #3): create a session for a user (impersonation), access tokens and
 // the JWKS, refresh, sign out, list, revoke, user deletion, and refresh tokens never at rest.
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAdjustableClock } from '../src/clock.ts';

@@ -1,9 +1,10 @@
 // The CLI login attempt's rules (cliAuthDecider, isCliAuthExpired) and the login code reservation
 // (loginCodeDecider). Pure: no store, no clock; time is the command's nowMs.
+import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError, type ErrorCode } from '../../errors.ts';
+import { KnownError } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
 import { cliAuthDecider, isCliAuthExpired, type CliAuthCommand, type CliAuthState } from './cli-auth-decider.ts';
 import { LoginCodeTakenError, loginCodeDecider, type LoginCodeCommand, type LoginCodeState } from './login-code-decider.ts';
@@ -48,16 +49,6 @@ const completeAt = (history: readonly DomainEvent[], nowMs: number, project = pr
 const claimAt = (history: readonly DomainEvent[], nowMs: number, project = projectId, claimSessionId = sessionId) =>
   decideAfter(history, { type: 'ClaimCliAuth', projectId: project, sessionId: claimSessionId, nowMs });
 
-function throwsKnown(fn: () => unknown, code: ErrorCode): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, KnownError);
-    assert.is((error as KnownError).code, code);
-    return;
-  }
-  assert.unreachable(`expected KnownError ${code}`);
-}
 
 // --- InitiateCliAuth ---
 

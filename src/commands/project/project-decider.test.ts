@@ -1,9 +1,9 @@
 // The project aggregate's rules (projectDecider) and the trusted-domain helpers used to accept
 // sign-in callback URLs. Pure: no store, no clock.
+import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError, type ErrorCode } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
 import { projectDecider, type ProjectCommand, type ProjectState } from './project-decider.ts';
 import { isOnTrustedDomain, normaliseTrustedDomain } from './change-project.ts';
@@ -25,17 +25,6 @@ const fold = (events: readonly DomainEvent[]): ProjectState => events.reduce(pro
 /** Decides on the state the given history folds to. */
 const decideAfter = (history: readonly DomainEvent[], command: ProjectCommand): DomainEvent[] => projectDecider.decide(command, fold(history));
 
-function throwsKnown(fn: () => unknown, code: ErrorCode): KnownError {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, KnownError);
-    assert.is((error as KnownError).code, code);
-    return error as KnownError;
-  }
-  assert.unreachable(`expected KnownError ${code}`);
-  throw new Error('unreachable');
-}
 
 const projectId = randomUUID();
 const createdEvent: DomainEvent = { type: 'ProjectCreated', data: created(projectId) };

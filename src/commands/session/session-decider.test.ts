@@ -1,9 +1,10 @@
 // The session aggregate's rules (sessionDecider) and isSessionLive. Pure: no store, no clock; time
 // is the command's nowMs.
+import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError, type ErrorCode } from '../../errors.ts';
+import { KnownError } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
 import { SESSION_ACTIVITY_INTERVAL_MS, isSessionLive, sessionDecider, type SessionCommand, type SessionState } from './session-decider.ts';
 
@@ -46,16 +47,6 @@ const recordAt = (history: readonly DomainEvent[], nowMs: number) => decideAfter
 const revokeAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
   decideAfter(history, { type: 'RevokeSession', projectId: project, reason: 'sign-out', nowMs });
 
-function throwsKnown(fn: () => unknown, code: ErrorCode): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, KnownError);
-    assert.is((error as KnownError).code, code);
-    return;
-  }
-  assert.unreachable(`expected KnownError ${code}`);
-}
 
 test('CreateSession on a fresh stream decides exactly one SessionCreated carrying the command data', () => {
   const data = createdData({ isImpersonation: true });

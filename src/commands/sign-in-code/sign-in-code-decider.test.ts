@@ -1,9 +1,10 @@
 // The sign-in code's rules (signInCodeDecider, isSignInCodeExpired) and the email's guess budget
 // (signInEmailDecider, isEmailLocked). Pure: no store, no clock; time is the command's nowMs.
+import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError, type ErrorCode } from '../../errors.ts';
+import { KnownError } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
 import {
   MAX_WRONG_GUESSES_PER_CODE,
@@ -74,16 +75,6 @@ const useAt = (history: readonly DomainEvent[], nowMs: number, options: { projec
     nowMs,
   });
 
-function throwsKnown(fn: () => unknown, code: ErrorCode): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, KnownError);
-    assert.is((error as KnownError).code, code);
-    return;
-  }
-  assert.unreachable(`expected KnownError ${code}`);
-}
 
 // --- SendSignInCode ---
 

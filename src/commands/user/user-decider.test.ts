@@ -1,9 +1,9 @@
 // The user aggregate (userDecider) and the per-(project, email) reservation that keeps primary
 // emails unique (emailReservationDecider). Pure: no store, no clock.
+import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError, type ErrorCode } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
 import { userDecider, type UserCommand, type UserState } from './user-decider.ts';
 import {
@@ -35,16 +35,6 @@ const foldReservation = (events: readonly DomainEvent[]): EmailReservationState 
 const decideReservation = (history: readonly DomainEvent[], command: EmailReservationCommand): DomainEvent[] =>
   emailReservationDecider.decide(command, foldReservation(history));
 
-function throwsKnown(fn: () => unknown, code: ErrorCode): void {
-  try {
-    fn();
-  } catch (error) {
-    assert.instance(error, KnownError);
-    assert.is((error as KnownError).code, code);
-    return;
-  }
-  assert.unreachable(`expected KnownError ${code}`);
-}
 
 // --- user --------------------------------------------------------------------------------------
 
