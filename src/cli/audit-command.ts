@@ -61,7 +61,8 @@ export async function auditCommand(config: Config, args: string[], io: CliIo): P
     );
     if (values.json) for (const row of rows) io.out(JSON.stringify(row));
     else printTable(rows, io);
-    io.err(`${rows.length} sessions from ${eventsRead} events in ${Math.round(performance.now() - started)} ms`);
+    const rssMb = Math.round(process.memoryUsage().rss / 1e6);
+    io.err(`${rows.length} sessions from ${eventsRead} events in ${Math.round(performance.now() - started)} ms (RSS ${rssMb} MB)`);
   } finally {
     await store.close();
   }
