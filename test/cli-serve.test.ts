@@ -115,6 +115,20 @@ test('project set-trusted-domains changes where sign-in links may point, on a ru
   }
 });
 
+test('project set-rate-limit overrides a limit, puts it back with --default, and refuses unknown names', async () => {
+  const env = { AUTHLOG_DATA_DIR: tempDir() };
+  const created = await runAuthlog(['project', 'create', '--name', 'limits', '--json'], env);
+  const { project_id: id } = JSON.parse(created.stdout) as { project_id: string };
+  const set = await runAuthlog(['project', 'set-rate-limit', '--project', id, '--name', 'cli-polls-per-code', '--limit', '30'], env);
+  assert.is(set.code, 0, set.stderr);
+  assert.is(set.stdout.trim(), `Project ${id}: cli-polls-per-code is 30 per 10 s.`);
+  const back = await runAuthlog(['project', 'set-rate-limit', '--project', id, '--name', 'cli-polls-per-code', '--default'], env);
+  assert.is(back.stdout.trim(), `Project ${id}: cli-polls-per-code is 15 per 10 s (the default).`);
+  const wrong = await runAuthlog(['project', 'set-rate-limit', '--project', id, '--name', 'everything', '--limit', '1'], env);
+  assert.is(wrong.code, 2);
+  assert.match(wrong.stderr, /^authlog: --name must be one of login-code-guesses-per-address, /);
+});
+
 test('npm start\'s defaults: 127.0.0.1:8102 and ./.authlog, when nothing is set', async () => {
   const cwd = tempDir();
   const env: Record<string, string> = { AUTHLOG_DATA_DIR: '', PORT: '', HOST: '' };

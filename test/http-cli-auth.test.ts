@@ -4,7 +4,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAdjustableClock } from '../src/clock.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
-import { LOGIN_CODE_GUESS_WINDOW_MS, LOGIN_CODE_GUESSES_PER_ADDRESS } from '../src/http/routes/cli-auth.ts';
+import { RATE_LIMIT_DEFAULTS, type RateLimitOverrides } from '../src/rate-limit-catalogue.ts';
+import { changeProject } from '../src/commands/project/change-project.ts';
+import { systemOrigin } from '../src/app-context.ts';
+
+const { limit: LOGIN_CODE_GUESSES_PER_ADDRESS, windowMs: LOGIN_CODE_GUESS_WINDOW_MS } = RATE_LIMIT_DEFAULTS['login-code-guesses-per-address'];
 import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
 
 // Frozen, moved only by the tests: expiry boundaries are exact.
@@ -153,6 +157,22 @@ test('expired (1 s, then 1.5 s later) → poll 200 expired, complete 400 INVALID
   assert.is((await complete(late.login_code, browser.refresh_token)).status, 200);
   clock.advance(1000);
   assert.equal((await poll(late.polling_code)).json, { status: 'expired' });
+});
+
+test('a project\'s own rate limits override the defaults (set-rate-limit), and back', async () => {
+  clock.advance(LOGIN_CODE_GUESS_WINDOW_MS);
+  const browser = await browserUser();
+  const set = async (rateLimits: RateLimitOverrides) => {
+    const changed = await changeProject(service.app, { type: 'SetRateLimits', projectId: project.project_id, rateLimits }, systemOrigin('test'));
+    if (changed.position !== undefined) await service.app.projections.waitFor(changed.position, 2000);
+  };
+  await set({ 'login-code-guesses-per-address': { limit: 2, windowMs: 60_000 } });
+  for (let i = 0; i < 2; i++) assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
+  const limited = await complete('ZZZZ-ZZZZ', browser.refresh_token);
+  assertError(limited, 429, 'RATE_LIMITED');
+  assert.ok(Number(limited.headers.get('retry-after')) <= 60, 'the project\'s window, not the default 10 minutes');
+  await set({});
+  assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
 });
 
 test('a CLI polling once a second never meets the poll limit; one hammering a code gets 429 with retry-after', async () => {

@@ -7,7 +7,9 @@ import { createAdjustableClock } from '../src/clock.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { createSmtpMailer } from '../src/mail/smtp-mailer.ts';
 import type { Mailer, OutgoingMail } from '../src/mail/mailer.ts';
-import { GUESS_WINDOW_MS, GUESSES_PER_ADDRESS } from '../src/http/routes/sign-in-codes.ts';
+import { RATE_LIMIT_DEFAULTS } from '../src/rate-limit-catalogue.ts';
+
+const { limit: GUESSES_PER_ADDRESS, windowMs: GUESS_WINDOW_MS } = RATE_LIMIT_DEFAULTS['sign-in-guesses-per-address'];
 import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
 import { startSmtpReceiver, type ReceivedMail, type SmtpReceiver } from './support/smtp-receiver.ts';
 

@@ -12,12 +12,17 @@ import { changeProject, normaliseTrustedDomain } from '../commands/project/chang
 import { userIsLive } from '../commands/user/user-is-live.ts';
 import { systemOrigin } from '../app-context.ts';
 import { UsageError } from './usage.ts';
+import { foldStream } from '../commands/handler.ts';
+import { projectDecider } from '../commands/project/project-decider.ts';
+import { streamName } from '../events/streams.ts';
+import { RATE_LIMIT_NAMES, effectiveRateLimit, type RateLimitName, type RateLimitOverrides } from '../rate-limit-catalogue.ts';
 
 export async function projectCommand(config: Config, args: string[], out: (line: string) => void): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'create') return create(config, rest, out);
   if (sub === 'add-admin' || sub === 'remove-admin') return changeAdmins(config, sub, rest, out);
   if (sub === 'set-trusted-domains') return setTrustedDomains(config, rest, out);
+  if (sub === 'set-rate-limit') return setRateLimit(config, rest, out);
   throw new UsageError(`unknown project command ${JSON.stringify(sub ?? '')}; try: authlog project create --name NAME`);
 }
 
@@ -81,6 +86,45 @@ async function setTrustedDomains(config: Config, rest: string[], out: (line: str
   try {
     const result = await changeProject({ store, clock: systemClock }, { type: 'SetTrustedDomains', projectId, trustedDomains }, systemOrigin('cli'));
     out(`Project ${projectId} trusts ${trustedDomains.join(', ') || 'no domain'}${result.changed ? '' : ' (unchanged)'}.`);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Overrides one of the project's rate limits, or (--default) puts it back to the default. */
+async function setRateLimit(config: Config, rest: string[], out: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      project: { type: 'string' },
+      name: { type: 'string' },
+      limit: { type: 'string' },
+      'window-seconds': { type: 'string' },
+      default: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.project || !UUID.test(values.project)) throw new UsageError('project set-rate-limit needs --project PROJECT_ID (a UUID)');
+  const name = values.name as RateLimitName | undefined;
+  if (!name || !RATE_LIMIT_NAMES.includes(name)) throw new UsageError(`--name must be one of ${RATE_LIMIT_NAMES.join(', ')}`);
+  const projectId = values.project.toLowerCase();
+  const store = openEventStore(config);
+  try {
+    const current = foldStream(projectDecider, await store.readStream(streamName('project', projectId)));
+    const rateLimits: RateLimitOverrides = { ...current.rateLimits };
+    if (values.default) {
+      delete rateLimits[name];
+    } else {
+      const limit = Number(values.limit);
+      const windowSeconds = values['window-seconds'] === undefined ? effectiveRateLimit(current.rateLimits, name).windowMs / 1000 : Number(values['window-seconds']);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new UsageError('--limit must be a whole number from 1 to 1000000 (or use --default)');
+      if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > 86_400) throw new UsageError('--window-seconds must be a whole number from 1 to 86400');
+      rateLimits[name] = { limit, windowMs: windowSeconds * 1000 };
+    }
+    const result = await changeProject({ store, clock: systemClock }, { type: 'SetRateLimits', projectId, rateLimits }, systemOrigin('cli'));
+    const now = effectiveRateLimit(rateLimits, name);
+    out(`Project ${projectId}: ${name} is ${now.limit} per ${now.windowMs / 1000} s${values.default ? ' (the default)' : ''}${result.changed ? '' : ' (unchanged)'}.`);
   } finally {
     await store.close();
   }

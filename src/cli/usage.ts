@@ -11,6 +11,8 @@ Usage:
                                          their access token (x-stack-admin-access-token)
   authlog project set-trusted-domains --project PROJECT_ID [--trusted-domain URL]...
                                          replace the domains sign-in links may point to
+  authlog project set-rate-limit --project PROJECT_ID --name NAME (--limit N [--window-seconds S] | --default)
+                                         override one of the project's rate limits
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials

@@ -1,5 +1,6 @@
 // Events of the `project-<id>` stream.
 import { z } from 'zod';
+import { RATE_LIMIT_NAMES, type RateLimitName } from '../rate-limit-catalogue.ts';
 
 const keyRecord = z.object({
   /** Non-secret identifier, used to name the key in audit records (actor id). */
@@ -22,6 +23,14 @@ export const projectEvents = {
   ProjectTrustedDomainsChanged: z.object({
     projectId: z.string().uuid(),
     trustedDomains: z.array(z.string()),
+  }),
+  /** The project's rate-limit overrides, whole (a limit left out is back at its default). */
+  ProjectRateLimitsChanged: z.object({
+    projectId: z.string().uuid(),
+    rateLimits: z.partialRecord(
+      z.enum(RATE_LIMIT_NAMES as [RateLimitName, ...RateLimitName[]]),
+      z.object({ limit: z.number().int().min(1).max(1_000_000), windowMs: z.number().int().min(1000).max(24 * 60 * 60_000) }),
+    ),
   }),
   ProjectAdminAdded: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),
   ProjectAdminRemoved: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),

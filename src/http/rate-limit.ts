@@ -3,6 +3,13 @@
 // outcome it limits (e.g. a failed guess), so callers that do not fail never use up their budget.
 import type { AppContext } from '../app-context.ts';
 import { knownError } from '../errors.ts';
+import { effectiveRateLimit, type RateLimitName } from '../rate-limit-catalogue.ts';
+import type { ProjectView } from '../projections/project-projection.ts';
+
+/** The project's setting of a named limit (its override, or the default), on the given counter. */
+export function projectLimit(project: Pick<ProjectView, 'rateLimits'>, name: RateLimitName, key: string): RateLimit {
+  return { key, ...effectiveRateLimit(project.rateLimits, name) };
+}
 
 export interface RateLimit {
   /** Counter key, naming what is limited and for whom (e.g. `cli-guess-ip:<project>:<address>`). */

@@ -2,6 +2,7 @@
 // used to authenticate every request, and the set of the project's admin users.
 import type { Projector } from './projector.ts';
 import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import type { RateLimitOverrides } from '../rate-limit-catalogue.ts';
 
 export type AccessLevel = 'client' | 'server' | 'admin';
 
@@ -25,6 +26,8 @@ export const projectProjector: Projector = (event) => {
         key(keys.superSecretAdminKey.digest, 'admin', keys.superSecretAdminKey.id),
       ];
     }
+    case 'ProjectRateLimitsChanged':
+      return [{ op: 'hset', key: projectKey(event.data.projectId), fields: { rateLimits: JSON.stringify(event.data.rateLimits) } }];
     case 'ProjectTrustedDomainsChanged':
       return [{ op: 'hset', key: projectKey(event.data.projectId), fields: { trustedDomains: JSON.stringify(event.data.trustedDomains) } }];
     case 'ProjectAdminAdded':
@@ -40,6 +43,8 @@ export interface ProjectView {
   id: string;
   name: string;
   trustedDomains: string[];
+  /** Overrides of the default rate limits (rate-limit-catalogue.ts). */
+  rateLimits: RateLimitOverrides;
 }
 
 export interface ApiKeyView {
@@ -51,7 +56,12 @@ export interface ApiKeyView {
 export async function findProject(rm: ReadModelQueries, projectId: string): Promise<ProjectView | undefined> {
   const h = await rm.hgetall(projectKey(projectId));
   if (!h?.name) return undefined;
-  return { id: projectId, name: h.name, trustedDomains: JSON.parse(h.trustedDomains ?? '[]') as string[] };
+  return {
+    id: projectId,
+    name: h.name,
+    trustedDomains: JSON.parse(h.trustedDomains ?? '[]') as string[],
+    rateLimits: JSON.parse(h.rateLimits ?? '{}') as RateLimitOverrides,
+  };
 }
 
 export async function findApiKey(rm: ReadModelQueries, digest: string): Promise<ApiKeyView | undefined> {

@@ -2,31 +2,38 @@
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
+import type { RateLimitOverrides } from '../../rate-limit-catalogue.ts';
+
+const sortedEntries = (limits: RateLimitOverrides) => Object.entries(limits).sort(([a], [b]) => a.localeCompare(b));
 
 export interface ProjectState {
   exists: boolean;
   name: string;
   trustedDomains: string[];
   admins: Set<string>;
+  rateLimits: RateLimitOverrides;
 }
 
 export type ProjectCommand =
   | { type: 'CreateProject'; data: EventData<'ProjectCreated'> }
   | { type: 'SetTrustedDomains'; projectId: string; trustedDomains: string[] }
+  | { type: 'SetRateLimits'; projectId: string; rateLimits: RateLimitOverrides }
   | { type: 'AddAdmin'; projectId: string; userId: string }
   | { type: 'RemoveAdmin'; projectId: string; userId: string };
 
-type ProjectEvent = EventOf<'ProjectCreated' | 'ProjectTrustedDomainsChanged' | 'ProjectAdminAdded' | 'ProjectAdminRemoved'>;
+type ProjectEvent = EventOf<'ProjectCreated' | 'ProjectTrustedDomainsChanged' | 'ProjectRateLimitsChanged' | 'ProjectAdminAdded' | 'ProjectAdminRemoved'>;
 
 export const projectDecider: Decider<ProjectState, ProjectCommand, ProjectEvent> = {
-  initialState: () => ({ exists: false, name: '', trustedDomains: [], admins: new Set() }),
+  initialState: () => ({ exists: false, name: '', trustedDomains: [], admins: new Set(), rateLimits: {} }),
 
   evolve(state, event) {
     switch (event.type) {
       case 'ProjectCreated':
-        return { exists: true, name: event.data.name, trustedDomains: event.data.trustedDomains, admins: new Set() };
+        return { exists: true, name: event.data.name, trustedDomains: event.data.trustedDomains, admins: new Set(), rateLimits: {} };
       case 'ProjectTrustedDomainsChanged':
         return { ...state, trustedDomains: event.data.trustedDomains };
+      case 'ProjectRateLimitsChanged':
+        return { ...state, rateLimits: event.data.rateLimits };
       case 'ProjectAdminAdded':
         return { ...state, admins: new Set(state.admins).add(event.data.userId) };
       case 'ProjectAdminRemoved': {
@@ -52,6 +59,10 @@ export const projectDecider: Decider<ProjectState, ProjectCommand, ProjectEvent>
           command.trustedDomains.every((d, i) => d === state.trustedDomains[i]);
         return same ? [] : [{ type: 'ProjectTrustedDomainsChanged', data: { projectId: command.projectId, trustedDomains: command.trustedDomains } }];
       }
+      case 'SetRateLimits':
+        return JSON.stringify(sortedEntries(command.rateLimits)) === JSON.stringify(sortedEntries(state.rateLimits))
+          ? []
+          : [{ type: 'ProjectRateLimitsChanged', data: { projectId: command.projectId, rateLimits: command.rateLimits } }];
       case 'AddAdmin':
         return state.admins.has(command.userId)
           ? []

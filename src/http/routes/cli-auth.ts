@@ -8,7 +8,8 @@ import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { optionalUserToken } from '../user-auth.ts';
-import { assertWithinLimits, consumeLimits, countAgainstLimits, type RateLimit } from '../rate-limit.ts';
+import { assertWithinLimits, consumeLimits, countAgainstLimits, projectLimit, type RateLimit } from '../rate-limit.ts';
+import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
 import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
@@ -30,24 +31,13 @@ export const pollBody = z.strictObject({
 });
 
 /**
- * Login codes are short, so failed guesses are limited per address and per project. A person
- * typing their own code, even with a typo or two, stays far below; a guesser at the address
- * limit needs ~10^8 years per live code on average.
+ * Login codes are short, so failed guesses are limited per address and per project (defaults
+ * in rate-limit-catalogue.ts: a person typing their own code, even with a typo or two, stays far
+ * below; a guesser at the address limit needs ~10^8 years per live code on average).
  */
-export const LOGIN_CODE_GUESS_WINDOW_MS = 10 * 60_000;
-export const LOGIN_CODE_GUESSES_PER_ADDRESS = 10;
-export const LOGIN_CODE_GUESSES_PER_PROJECT = 300;
-
-/**
- * Polls of one polling code: a CLI polling once a second makes about 10 per 10-second window;
- * 15 leaves room for jitter, and stops a client hammering the endpoint.
- */
-export const POLLS_PER_WINDOW = 15;
-export const POLL_WINDOW_MS = 10_000;
-
-const guessLimits = (projectId: string, ip: string): RateLimit[] => [
-  { key: `cli-guess-ip:${projectId}:${ip}`, limit: LOGIN_CODE_GUESSES_PER_ADDRESS, windowMs: LOGIN_CODE_GUESS_WINDOW_MS },
-  { key: `cli-guess-project:${projectId}`, limit: LOGIN_CODE_GUESSES_PER_PROJECT, windowMs: LOGIN_CODE_GUESS_WINDOW_MS },
+const guessLimits = (project: ProjectView, ip: string): RateLimit[] => [
+  projectLimit(project, 'login-code-guesses-per-address', `cli-guess-ip:${project.id}:${ip}`),
+  projectLimit(project, 'login-code-guesses-per-project', `cli-guess-project:${project.id}`),
 ];
 
 /** An approval from an impersonation session is the impersonator's: it carries them on. */
@@ -93,8 +83,9 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
   router.post('/complete', requireAccess(app, 'client'), async (ctx) => {
     const body = parseInput(ctx, completeBody, ctx.state.body);
     const approver = await approverOf(app, ctx, body.refresh_token);
-    const projectId = callerOf(ctx).project.id;
-    const limits = guessLimits(projectId, ctx.ip);
+    const project = callerOf(ctx).project;
+    const projectId = project.id;
+    const limits = guessLimits(project, ctx.ip);
     await assertWithinLimits(app, limits);
     const cliAuthId = await findCliAuthByLoginCode(app, projectId, body.login_code);
     if (cliAuthId === undefined) {
@@ -111,8 +102,8 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const body = parseInput(ctx, pollBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
     const digest = app.hasher.digest('polling-code', body.polling_code);
-    const pollLimit: RateLimit[] = [{ key: `cli-poll:${projectId}:${digest}`, limit: POLLS_PER_WINDOW, windowMs: POLL_WINDOW_MS }];
-    await consumeLimits(app, pollLimit);
+    // A CLI polling once a second never meets the default (15 per 10 s per code).
+    await consumeLimits(app, [projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`)]);
     const attempt = await findCliAuthByPollingDigest(app.readModel, projectId, digest);
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     // Expiry is checked first: an attempt completed but not claimed in time is expired.

@@ -7,7 +7,8 @@ import type { AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
 import { parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
-import { assertWithinLimits, countAgainstLimits, type RateLimit } from '../rate-limit.ts';
+import { assertWithinLimits, countAgainstLimits, projectLimit, type RateLimit } from '../rate-limit.ts';
+import type { ProjectView } from '../../projections/project-projection.ts';
 import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
@@ -25,22 +26,14 @@ export const signInCodeBody = z.strictObject({
   code: z.string().length(SIGN_IN_CODE_LENGTH).transform((code) => code.toLowerCase()),
 });
 
-/** Mail costs the recipient attention and the sender reputation: sends are limited. */
-export const SEND_WINDOW_MS = 15 * 60_000;
-export const SENDS_PER_EMAIL = 5;
-export const SENDS_PER_ADDRESS = 30;
+// Mail costs the recipient attention and the sender reputation: sends are limited; so are failed
+// guesses (a wrong OTP, or a nonce that names no code) per client address. Defaults in
+// rate-limit-catalogue.ts; a project may override them.
+const guessLimits = (project: ProjectView, ip: string): RateLimit[] => [projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${ip}`)];
 
-/** Failed sign-in guesses (a wrong OTP, or a nonce that names no code) per client address. */
-export const GUESS_WINDOW_MS = 10 * 60_000;
-export const GUESSES_PER_ADDRESS = 30;
-
-const guessLimits = (projectId: string, ip: string): RateLimit[] => [
-  { key: `otp-guess-ip:${projectId}:${ip}`, limit: GUESSES_PER_ADDRESS, windowMs: GUESS_WINDOW_MS },
-];
-
-const sendLimits = (app: AppContext, projectId: string, email: string, ip: string): RateLimit[] => [
-  { key: `otp-send-email:${projectId}:${emailDigestOf(app, email)}`, limit: SENDS_PER_EMAIL, windowMs: SEND_WINDOW_MS },
-  { key: `otp-send-ip:${projectId}:${ip}`, limit: SENDS_PER_ADDRESS, windowMs: SEND_WINDOW_MS },
+const sendLimits = (app: AppContext, project: ProjectView, email: string, ip: string): RateLimit[] => [
+  projectLimit(project, 'sign-in-sends-per-email', `otp-send-email:${project.id}:${emailDigestOf(app, email)}`),
+  projectLimit(project, 'sign-in-sends-per-address', `otp-send-ip:${project.id}:${ip}`),
 ];
 
 export function signInCodeRoutes(app: AppContext): Router<AppState> {
@@ -52,7 +45,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     if (!isOnTrustedDomain(body.callback_url, project.trustedDomains)) {
       throw knownError('REDIRECT_URL_NOT_WHITELISTED', `The callback URL is not on the project's trusted domains (${project.trustedDomains.join(', ') || 'none set'}).`);
     }
-    const limits = sendLimits(app, project.id, body.email, ctx.ip);
+    const limits = sendLimits(app, project, body.email, ctx.ip);
     await assertWithinLimits(app, limits);
     const sent = await sendSignInCode(app, { projectId: project.id, projectName: project.name, email: body.email, callbackUrl: body.callback_url }, originOf(ctx));
     await countAgainstLimits(app, limits);
@@ -62,7 +55,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
   router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const limits = guessLimits(projectId, ctx.ip);
+    const limits = guessLimits(callerOf(ctx).project, ctx.ip);
     await assertWithinLimits(app, limits);
     const nonceDigest = nonceDigestOf(app, nonceOf(code));
     const found = await findSignInCode(app.readModel, projectId, nonceDigest);
@@ -88,7 +81,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
-    const limits = guessLimits(callerOf(ctx).project.id, ctx.ip);
+    const limits = guessLimits(callerOf(ctx).project, ctx.ip);
     await assertWithinLimits(app, limits);
     let signedIn;
     try {

@@ -1,0 +1,26 @@
+// Every rate limit the service applies, with its default. A project may override any of them
+// (`authlog project set-rate-limit`); what is not overridden keeps the default.
+export const RATE_LIMIT_DEFAULTS = {
+  'login-code-guesses-per-address': { limit: 10, windowMs: 10 * 60_000, what: 'failed login-code guesses per client address' },
+  'login-code-guesses-per-project': { limit: 300, windowMs: 10 * 60_000, what: 'failed login-code guesses per project' },
+  'cli-polls-per-code': { limit: 15, windowMs: 10_000, what: 'CLI polls per polling code' },
+  'sign-in-sends-per-email': { limit: 5, windowMs: 15 * 60_000, what: 'sign-in codes sent per email address' },
+  'sign-in-sends-per-address': { limit: 30, windowMs: 15 * 60_000, what: 'sign-in codes sent per client address' },
+  'sign-in-guesses-per-address': { limit: 30, windowMs: 10 * 60_000, what: 'failed sign-in guesses per client address' },
+} as const satisfies Record<string, { limit: number; windowMs: number; what: string }>;
+
+export type RateLimitName = keyof typeof RATE_LIMIT_DEFAULTS;
+export const RATE_LIMIT_NAMES = Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitName[];
+
+export interface RateLimitSetting {
+  limit: number;
+  windowMs: number;
+}
+
+/** A project's overrides, as its events record them. */
+export type RateLimitOverrides = Partial<Record<RateLimitName, RateLimitSetting>>;
+
+export function effectiveRateLimit(overrides: RateLimitOverrides | undefined, name: RateLimitName): RateLimitSetting {
+  const { limit, windowMs } = overrides?.[name] ?? RATE_LIMIT_DEFAULTS[name];
+  return { limit, windowMs };
+}
