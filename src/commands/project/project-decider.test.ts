@@ -171,4 +171,18 @@ test('an unparsable callback URL or an empty domain list is never trusted', () =
   assert.is(isOnTrustedDomain('https://app.example.com/cb', []), false);
 });
 
+test('SetRateLimits records the overrides whole; the same overrides in another order decide nothing', () => {
+  const rateLimits = { 'cli-polls-per-code': { limit: 30, windowMs: 10_000 }, 'sign-in-sends-per-email': { limit: 2, windowMs: 60_000 } };
+  const events = decideAfter([createdEvent], { type: 'SetRateLimits', projectId, rateLimits });
+  assert.equal(events, [{ type: 'ProjectRateLimitsChanged', data: { projectId, rateLimits } }]);
+  assert.equal(fold([createdEvent, ...events]).rateLimits, rateLimits);
+  const reordered = { 'sign-in-sends-per-email': rateLimits['sign-in-sends-per-email'], 'cli-polls-per-code': rateLimits['cli-polls-per-code'] };
+  assert.equal(decideAfter([createdEvent, ...events], { type: 'SetRateLimits', projectId, rateLimits: reordered }), []);
+  assert.equal(decideAfter([createdEvent, ...events], { type: 'SetRateLimits', projectId, rateLimits: {} }).length, 1, 'clearing them is a change');
+});
+
+test('SetRateLimits on an unknown project is refused with CURRENT_PROJECT_NOT_FOUND', () => {
+  throwsKnown(() => decideAfter([], { type: 'SetRateLimits', projectId, rateLimits: {} }), 'CURRENT_PROJECT_NOT_FOUND');
+});
+
 test.run();
