@@ -1,0 +1,67 @@
+// A large event log, fast: the bench's own copy of test/support/bulk-log.ts, so that the bench
+// does not move when the tests' fixtures do. Rows go straight into the SQLite store's table in
+// one transaction (the store itself fsyncs every append: right for a service, far too slow for
+// making a million fixture events). The events are valid session events of one project, as
+// POST /auth/sessions would have appended them: per session a SessionCreated, one
+// SessionActivityRecorded and, for one in two, a SessionRevoked.
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { openSqliteEventStore } from '../src/store/sqlite-event-store.ts';
+
+export interface BulkLog {
+  path: string;
+  projectId: string;
+  events: number;
+  ms: number;
+}
+
+export function writeBulkSessionLog(path: string, events: number, nowMs: number = Date.now()): BulkLog {
+  const started = performance.now();
+  openSqliteEventStore(path).close(); // creates the schema
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  // The two unique indexes (event id, stream + revision) take random keys: keep them in cache.
+  db.pragma('cache_size = -524288');
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  const projectId = randomUUID();
+  const keyId = randomUUID();
+  let written = 0;
+  db.transaction(() => {
+    for (let i = 0; written < events; i++) {
+      const sessionId = randomUUID();
+      const stream = `session-${sessionId}`;
+      const user = randomUUID();
+      const at = nowMs - (events - written) * 10;
+      const meta = (t: number) => JSON.stringify({ projectId, actor: { kind: 'server-key', id: keyId }, ip: '127.0.0.1', occurredAt: new Date(t).toISOString() });
+      const expiresAtMillis = at + 365 * 24 * 3600_000;
+      const rows: [string, unknown, number][] = [
+        [
+          'SessionCreated',
+          {
+            sessionId,
+            projectId,
+            userId: user,
+            refreshTokenDigest: randomUUID(),
+            createdAtMillis: at,
+            expiresAtMillis,
+            isImpersonation: i % 3 === 0,
+            createdBy: { kind: 'server-key', id: keyId },
+            via: 'sessions-api',
+          },
+          at,
+        ],
+        ['SessionActivityRecorded', { sessionId, projectId, userId: user, atMillis: at + 1, sessionExpiresAtMillis: expiresAtMillis }, at + 1],
+      ];
+      if (i % 2 === 0) rows.push(['SessionRevoked', { sessionId, projectId, userId: user, reason: 'revoked', refreshTokenDigest: randomUUID(), revokedAtMillis: at + 2 }, at + 2]);
+      rows.forEach(([type, data, t], revision) => {
+        if (written >= events) return;
+        insert.run(stream, revision, randomUUID(), type, JSON.stringify(data), meta(t));
+        written++;
+      });
+    }
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return { path, projectId, events: written, ms: performance.now() - started };
+}
