@@ -11,7 +11,7 @@ import type { AppContext } from '../app-context.ts';
 import type { AppCtx, Caller } from './app-state.ts';
 import { bearer, stackHeader } from './headers.ts';
 import { knownError, type ErrorCode } from '../errors.ts';
-import { findApiKey, findProject, isProjectAdmin, type AccessLevel } from '../projections/project-projection.ts';
+import { findApiKey, findProject, isProjectAdmin, type AccessLevel, type ProjectView } from '../projections/project-projection.ts';
 import { findSession } from '../projections/session-projection.ts';
 
 const LEVELS: readonly AccessLevel[] = ['client', 'server', 'admin'];
@@ -82,8 +82,10 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
   const level = (declared as AccessLevel | undefined) ?? inferLevel(creds);
   if (!level) throw knownError('ACCESS_TYPE_REQUIRED');
 
+  let headerProject: ProjectView | undefined;
   if (headerProjectId !== undefined) {
-    if (!UUID.test(headerProjectId) || !(await findProject(app.readModel, headerProjectId))) {
+    headerProject = UUID.test(headerProjectId) ? await findProject(app.readModel, headerProjectId) : undefined;
+    if (!headerProject) {
       throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${headerProjectId.slice(0, 64)} does not exist.`, { project_id: headerProjectId.slice(0, 64) });
     }
   }
@@ -110,7 +112,9 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
     projectId = found.projectId;
     actor = { kind: kind === 'adminKey' ? 'admin-key' : kind === 'server' ? 'server-key' : 'client-key', id: found.keyId };
   }
-  const project = await findProject(app.readModel, projectId);
+  // Both paths above refuse a credential of another project than the header's, so when the
+  // header named the project it is the one already read.
+  const project = headerProject ?? (await findProject(app.readModel, projectId));
   if (!project) throw knownError('CURRENT_PROJECT_NOT_FOUND', undefined, { project_id: projectId });
   return { project, accessType: level, actor };
 }
