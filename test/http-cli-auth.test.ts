@@ -252,4 +252,21 @@ test('failed login-code guesses are limited per address (429 with retry-after); 
   assert.is((await complete(next.login_code, browser.refresh_token)).status, 200, 'the window passed');
 });
 
+test('concurrent wrong login-code guesses cannot overshoot the limit: of 3× the limit at once, exactly the limit are answered', async () => {
+  clock.advance(LOGIN_CODE_GUESS_WINDOW_MS);
+  const browser = await browserUser();
+  const answers = await Promise.all(
+    Array.from({ length: 3 * LOGIN_CODE_GUESSES_PER_ADDRESS }, () => complete('ZZZZ-ZZZZ', browser.refresh_token)),
+  );
+  const wrong = answers.filter((r) => r.status === 400 && r.json?.code === 'INVALID_LOGIN_CODE').length;
+  const limited = answers.filter((r) => r.status === 429 && r.json?.code === 'RATE_LIMITED').length;
+  console.log(`  concurrent guesses: ${answers.length} sent, ${wrong} answered as guesses, ${limited} rate limited`);
+  assert.is(wrong, LOGIN_CODE_GUESSES_PER_ADDRESS, 'exactly the limit were let through to guess');
+  assert.is(limited, answers.length - LOGIN_CODE_GUESSES_PER_ADDRESS);
+  // The units taken by refused requests were given back: once the window passes, the budget is whole.
+  clock.advance(LOGIN_CODE_GUESS_WINDOW_MS);
+  for (let i = 0; i < LOGIN_CODE_GUESSES_PER_ADDRESS; i++) assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
+  assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 429, 'RATE_LIMITED');
+});
+
 test.run();

@@ -10,6 +10,7 @@ import type { Mailer, OutgoingMail } from '../src/mail/mailer.ts';
 import { RATE_LIMIT_DEFAULTS } from '../src/rate-limit-catalogue.ts';
 
 const { limit: GUESSES_PER_ADDRESS, windowMs: GUESS_WINDOW_MS } = RATE_LIMIT_DEFAULTS['sign-in-guesses-per-address'];
+const { limit: SENDS_PER_EMAIL, windowMs: SEND_WINDOW_MS } = RATE_LIMIT_DEFAULTS['sign-in-sends-per-email'];
 import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
 import { startSmtpReceiver, type ReceivedMail, type SmtpReceiver } from './support/smtp-receiver.ts';
 
@@ -216,6 +217,29 @@ test('10 concurrent sign-ins with the right code → exactly one 200, the rest 4
   const results = await Promise.all(Array.from({ length: 10 }, () => signIn(sent.otp + sent.nonce)));
   assert.is(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.status).join(','));
   for (const r of results.filter((x) => x.status !== 200)) assertError(r, 409, 'VERIFICATION_CODE_ALREADY_USED');
+});
+
+test('concurrent wrong sign-in guesses cannot overshoot the per-address limit', async () => {
+  clock.advance(GUESS_WINDOW_MS);
+  const unknown = (i: number) => (i.toString(36).padStart(6, '0') + 'q'.repeat(39)).slice(0, 45);
+  const answers = await Promise.all(Array.from({ length: 2 * GUESSES_PER_ADDRESS }, (_, i) => signIn(unknown(i))));
+  const guesses = answers.filter((r) => r.status === 404 && r.json?.code === 'VERIFICATION_CODE_NOT_FOUND').length;
+  const limited = answers.filter((r) => r.status === 429 && r.json?.code === 'RATE_LIMITED').length;
+  console.log(`  concurrent sign-in guesses: ${answers.length} sent, ${guesses} answered as guesses, ${limited} rate limited`);
+  assert.is(guesses, GUESSES_PER_ADDRESS);
+  assert.is(limited, answers.length - GUESSES_PER_ADDRESS);
+});
+
+test('concurrent sends to one email cannot overshoot the per-email limit: exactly the limit are mailed', async () => {
+  clock.advance(SEND_WINDOW_MS);
+  const email = 'flood@example.com';
+  const mailedBefore = smtp.messages.filter((m) => m.to.includes(email)).length;
+  const answers = await Promise.all(Array.from({ length: 3 * SENDS_PER_EMAIL }, () => post('/send-sign-in-code', { email, callback_url: CALLBACK })));
+  const sent = answers.filter((r) => r.status === 200).length;
+  for (const r of answers.filter((x) => x.status !== 200)) assertError(r, 429, 'RATE_LIMITED');
+  assert.is(sent, SENDS_PER_EMAIL);
+  await smtp.waitForMail(() => smtp.messages.filter((m) => m.to.includes(email)).length >= mailedBefore + SENDS_PER_EMAIL);
+  assert.is(smtp.messages.filter((m) => m.to.includes(email)).length, mailedBefore + SENDS_PER_EMAIL, 'one mail per 200, none for a 429');
 });
 
 test.run();

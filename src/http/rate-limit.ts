@@ -1,6 +1,7 @@
 // Fixed-window rate limits kept in the read model's counters (Redis in production, so every
-// instance shares them). A limit is checked before the work it guards and counted after the
-// outcome it limits (e.g. a failed guess), so callers that do not fail never use up their budget.
+// instance shares them). A unit is taken before the work it guards and given back when the outcome
+// is not one the limit counts (e.g. a right guess), so callers that do not fail never use up their
+// budget, and concurrent callers cannot overshoot it.
 import type { AppContext } from '../app-context.ts';
 import { knownError } from '../errors.ts';
 import { effectiveRateLimit, type RateLimitName } from '../rate-limit-catalogue.ts';
@@ -25,13 +26,42 @@ function rateLimited(resetAtMs: number, now: number): never {
   });
 }
 
-/** Throws 429 RATE_LIMITED with retry-after when any of the limits is used up. */
-export async function assertWithinLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
+export interface LimitReservation {
+  /** Gives the taken units back: the outcome was not one the limits count (e.g. a right guess). */
+  release(): Promise<void>;
+}
+
+/**
+ * Takes one unit of every limit before the work it guards, each an atomic increment, so that
+ * concurrent requests (on any instance sharing Redis) cannot all slip under a limit at once; when
+ * one is used up, gives back what it took and throws 429. Checking first and counting after the
+ * outcome instead would let N concurrent wrong guesses all pass a limit with one unit left.
+ */
+export async function reserveLimits(app: AppContext, limits: readonly RateLimit[]): Promise<LimitReservation> {
   const now = app.clock();
+  const taken: RateLimit[] = [];
+  // The same `now` for giving back: it names the window the unit was taken from.
+  const giveBack = async (): Promise<void> => {
+    await Promise.all(taken.map((l) => app.readModel.rateWindow(l.key, l.windowMs, now, -1)));
+  };
   for (const l of limits) {
-    const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 0);
-    if (window.count >= l.limit) rateLimited(window.resetAtMs, now);
+    const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
+    taken.push(l);
+    if (window.count > l.limit) {
+      await giveBack().catch(() => undefined);
+      rateLimited(window.resetAtMs, now);
+    }
   }
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      // Best effort: if the read model is unreachable now, the unit stays counted, which errs on
+      // the side of the limit.
+      await giveBack().catch((error: unknown) => app.log.warn('could not give back a rate-limit unit', { error: String(error) }));
+    },
+  };
 }
 
 /**
@@ -44,9 +74,4 @@ export async function consumeLimits(app: AppContext, limits: readonly RateLimit[
     const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
     if (window.count > l.limit) rateLimited(window.resetAtMs, now);
   }
-}
-
-export async function countAgainstLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
-  const now = app.clock();
-  for (const l of limits) await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
 }

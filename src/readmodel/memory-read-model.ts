@@ -77,7 +77,7 @@ export function validateEvents(events: readonly ProjectedEvent[]): void {
 export function validateRateWindow(windowMs: number, nowMs: number, add: number): void {
   if (!Number.isSafeInteger(windowMs) || windowMs <= 0) throw new RangeError(`rateWindow: windowMs must be a positive integer, got ${windowMs}`);
   if (!Number.isFinite(nowMs)) throw new RangeError(`rateWindow: nowMs must be finite, got ${nowMs}`);
-  if (!Number.isSafeInteger(add) || add < 0) throw new RangeError(`rateWindow: add must be a non-negative integer, got ${add}`);
+  if (!Number.isSafeInteger(add)) throw new RangeError(`rateWindow: add must be an integer, got ${add}`);
 }
 
 type Entry =
@@ -249,11 +249,12 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       const slot = `${key}:${index}`;
       let rate = rates.get(slot);
       if (rate === undefined) {
-        if (add === 0) return { count: 0, resetAtMs } satisfies RateWindow;
+        if (add <= 0) return { count: 0, resetAtMs } satisfies RateWindow;
         rate = { count: 0, resetAtMs };
         rates.set(slot, rate);
       }
-      rate.count += add;
+      // A negative add gives back what an earlier call took; a counter never goes below zero.
+      rate.count = Math.max(0, rate.count + add);
       maybeSweep(now());
       return { count: rate.count, resetAtMs };
     },

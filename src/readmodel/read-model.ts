@@ -58,7 +58,10 @@ export interface RateWindow {
 export interface ReadModel extends ReadModelQueries, ReadModelWriter {
   /** 'memory' or 'redis', for /ready and logs. */
   readonly kind: string;
-  /** Fixed-window counter for rate limits; `add` 0 only reads. Not part of any generation. */
+  /**
+   * Fixed-window counter for rate limits; `add` 0 only reads, a negative `add` (with the same
+   * `nowMs`) gives back an earlier add, never below zero. Not part of any generation.
+   */
   rateWindow(key: string, windowMs: number, nowMs: number, add: number): Promise<RateWindow>;
   /** Starts an empty generation for a rebuild. */
   openNextGeneration(): Promise<NextGeneration>;

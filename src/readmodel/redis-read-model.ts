@@ -236,7 +236,13 @@ if add > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return c
 end
-return tonumber(redis.call('GET', KEYS[1]) or '0')
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if add < 0 and c > 0 then
+  -- a refund of an earlier add: never below zero, and the counter keeps its expiry
+  c = math.max(0, c + add)
+  redis.call('SET', KEYS[1], c, 'KEEPTTL')
+end
+return c
 `;
 
 type ScriptArg = string | number;

@@ -242,6 +242,22 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       assert.is(await rm.checkpoint(), -1n);
     }));
 
+  s('a negative rateWindow add gives back an earlier add, in the window it was taken from, never below zero', () =>
+    withModel(async (rm) => {
+      const windowMs = 60_000;
+      const n = Math.floor(Date.now() / windowMs) * windowMs;
+      const key = `refund:${Math.random()}`;
+      await rm.rateWindow(key, windowMs, n + 10, 3);
+      assert.equal(await rm.rateWindow(key, windowMs, n + 20, -1), { count: 2, resetAtMs: n + windowMs });
+      // Given back after the window ended: the same `nowMs` names the old window, the new one is untouched.
+      await rm.rateWindow(key, windowMs, n + windowMs + 5, 1);
+      assert.equal(await rm.rateWindow(key, windowMs, n + 10, -1), { count: 1, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs + 5, 0), { count: 1, resetAtMs: n + 2 * windowMs });
+      assert.equal(await rm.rateWindow(key, windowMs, n + 10, -5), { count: 0, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, -1), { count: 0, resetAtMs: n + windowMs });
+      assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
+    }));
+
   s('the next generation is invisible until activate, then replaces everything', () =>
     withModel(async (rm) => {
       await rm.applyBatch([ev(10, set('a', 'live'), set('only-live', 'x'), sadd('m', 'old'))]);

@@ -8,7 +8,7 @@ import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { optionalUserToken } from '../user-auth.ts';
-import { assertWithinLimits, consumeLimits, countAgainstLimits, projectLimit, type RateLimit } from '../rate-limit.ts';
+import { consumeLimits, projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
 import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
@@ -86,14 +86,12 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const project = callerOf(ctx).project;
     const projectId = project.id;
     const limits = guessLimits(project, ctx.ip);
-    await assertWithinLimits(app, limits);
+    const guess = await reserveLimits(app, limits);
     const cliAuthId = await findCliAuthByLoginCode(app, projectId, body.login_code);
-    if (cliAuthId === undefined) {
-      // A guess: no attempt ever had this code. (A code that is expired or already completed was
-      // real; typing it is a person's mistake, not a guess, and is not counted.)
-      await countAgainstLimits(app, limits);
-      throw knownError('INVALID_LOGIN_CODE');
-    }
+    // A guess: no attempt ever had this code. (A code that is expired or already completed was
+    // real; typing it is a person's mistake, not a guess, and is not counted.)
+    if (cliAuthId === undefined) throw knownError('INVALID_LOGIN_CODE');
+    await guess.release();
     await completeCliAuth(app, projectId, cliAuthId, approver, originOf(ctx));
     ctx.body = {};
   });

@@ -7,7 +7,7 @@ import type { AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
 import { parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
-import { assertWithinLimits, countAgainstLimits, projectLimit, type RateLimit } from '../rate-limit.ts';
+import { projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
@@ -46,9 +46,14 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
       throw knownError('REDIRECT_URL_NOT_WHITELISTED', `The callback URL is not on the project's trusted domains (${project.trustedDomains.join(', ') || 'none set'}).`);
     }
     const limits = sendLimits(app, project, body.email, ctx.ip);
-    await assertWithinLimits(app, limits);
-    const sent = await sendSignInCode(app, { projectId: project.id, projectName: project.name, email: body.email, callbackUrl: body.callback_url }, originOf(ctx));
-    await countAgainstLimits(app, limits);
+    const send = await reserveLimits(app, limits);
+    let sent;
+    try {
+      sent = await sendSignInCode(app, { projectId: project.id, projectName: project.name, email: body.email, callbackUrl: body.callback_url }, originOf(ctx));
+    } catch (error) {
+      await send.release(); // nothing was sent
+      throw error;
+    }
     ctx.body = { nonce: sent.nonce };
   });
 
@@ -56,41 +61,41 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
     const limits = guessLimits(callerOf(ctx).project, ctx.ip);
-    await assertWithinLimits(app, limits);
+    const guess = await reserveLimits(app, limits);
     const nonceDigest = nonceDigestOf(app, nonceOf(code));
     const found = await findSignInCode(app.readModel, projectId, nonceDigest);
     const now = app.clock();
     if (!found) {
-      await countAgainstLimits(app, limits);
-      ctx.body = { is_code_valid: false };
+      ctx.body = { is_code_valid: false }; // an unknown nonce: a failed guess, it stays counted
       return;
     }
     // Used, locked, expired or the email's budget spent: all simply "not valid", as the reference
     // page types the answer as a boolean. It never uses the code.
     if (found.status !== 'live' || now >= found.expiresAtMillis || (await isEmailGuessBudgetSpent(app.readModel, projectId, found.emailDigest, now))) {
+      await guess.release();
       ctx.body = { is_code_valid: false };
       return;
     }
     const valid = app.hasher.same(app.hasher.digest('sign-in-code', code), found.codeDigest);
-    if (!valid) {
-      await countAgainstLimits(app, limits);
-      await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
-    }
+    if (valid) await guess.release();
+    else await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
     ctx.body = { is_code_valid: valid };
   });
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const limits = guessLimits(callerOf(ctx).project, ctx.ip);
-    await assertWithinLimits(app, limits);
+    const guess = await reserveLimits(app, limits);
     let signedIn;
     try {
       signedIn = await signInWithCode(app, callerOf(ctx).project.id, code, originOf(ctx));
     } catch (error) {
-      // A wrong OTP or an unknown nonce is answered "not found": that is a failed guess.
-      if (error instanceof KnownError && error.code === 'VERIFICATION_CODE_NOT_FOUND') await countAgainstLimits(app, limits);
+      // A wrong OTP or an unknown nonce is answered "not found": that is a failed guess, it stays
+      // counted. Anything else (expired, used, locked, unavailable) is not a guess.
+      if (!(error instanceof KnownError && error.code === 'VERIFICATION_CODE_NOT_FOUND')) await guess.release();
       throw error;
     }
+    await guess.release();
     ctx.body = { refresh_token: signedIn.refreshToken, access_token: signedIn.accessToken, is_new_user: signedIn.isNewUser, user_id: signedIn.userId };
   });
 
