@@ -4,6 +4,7 @@
 // that promise is returned is exactly the time the event loop is blocked in the append (timing
 // until it resolves would also count whatever other callbacks run before the caller resumes).
 import type { EventStore } from '../src/store/event-store.ts';
+import { readThroughCacheHits } from '../src/readmodel/cached-read-model.ts';
 import type { ReadModel } from '../src/readmodel/read-model.ts';
 
 export interface AppendTally {
@@ -26,8 +27,13 @@ export function instrumentAppends(store: EventStore): () => AppendTally {
   return () => ({ ...tally });
 }
 
-/** Queries the request paths make of the read model (get, hgetall, smembers, rate counters). */
+/**
+ * Queries the request paths make of the read model (get, hgetall, smembers, rate counters) that
+ * reach its backend (with Redis, each is a round trip); those answered by the in-process cache of
+ * project and key records are not counted.
+ */
 export function instrumentReadModelQueries(readModel: ReadModel): () => number {
+  const hitsBefore = readThroughCacheHits(readModel);
   let count = 0;
   for (const name of ['get', 'hgetall', 'smembers', 'rateWindow'] as const) {
     const original = readModel[name].bind(readModel) as (...args: unknown[]) => Promise<unknown>;
@@ -36,5 +42,5 @@ export function instrumentReadModelQueries(readModel: ReadModel): () => number {
       return original(...args);
     };
   }
-  return () => count;
+  return () => count - (readThroughCacheHits(readModel) - hitsBefore);
 }

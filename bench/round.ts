@@ -239,6 +239,12 @@ export function appendsLine(result: ScenarioResult): string {
   );
 }
 
+/**
+ * Server CPU per request (µs): what a request costs whatever else the machine is doing, so the
+ * ratio to the baseline holds on a shared machine where throughput figures move with the load.
+ */
+export const cpuMicrosPerRequest = (result: ScenarioResult): number => (result.serverCpuPct * 1e4) / Math.max(1, result.stats.perSecond);
+
 export function describe(result: ScenarioResult): string {
   const s = result.stats;
   const unit = result.name === 'CLI login' ? 'logins/s' : 'req/s';
@@ -249,7 +255,7 @@ export function describe(result: ScenarioResult): string {
   return (
     `${(result.name + pass).padEnd(26)} ${Math.round(s.perSecond).toString().padStart(6)} ${unit}  p50 ${fmtMs(s.p50Ms)} ms  p99 ${fmtMs(s.p99Ms)} ms  ` +
     `non-2xx ${s.non2xx}  errors ${s.errors}  429 ${(100 * s.share429).toFixed(2)} %  RSS ${Math.round(result.rssMb)} MB  ` +
-    `CPU server ${Math.round(result.serverCpuPct)} % load ${Math.round(s.clientCpuPct)} %${result.redisCpuPct !== undefined ? ` redis ${Math.round(result.redisCpuPct)} %` : ''}` +
+    `CPU server ${Math.round(result.serverCpuPct)} % (${Math.round(cpuMicrosPerRequest(result))} µs/${result.name === 'CLI login' ? 'login' : 'req'}) load ${Math.round(s.clientCpuPct)} %${result.redisCpuPct !== undefined ? ` redis ${Math.round(result.redisCpuPct)} %` : ''}` +
     (result.machine ? ` other ${Math.max(0, Math.round(otherCpuPct(result)))} % steal ${Math.round(result.machine.stealPct)} %` : '') +
     `  [${statuses}]` +
     (result.queriesPerRequest > 0 ? `  read-model queries ${result.queriesPerRequest.toFixed(1)}/${result.name === 'CLI login' ? 'login' : 'req'}` : '') +

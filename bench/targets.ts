@@ -2,7 +2,7 @@
 // run: they say where the service stands.
 import type { RoundResult, ScenarioName, ScenarioResult } from './round.ts';
 import { eventsPerSecond, type ReplayResult } from './replay.ts';
-import { fmtMs } from './round.ts';
+import { cpuMicrosPerRequest, fmtMs } from './round.ts';
 
 export interface TargetVerdict {
   met: boolean;
@@ -36,7 +36,10 @@ export function judge(rounds: RoundResult[], replays: ReplayResult[], fixedRate:
         out.push({
           met: share >= READ_SHARE_OF_BASELINE && ours.stats.share429 < 0.001,
           target: `${name} (${rm}) >= ${READ_SHARE_OF_BASELINE * 100} % of the bare Koa baseline (${rm})`,
-          figure: `${rate(ours.stats.perSecond)} vs ${rate(baseline.stats.perSecond)} req/s = ${(100 * share).toFixed(0)} %`,
+          figure:
+            `${rate(ours.stats.perSecond)} vs ${rate(baseline.stats.perSecond)} req/s = ${(100 * share).toFixed(0)} %; ` +
+            `server CPU ${Math.round(cpuMicrosPerRequest(ours))} vs ${Math.round(cpuMicrosPerRequest(baseline))} µs/req = ` +
+            `${((100 * cpuMicrosPerRequest(baseline)) / cpuMicrosPerRequest(ours)).toFixed(0)} % (the share a CPU-bound server would reach)`,
         });
       }
       const fixed = find(round, name, 'rate');

@@ -14,6 +14,8 @@ import { createLogMailer } from './mail/log-mailer.ts';
 import { createSmtpMailer } from './mail/smtp-mailer.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { ProjectionRunner } from './projections/runner.ts';
+import { withReadThroughCache } from './readmodel/cached-read-model.ts';
+import { isProjectReadModelKey } from './projections/project-projection.ts';
 import { allProjectors, projectionFilter } from './projections/all-projections.ts';
 import { createHttpApp } from './http/app.ts';
 import { answerClientError } from './http/client-error.ts';
@@ -44,7 +46,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   if (secret.source === 'generated') log.info('generated a new server secret', { path: secret.path });
 
   const store = openEventStore(config, (msg, fields) => log.warn(msg, fields));
-  const readModel = openReadModel(config, clock);
+  // Every request reads its project and key; in-process, invalidated by the projection's own writes.
+  const readModel = withReadThroughCache(openReadModel(config, clock), { cacheable: isProjectReadModelKey });
   const projections = new ProjectionRunner({
     store,
     readModel,

@@ -290,4 +290,29 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('an event projected right after Redis lost the read model does not land on the empty model: the log is projected again first', async () => {
+  const prefix = `${redisPrefix}-lost`;
+  const store = openStore();
+  const before = await seedVariedLog(store);
+  const rm = openRedis(prefix);
+  // The watchdog is far off: only the apply precondition can notice the loss here.
+  const r = new ProjectionRunner({ store, readModel: rm, projector: allProjectors, filter: projectionFilter, watchIntervalMs: 600_000 });
+  opened.push({ close: () => r.stop() });
+  await r.start();
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  assert.ok(keys.length > 0);
+  await admin.del(...keys); // what FLUSHDB or a replaced Redis does to this read model
+  const { projectId, position } = await createProject(store, 'After the loss');
+  assert.is(await r.waitFor(position, 5000), true);
+  assert.ok(await findProject(rm, projectId));
+  for (const id of before) assert.ok(await findProject(rm, id), `project ${id} from before the loss is back`);
+  assert.is(await rm.digest(), await freshDigest(store), 'same read model as one projection from scratch');
+});
+
 test.run();

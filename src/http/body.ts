@@ -14,18 +14,62 @@ function tooLarge(ctx: AppCtx): never {
   throw knownError('REQUEST_TOO_LARGE');
 }
 
+/**
+ * The request's bytes, up to the limit. With 'data' listeners rather than `for await`: the async
+ * iterator costs a promise per chunk and was a tenth of a small read request's CPU.
+ */
+function readAll(ctx: AppCtx): Promise<Buffer> {
+  const req = ctx.req;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        req.pause();
+        try {
+          tooLarge(ctx);
+        } catch (error) {
+          reject(error);
+        }
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    // The client went away before the body ended: nobody is left to answer.
+    const onClose = () => {
+      if (req.complete) return;
+      cleanup();
+      reject(new Error('request aborted before its body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
 export async function readJsonBody(ctx: AppCtx, next: Next): Promise<void> {
   if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return next();
   const declared = Number(ctx.get('content-length') || NaN);
   if (declared > MAX_BODY_BYTES) tooLarge(ctx);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) tooLarge(ctx);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = await readAll(ctx);
+  const text = raw.toString('utf8');
   if (text.trim() === '') {
     ctx.state.body = undefined;
     return next();

@@ -10,6 +10,9 @@ const projectKey = (projectId: string) => `project:${projectId}`;
 const apiKeyKey = (digest: string) => `apikey:${digest}`;
 const adminsKey = (projectId: string) => `project-admins:${projectId}`;
 
+/** The keys read to authenticate every request; they never expire, so they may be cached in-process. */
+export const isProjectReadModelKey = (key: string): boolean => key.startsWith('project:') || key.startsWith('apikey:') || key.startsWith('project-admins:');
+
 export const projectProjector: Projector = (event) => {
   switch (event.type) {
     case 'ProjectCreated': {

@@ -5,7 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { asDomainEvent } from '../events/catalogue.ts';
 import type { AllFilter, EventStore, RecordedEvent, Subscription } from '../store/event-store.ts';
-import type { ProjectedEvent, ReadModel, ReadModelWriter } from '../readmodel/read-model.ts';
+import { ReadModelBehindError, type ProjectedEvent, type ReadModel, type ReadModelWriter } from '../readmodel/read-model.ts';
 import type { Projector } from './projector.ts';
 
 export interface ProjectionRunnerOptions {
@@ -284,13 +284,20 @@ export class ProjectionRunner {
       while (this.pending.length) {
         const batch = this.pending.slice(0, this.batchSize);
         try {
-          this.checkpoint = await this.options.readModel.applyBatch(batch);
+          this.checkpoint = await this.options.readModel.applyBatch(batch, this.checkpoint >= 0n ? { expectAtLeast: this.checkpoint } : {});
           this.pending.splice(0, batch.length);
           this.lastAppliedAtMs = Date.now();
           this.releaseWaiters();
           backoffMs = 50;
         } catch (error) {
           if (this.stopped) throw error;
+          if (error instanceof ReadModelBehindError) {
+            // The read model lost data since the last batch (flushed, replaced): this batch must
+            // not land on it. Project again from where it stands, as the watchdog would.
+            this.pending = [];
+            setImmediate(() => void this.checkReadModel());
+            return;
+          }
           this.options.log?.('warn', 'read model write failed; retrying', { error: (error as Error).message, backoffMs });
           await delay(backoffMs);
           backoffMs = Math.min(backoffMs * 2, 2000);

@@ -5,12 +5,14 @@
 // dropped when touched, and a sweep runs from the write path at most once a minute of
 // injected time).
 import { createHash } from 'node:crypto';
-import type {
-  NextGeneration,
-  ProjectedEvent,
-  RateWindow,
-  ReadModel,
-  ReadModelOp,
+import {
+  ReadModelBehindError,
+  type ApplyOptions,
+  type NextGeneration,
+  type ProjectedEvent,
+  type RateWindow,
+  type ReadModel,
+  type ReadModelOp,
 } from './read-model.ts';
 
 /** The key the Redis adapter stores a generation's checkpoint under; reserved in both adapters. */
@@ -181,8 +183,9 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     }
   }
 
-  function applyTo(gen: Generation, events: readonly ProjectedEvent[]): bigint {
+  function applyTo(gen: Generation, events: readonly ProjectedEvent[], options: ApplyOptions = {}): bigint {
     validateEvents(events);
+    if (options.expectAtLeast !== undefined && gen.checkpoint < options.expectAtLeast) throw new ReadModelBehindError(gen.checkpoint, options.expectAtLeast);
     const nowMs = now();
     for (const event of events) {
       if (event.position <= gen.checkpoint) continue;
@@ -229,9 +232,9 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       return entry?.type === 'set' ? [...entry.members].sort(byCodeUnit) : [];
     },
 
-    async applyBatch(events) {
+    async applyBatch(events, options) {
       assertOpen();
-      return applyTo(live, events);
+      return applyTo(live, events, options);
     },
 
     async checkpoint() {
@@ -270,9 +273,9 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       };
       return {
         id,
-        async applyBatch(events) {
+        async applyBatch(events, options) {
           assertUsable();
-          return applyTo(gen, events);
+          return applyTo(gen, events, options);
         },
         async checkpoint() {
           assertUsable();

@@ -27,6 +27,16 @@ export interface ReadModelQueries {
   smembers(key: string): Promise<string[]>;
 }
 
+export interface ApplyOptions {
+  /**
+   * The checkpoint the caller last saw. A read model never moves back by itself, so one below it
+   * lost data (Redis flushed or replaced): nothing is applied and ReadModelBehindError is thrown,
+   * for the caller to project again from where the read model now stands. Without this check,
+   * the next batch would land on the emptied model and move its checkpoint past everything lost.
+   */
+  expectAtLeast?: bigint;
+}
+
 /** Writes into one generation. */
 export interface ReadModelWriter {
   /**
@@ -34,7 +44,7 @@ export interface ReadModelWriter {
    * together with the checkpoint moving to that event's position, atomically per event
    * (adapters may group several events into one atomic step). Returns the checkpoint after.
    */
-  applyBatch(events: readonly ProjectedEvent[]): Promise<bigint>;
+  applyBatch(events: readonly ProjectedEvent[], options?: ApplyOptions): Promise<bigint>;
   /** This generation's checkpoint: the position of the last applied event, or -1n. */
   checkpoint(): Promise<bigint>;
 }
@@ -80,5 +90,16 @@ export class ReadModelUnavailableError extends Error {
   override readonly name = 'ReadModelUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/** The read model is behind what the caller applied: it lost data. Nothing was applied. */
+export class ReadModelBehindError extends Error {
+  override readonly name = 'ReadModelBehindError';
+  constructor(
+    readonly checkpoint: bigint,
+    readonly expectedAtLeast: bigint,
+  ) {
+    super(`read model checkpoint ${checkpoint} is behind ${expectedAtLeast}, which was applied before: it lost data`);
   }
 }

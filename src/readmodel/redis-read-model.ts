@@ -15,7 +15,9 @@
 // instances sharing the Redis write the same (live) generation even across a rebuild switch.
 import { Redis } from 'ioredis';
 import {
+  ReadModelBehindError,
   ReadModelUnavailableError,
+  type ApplyOptions,
   type NextGeneration,
   type ProjectedEvent,
   type ReadModel,
@@ -82,7 +84,11 @@ local base = ARGV[1] .. gen .. ':'
 local cpKey = base .. '${CHECKPOINT_KEY}'
 local cp = redis.call('GET', cpKey) or ''
 local now = tonumber(ARGV[3])
-local i = 4
+-- Positions are zero-padded to one width, so they compare as strings; '' (empty) is below all.
+if ARGV[4] ~= '' and cp < ARGV[4] then
+  return redis.error_reply('AUTHLOG_READ_MODEL_BEHIND ' .. cp)
+end
+local i = 5
 local n = #ARGV
 while i <= n do
   local pos = ARGV[i]
@@ -362,6 +368,9 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
     // failed reconnect attempt instead of piling up and being replayed much later.
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,
+    // Commands issued in the same tick by concurrent requests go out in one write (and their
+    // answers come back in one read): under load, far fewer syscalls per request.
+    enableAutoPipelining: true,
     // Keep reconnecting forever with capped backoff, so the read model recovers by itself.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 10), 2000),
   });
@@ -414,14 +423,25 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
     return call(op, () => scripts.authlogRmRead(pointerKey, genBase, op, key, now()));
   }
 
-  async function applyTo(gen: string, events: readonly ProjectedEvent[]): Promise<bigint> {
+  async function applyTo(gen: string, events: readonly ProjectedEvent[], options: ApplyOptions = {}): Promise<bigint> {
     validateEvents(events);
     if (events.length === 0) return gen === '' ? parseCheckpoint(await read('cp', '')) : checkpointOf(gen);
     let checkpoint = -1n;
+    // Only the first chunk checks: the later ones follow this call's own writes.
+    let expectAtLeast = options.expectAtLeast !== undefined && options.expectAtLeast >= 0n ? padPosition(options.expectAtLeast) : '';
     // Chunks go one after the other, never pipelined: were one to fail, a later one must not
     // move the checkpoint past the events it lost.
     for (const chunk of encodeChunks(events)) {
-      const reply = await call('applyBatch', () => scripts.authlogRmApply(pointerKey, buildingKey, genBase, gen, now(), ...chunk));
+      const expected = expectAtLeast;
+      let reply: unknown;
+      try {
+        reply = await call('applyBatch', () => scripts.authlogRmApply(pointerKey, buildingKey, genBase, gen, now(), expected, ...chunk));
+      } catch (error) {
+        const behind = error instanceof Error ? /^AUTHLOG_READ_MODEL_BEHIND (\d*)/.exec(error.message) : null;
+        if (behind && options.expectAtLeast !== undefined) throw new ReadModelBehindError(behind[1] ? BigInt(behind[1]) : -1n, options.expectAtLeast);
+        throw error;
+      }
+      expectAtLeast = '';
       checkpoint = parseCheckpoint(reply);
     }
     return checkpoint;
@@ -478,8 +498,8 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
       return asStrings(reply, 'smembers').sort();
     },
 
-    applyBatch(events) {
-      return applyTo('', events);
+    applyBatch(events, options) {
+      return applyTo('', events, options);
     },
 
     async checkpoint() {
@@ -506,9 +526,9 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
       };
       return {
         id,
-        applyBatch(events) {
+        applyBatch(events, options) {
           assertUsable();
-          return applyTo(id, events);
+          return applyTo(id, events, options);
         },
         checkpoint() {
           assertUsable();

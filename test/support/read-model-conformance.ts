@@ -3,7 +3,7 @@
 // hands absolute expiries to Redis (PXAT) for garbage collection, which uses Redis's clock.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ProjectedEvent, ReadModel, ReadModelOp } from '../../src/readmodel/read-model.ts';
+import { ReadModelBehindError, type ProjectedEvent, type ReadModel, type ReadModelOp } from '../../src/readmodel/read-model.ts';
 
 export type OpenReadModel = (now: () => number) => Promise<{ readModel: ReadModel; cleanup(): Promise<void> }>;
 
@@ -256,6 +256,23 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       assert.equal(await rm.rateWindow(key, windowMs, n + 10, -5), { count: 0, resetAtMs: n + windowMs });
       assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, -1), { count: 0, resetAtMs: n + windowMs });
       assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
+    }));
+
+  s('applyBatch with expectAtLeast above the checkpoint applies nothing and throws ReadModelBehindError', () =>
+    withModel(async (rm) => {
+      const op = (key: string) => [{ op: 'set' as const, key, value: 'v' }];
+      assert.is(await rm.applyBatch([{ position: 5n, ops: op('a') }], { expectAtLeast: -1n }), 5n);
+      assert.is(await rm.applyBatch([{ position: 7n, ops: op('b') }], { expectAtLeast: 5n }), 7n, 'at the checkpoint: applied');
+      assert.is(await rm.applyBatch([{ position: 8n, ops: op('c') }], { expectAtLeast: 6n }), 8n, 'above what was expected (another writer): applied');
+      try {
+        await rm.applyBatch([{ position: 9n, ops: op('d') }], { expectAtLeast: 20n });
+        assert.unreachable('a checkpoint below what the caller applied is refused');
+      } catch (error) {
+        assert.instance(error, ReadModelBehindError);
+        assert.is((error as ReadModelBehindError).checkpoint, 8n);
+      }
+      assert.is(await rm.get('d'), undefined);
+      assert.is(await rm.checkpoint(), 8n);
     }));
 
   s('the next generation is invisible until activate, then replaces everything', () =>

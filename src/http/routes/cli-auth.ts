@@ -101,8 +101,11 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const projectId = callerOf(ctx).project.id;
     const digest = app.hasher.digest('polling-code', body.polling_code);
     // A CLI polling once a second never meets the default (15 per 10 s per code).
-    await consumeLimits(app, [projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`)]);
-    const attempt = await findCliAuthByPollingDigest(app.readModel, projectId, digest);
+    // The count and the lookup are independent: one round trip to Redis instead of two.
+    const [, attempt] = await Promise.all([
+      consumeLimits(app, [projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`)]),
+      findCliAuthByPollingDigest(app.readModel, projectId, digest),
+    ]);
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     // Expiry is checked first: an attempt completed but not claimed in time is expired.
     if (app.clock() >= attempt.expiresAtMillis) {
