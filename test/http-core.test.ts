@@ -55,10 +55,39 @@ test('project id + secret server key alone (no access type) create a user', asyn
   assert.is(res.status, 200, res.text);
   assert.match(res.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(
-    { ...res.json, id: 'x', signed_up_at_millis: 0 },
-    { id: 'x', primary_email: 'first@example.com', display_name: 'First', primary_email_verified: false, signed_up_at_millis: 0 },
+    { ...res.json, id: 'x', signed_up_at_millis: 0, last_active_at_millis: 0 },
+    {
+      id: 'x',
+      primary_email: 'first@example.com',
+      display_name: 'First',
+      primary_email_verified: false,
+      signed_up_at_millis: 0,
+      // Upstream's user fields, which the official SDK reads; constant where authlog has no such thing.
+      last_active_at_millis: 0,
+      profile_image_url: null,
+      client_metadata: null,
+      client_read_only_metadata: null,
+      server_metadata: null,
+      has_password: false,
+      auth_with_email: true,
+      otp_auth_enabled: true,
+      passkey_auth_enabled: false,
+      oauth_providers: [],
+      selected_team: null,
+      selected_team_id: null,
+      is_anonymous: false,
+      is_restricted: false,
+      restricted_reason: null,
+      restricted_by_admin: false,
+      restricted_by_admin_reason: null,
+      restricted_by_admin_private_details: null,
+      requires_totp_mfa: false,
+      country_code: null,
+      risk_scores: { sign_up: { bot: 0, free_trial_abuse: 0 } },
+    },
   );
   assert.ok(Math.abs(res.json.signed_up_at_millis - Date.now()) < 60_000);
+  assert.is(res.json.last_active_at_millis, res.json.signed_up_at_millis);
 });
 
 test('Authorization: Bearer <server key> without a project header names the project by the key', async () => {

@@ -15,6 +15,15 @@ export interface AccessTokenClaims {
   sessionId: string;
   /** RFC 8693 actor for impersonation sessions */
   actorSub?: string;
+  /** The user, as upstream's tokens describe them; the official SDK refuses a token without it. */
+  profile?: AccessTokenProfile;
+}
+
+export interface AccessTokenProfile {
+  displayName: string | null;
+  primaryEmail: string | null;
+  primaryEmailVerified: boolean;
+  signedUpAtMillis: number;
 }
 
 export interface VerifiedAccessToken {
@@ -167,6 +176,7 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
         role: ROLE,
       };
       if (claims.actorSub !== undefined) payload.act = { sub: claims.actorSub };
+      if (claims.profile) Object.assign(payload, upstreamUserClaims(claims.profile));
       return new SignJWT(payload)
         .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
         .setSubject(claims.sub)
@@ -221,5 +231,24 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
     async jwks(projectId) {
       return { keys: [{ ...keyFor(projectId).publicJwk }] };
     },
+  };
+}
+
+/**
+ * Upstream's user claims, which the official SDK validates in every access token (its
+ * `accessTokenPayloadSchema`). authlog has no teams, anonymous users, restrictions or TOTP, so
+ * those are constant. `signed_up_at` is in seconds, like every other time in a JWT.
+ */
+function upstreamUserClaims(profile: AccessTokenProfile): JWTPayload {
+  return {
+    name: profile.displayName,
+    email: profile.primaryEmail,
+    email_verified: profile.primaryEmailVerified,
+    selected_team_id: null,
+    signed_up_at: Math.floor(profile.signedUpAtMillis / 1000),
+    is_anonymous: false,
+    is_restricted: false,
+    restricted_reason: null,
+    requires_totp_mfa: false,
   };
 }

@@ -119,6 +119,18 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
   return { project, accessType: level, actor };
 }
 
+/**
+ * The caller of OAuth's token endpoint, which authenticates in the body (client_secret_post):
+ * `client_id` is the project id and `client_secret` one of its client or server keys.
+ */
+export async function resolveOAuthClient(app: AppContext, clientId: string, clientSecret: string): Promise<Caller> {
+  const project = UUID.test(clientId) ? await findProject(app.readModel, clientId) : undefined;
+  if (!project) throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${clientId.slice(0, 64)} does not exist.`, { project_id: clientId.slice(0, 64) });
+  const kind = clientSecret.startsWith('ssk_') ? 'server' : 'client';
+  const found = await checkKey(app, kind, clientSecret, project.id);
+  return { project, accessType: kind, actor: { kind: kind === 'server' ? 'server-key' : 'client-key', id: found.keyId } };
+}
+
 /** Route middleware: the endpoint accepts `allowed` levels (the lowest and everything above). */
 export function requireAccess(app: AppContext, lowest: AccessLevel) {
   const allowed = LEVELS.slice(LEVELS.indexOf(lowest));

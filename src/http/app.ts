@@ -1,10 +1,12 @@
-// The Koa application: request context and errors first, then the body reader, then the routers.
+// The Koa application: upstream's error-status override, request context and errors first, then
+// the body reader, then the routers.
 // Each endpoint family is one router file under routes/.
 import Koa from 'koa';
 import type Router from '@koa/router';
 import type { AppContext } from '../app-context.ts';
 import type { AppState } from './app-state.ts';
 import { requestContext } from './errors-middleware.ts';
+import { overrideErrorStatus } from './override-error-status.ts';
 import { readJsonBody } from './body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
@@ -13,13 +15,15 @@ import { jwksRoutes } from './routes/jwks.ts';
 import { cliAuthRoutes } from './routes/cli-auth.ts';
 import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { oauthTokenRoutes } from './routes/oauth-token.ts';
 
 export function routersFor(app: AppContext): Router<AppState>[] {
-  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app), signInCodeRoutes(app), auditRoutes(app)];
+  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app), signInCodeRoutes(app), oauthTokenRoutes(app), auditRoutes(app)];
 }
 
 export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {
   const koa = new Koa<AppState>({ proxy: options.trustProxy ?? false });
+  koa.use(overrideErrorStatus);
   koa.use(requestContext(app.log));
   koa.use(readJsonBody);
   for (const router of routersFor(app)) {

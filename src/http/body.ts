@@ -6,6 +6,24 @@ import { knownError } from '../errors.ts';
 export const MAX_BODY_BYTES = 100_000;
 
 /**
+ * Paths that take an HTML-form body: OAuth's token endpoint, which RFC 6749 (§4.1.3, §6) defines
+ * as form-encoded. Everywhere else a form body is refused: the API speaks JSON, and a form that
+ * reached a JSON endpoint would be a browser's cross-site post.
+ */
+const FORM_BODY_PATHS = new Set(['/api/v1/auth/oauth/token']);
+const FORM = /^application\/x-www-form-urlencoded\b/i;
+
+/** A form's fields; a field given twice is refused (RFC 6749 §3.2). */
+function parseForm(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(fields, name)) throw knownError('BODY_PARSING_ERROR', `The form field ${JSON.stringify(name.slice(0, 50))} is given more than once.`);
+    fields[name] = value;
+  }
+  return fields;
+}
+
+/**
  * The rest of an oversized body is never read, so the connection cannot carry another request:
  * its unread bytes would be parsed as one. The answer closes it.
  */
@@ -75,6 +93,10 @@ export async function readJsonBody(ctx: AppCtx, next: Next): Promise<void> {
     return next();
   }
   const type = ctx.get('content-type');
+  if (FORM.test(type) && FORM_BODY_PATHS.has(ctx.path)) {
+    ctx.state.body = parseForm(text);
+    return next();
+  }
   if (type && !/^application\/([\w.+-]*\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
     throw knownError('BODY_PARSING_ERROR', `Unsupported content type ${JSON.stringify(type.slice(0, 100))}; send application/json.`);
   }

@@ -1,4 +1,5 @@
-// One place that reads the x-stack-* headers, so aliases and duplicate handling live here only.
+// One place that reads the x-stack-* headers (and their x-hexclave-* aliases), so aliases and
+// duplicate handling live here only.
 import type { AppCtx } from './app-state.ts';
 import { knownError } from '../errors.ts';
 
@@ -13,14 +14,40 @@ export type StackHeader =
   | 'refresh-token'
   | 'client-version';
 
-/** The value of `x-stack-<name>`, trimmed; undefined when absent or empty. A repeated header is a 400. */
+/**
+ * The official SDK sends every header under the project's new name, `x-hexclave-<name>`; both
+ * prefixes are the same header. Clients of the reference pages send `x-stack-<name>`.
+ */
+const PREFIXES = ['x-stack-', 'x-hexclave-'] as const;
+
+/**
+ * The value of `x-stack-<name>` or `x-hexclave-<name>`, trimmed; undefined when absent or empty.
+ * A repeated header, or both names with different values, is a 400: which one would count is
+ * exactly the kind of ambiguity a forged request relies on.
+ */
 export function stackHeader(ctx: AppCtx, name: StackHeader): string | undefined {
-  // headersDistinct: Node joins a repeated custom header into "a, b" in `headers`.
-  const all = ctx.req.headersDistinct[`x-stack-${name}`];
-  const raw = all?.[0];
-  if (all && all.length > 1) throw knownError('SCHEMA_ERROR', `Request validation failed on ${ctx.method} ${ctx.path}:\n  - headers.x-stack-${name} must be given once`);
-  const value = raw?.trim();
-  return value ? value : undefined;
+  let found: { header: string; value: string } | undefined;
+  for (const prefix of PREFIXES) {
+    const header = `${prefix}${name}`;
+    // headersDistinct: Node joins a repeated custom header into "a, b" in `headers`.
+    const all = ctx.req.headersDistinct[header];
+    if (!all) continue;
+    if (all.length > 1) throw invalidHeader(ctx, `headers.${header} must be given once`);
+    const value = all[0]?.trim() ?? '';
+    if (found !== undefined && found.value !== value) throw invalidHeader(ctx, `headers.${found.header} and headers.${header} must not differ`);
+    found ??= { header, value };
+  }
+  return found?.value ? found.value : undefined;
+}
+
+function invalidHeader(ctx: AppCtx, rule: string) {
+  const message = `Request validation failed on ${ctx.method} ${ctx.path}:\n  - ${rule}`;
+  return knownError('SCHEMA_ERROR', message, { message });
+}
+
+/** Whether the client sent the header, under either prefix (e.g. the SDK's client version). */
+export function sentStackHeader(ctx: AppCtx, name: StackHeader): boolean {
+  return PREFIXES.some((prefix) => ctx.req.headersDistinct[`${prefix}${name}`] !== undefined);
 }
 
 /** The bearer credential of `authorization: Bearer <value>`, if any. */

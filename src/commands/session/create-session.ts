@@ -10,7 +10,7 @@ import type { EventData } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
 import type { Actor } from '../../store/event-store.ts';
 import { handleCommand } from '../handler.ts';
-import { userIsLive } from '../user/user-is-live.ts';
+import { findLiveUser } from '../user/live-user.ts';
 import { sessionDecider } from './session-decider.ts';
 import { actorSubject } from '../../actor-subject.ts';
 
@@ -45,7 +45,8 @@ export async function createSession(
   origin: Origin,
   options: { settle?: boolean } = {},
 ): Promise<CreatedSession> {
-  if (!(await userIsLive(ctx, input.projectId, input.userId))) {
+  const profile = await findLiveUser(ctx, input.projectId, input.userId);
+  if (!profile) {
     throw knownError('USER_ID_DOES_NOT_EXIST', `The given user with the ID ${input.userId} does not exist.`, { user_id: input.userId });
   }
   const now = ctx.clock();
@@ -75,7 +76,7 @@ export async function createSession(
   );
   if (options.settle ?? true) await settle(ctx, result.position);
   const accessToken = await ctx.tokens.sign(
-    { sub: input.userId, projectId: input.projectId, sessionId, ...(input.isImpersonation ? { actorSub: actorSubject(createdBy) } : {}) },
+    { sub: input.userId, projectId: input.projectId, sessionId, profile, ...(input.isImpersonation ? { actorSub: actorSubject(createdBy) } : {}) },
     now,
   );
   return { sessionId, refreshToken, accessToken, position: result.position };

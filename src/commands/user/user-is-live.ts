@@ -1,12 +1,9 @@
 // Whether a user exists (created, not deleted) in a project, decided on the user's own stream:
-// commands that need a live user (a session for them, making them an admin) ask the log, not
-// the read model.
+// commands that need a live user (making them an admin, handing a CLI its session) ask the log,
+// not the read model.
 import type { AppContext } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
-import { foldStream } from '../handler.ts';
-import { userDecider } from './user-decider.ts';
+import { findLiveUser } from './live-user.ts';
 
 export async function userIsLive(ctx: Pick<AppContext, 'store'>, projectId: string, userId: string): Promise<boolean> {
-  const user = foldStream(userDecider, await ctx.store.readStream(streamName('user', userId)));
-  return user.status === 'active' && user.projectId === projectId;
+  return (await findLiveUser(ctx, projectId, userId)) !== undefined;
 }

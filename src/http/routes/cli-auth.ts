@@ -2,7 +2,7 @@
 // initiates and polls with its publishable key; the person approves in a browser.
 import Router from '@koa/router';
 import { z } from 'zod';
-import type { AppContext } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import type { AppCtx, AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
@@ -13,7 +13,8 @@ import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
 import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
-import { findCliAuthByPollingDigest } from '../../projections/cli-auth-projection.ts';
+import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
+import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
 import { findSession, findSessionByRefreshDigest } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
@@ -71,6 +72,16 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
   );
 }
 
+/** Where the attempt stands for its CLI; claims the token when it is there to be taken. */
+async function pollState(app: AppContext, projectId: string, attempt: CliAuthView, origin: Origin): Promise<PollState> {
+  // Expiry is checked first: an attempt completed but not claimed in time is expired.
+  if (app.clock() >= attempt.expiresAtMillis) return { status: 'expired' };
+  if (attempt.status === 'pending' || attempt.status === 'used') return { status: attempt.status };
+  // Completed: claiming is decided on the attempt's stream, so exactly one poll gets a token.
+  const outcome = await claimCliAuth(app, projectId, attempt.cliAuthId, origin);
+  return outcome.status === 'claimed' ? { status: 'completed', refreshToken: outcome.refreshToken } : { status: outcome.status };
+}
+
 export function cliAuthRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/auth/cli' });
 
@@ -107,28 +118,9 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
       findCliAuthByPollingDigest(app.readModel, projectId, digest),
     ]);
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
-    // Expiry is checked first: an attempt completed but not claimed in time is expired.
-    if (app.clock() >= attempt.expiresAtMillis) {
-      ctx.body = { status: 'expired' };
-      return;
-    }
-    if (attempt.status === 'pending') {
-      ctx.status = 201;
-      ctx.body = { status: 'pending' };
-      return;
-    }
-    if (attempt.status === 'used') {
-      ctx.body = { status: 'used' };
-      return;
-    }
-    // Completed: claiming is decided on the attempt's stream, so exactly one poll gets a token.
-    const outcome = await claimCliAuth(app, projectId, attempt.cliAuthId, originOf(ctx));
-    if (outcome.status === 'claimed') {
-      ctx.body = { status: 'completed', refresh_token: outcome.refreshToken };
-    } else {
-      ctx.status = outcome.status === 'pending' ? 201 : 200;
-      ctx.body = { status: outcome.status };
-    }
+    const answer = pollAnswer(await pollState(app, projectId, attempt, originOf(ctx)), pollDialectOf(ctx));
+    ctx.status = answer.httpStatus;
+    ctx.body = answer.body;
   });
 
   return router;

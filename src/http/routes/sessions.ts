@@ -10,10 +10,10 @@ import { originOf } from '../origin.ts';
 import { stackHeader } from '../headers.ts';
 import { optionalUserToken, requireUserToken } from '../user-auth.ts';
 import { createSession } from '../../commands/session/create-session.ts';
-import { recordSessionActivity, revokeSession } from '../../commands/session/revoke-session.ts';
-import { SESSION_ACTIVITY_INTERVAL_MS } from '../../commands/session/session-decider.ts';
+import { revokeSession } from '../../commands/session/revoke-session.ts';
+import { refreshSession } from '../../commands/session/refresh-session.ts';
 import { DEFAULT_SESSION_MS, MAX_SESSION_MS } from '../../commands/session/session-lifetimes.ts';
-import { findSession, findSessionByRefreshDigest, listUserSessions, type SessionView } from '../../projections/session-projection.ts';
+import { findSession, listUserSessions, type SessionView } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 
@@ -34,10 +34,6 @@ const sessionItem = (s: SessionView, currentSessionId: string | undefined) => ({
   is_impersonation: s.isImpersonation,
   is_current_session: s.id === currentSessionId,
 });
-
-function refreshTokenNotFound(): never {
-  throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
-}
 
 export function sessionRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>();
@@ -67,19 +63,7 @@ export function sessionRoutes(app: AppContext): Router<AppState> {
       const message = `Request validation failed on ${ctx.method} ${ctx.path}:\n  - headers.x-stack-refresh-token must be defined`;
       throw knownError('SCHEMA_ERROR', message, { message });
     }
-    const projectId = callerOf(ctx).project.id;
-    const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', token));
-    if (!session) refreshTokenNotFound();
-    // A deleted user's sessions stop at once, even before their revocations are written.
-    if (!(await findUser(app.readModel, projectId, session.userId))) refreshTokenNotFound();
-    const now = app.clock();
-    const accessToken = await app.tokens.sign(
-      { sub: session.userId, projectId, sessionId: session.id, ...(session.actorSub ? { actorSub: session.actorSub } : {}) },
-      now,
-    );
-    if (session.lastUsedAtMillis === undefined || now - session.lastUsedAtMillis >= SESSION_ACTIVITY_INTERVAL_MS) {
-      await recordSessionActivity(app, projectId, session.id, originOf(ctx));
-    }
+    const { accessToken } = await refreshSession(app, callerOf(ctx).project.id, token, originOf(ctx));
     ctx.body = { access_token: accessToken };
   });
 

@@ -10,6 +10,7 @@ import { createUser } from '../../commands/user/create-user.ts';
 import { deleteUser } from '../../commands/user/delete-user.ts';
 import { findUser, type UserView } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
+import { requireUserToken } from '../user-auth.ts';
 
 export const createUserBody = z.strictObject({
   primary_email: z.email().max(254).nullable().optional(),
@@ -19,12 +20,40 @@ export const createUserBody = z.strictObject({
 
 const userIdParam = z.string().uuid();
 
+/**
+ * A user as upstream's server API describes one, so the official SDK can read it (it reads every
+ * field). What authlog does not have is constant: no profile images, metadata, passwords,
+ * passkeys, OAuth accounts, teams, anonymous users, restrictions or risk scores; it signs users in
+ * with emailed codes only, and does not track activity per user (`last_active_at_millis` is the
+ * sign-up time; sessions carry their own activity).
+ */
 export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'>) => ({
   id: u.id,
   primary_email: u.primaryEmail,
   display_name: u.displayName,
   primary_email_verified: u.primaryEmailVerified,
   signed_up_at_millis: u.signedUpAtMillis,
+  last_active_at_millis: u.signedUpAtMillis,
+  profile_image_url: null,
+  client_metadata: null,
+  client_read_only_metadata: null,
+  server_metadata: null,
+  has_password: false,
+  auth_with_email: u.primaryEmail !== null,
+  otp_auth_enabled: u.primaryEmail !== null,
+  passkey_auth_enabled: false,
+  oauth_providers: [],
+  selected_team: null,
+  selected_team_id: null,
+  is_anonymous: false,
+  is_restricted: false,
+  restricted_reason: null,
+  restricted_by_admin: false,
+  restricted_by_admin_reason: null,
+  restricted_by_admin_private_details: null,
+  requires_totp_mfa: false,
+  country_code: null,
+  risk_scores: { sign_up: { bot: 0, free_trial_abuse: 0 } },
 });
 
 export function userRoutes(app: AppContext): Router<AppState> {
@@ -45,6 +74,14 @@ export function userRoutes(app: AppContext): Router<AppState> {
       originOf(ctx),
     );
     ctx.body = userResponse({ id: created.userId, ...created });
+  });
+
+  // The signed-in user, from their access token: what the official SDK's getUser() reads.
+  router.get('/me', requireAccess(app, 'client'), async (ctx) => {
+    const token = await requireUserToken(app, ctx);
+    const user = await findUser(app.readModel, callerOf(ctx).project.id, token.userId);
+    if (!user) throw knownError('USER_NOT_FOUND');
+    ctx.body = userResponse(user);
   });
 
   router.get('/:userId', requireAccess(app, 'server'), async (ctx) => {

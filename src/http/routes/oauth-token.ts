@@ -1,0 +1,37 @@
+// POST /api/v1/auth/oauth/token: OAuth 2.0's refresh-token grant (RFC 6749 §6), which is how the
+// official SDK refreshes an access token (oauth4webapi, client_secret_post): a form body with
+// `client_id` = the project id and `client_secret` = its publishable client key. The refresh
+// token is not rotated, and not echoed back: the client keeps the one it has (RFC 6749 §6 lets
+// the server leave it out).
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { AppContext } from '../../app-context.ts';
+import type { AppState } from '../app-state.ts';
+import { resolveOAuthClient } from '../access.ts';
+import { parseInput } from '../validate.ts';
+import { originOf } from '../origin.ts';
+import { refreshSession } from '../../commands/session/refresh-session.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from '../../crypto/access-tokens.ts';
+
+/** Unknown parameters are ignored, as RFC 6749 §3.2 requires of a token endpoint. */
+export const oauthTokenBody = z.object({
+  grant_type: z.literal('refresh_token'),
+  refresh_token: z.string().min(1).max(200),
+  client_id: z.string().min(1).max(100),
+  client_secret: z.string().min(1).max(200),
+});
+
+export function oauthTokenRoutes(app: AppContext): Router<AppState> {
+  const router = new Router<AppState>();
+  router.post('/api/v1/auth/oauth/token', async (ctx) => {
+    const body = parseInput(ctx, oauthTokenBody, ctx.state.body);
+    ctx.state.caller = await resolveOAuthClient(app, body.client_id, body.client_secret);
+    const refreshed = await refreshSession(app, ctx.state.caller.project.id, body.refresh_token, originOf(ctx));
+    ctx.body = {
+      access_token: refreshed.accessToken,
+      token_type: 'Bearer',
+      expires_in: ACCESS_TOKEN_TTL_SECONDS,
+    };
+  });
+  return router;
+}

@@ -1,0 +1,219 @@
+// The official Stack Auth SDK (@stackframe/js, unchanged, from npm) pointed at authlog by its
+// base URL only (issue #12): it sends x-hexclave-* headers, asks for error statuses as 200 with
+// the real one in a header, polls in upstream's dialect, refreshes through OAuth's token
+// endpoint, and validates every access token's claims. Plain HTTP clients keep the reference
+// page's dialect (the HTTP suites prove that, untouched).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decodeJwt } from 'jose';
+import { StackClientApp, StackServerApp } from '@stackframe/js';
+import { KnownErrors } from '@stackframe/stack-shared';
+import type { CreatedProject } from '../src/commands/project/create-project.ts';
+import { clientHeaders, serverHeaders, startTestService, type TestService } from './support/service.ts';
+import { startSmtpReceiver, type SmtpReceiver } from './support/smtp-receiver.ts';
+
+const CALLBACK = 'https://app.example.com/handler/magic-link-callback';
+let smtp: SmtpReceiver;
+let service: TestService;
+let project: CreatedProject;
+
+test.before(async () => {
+  smtp = await startSmtpReceiver();
+  service = await startTestService({ SMTP_URL: smtp.url });
+  project = await service.createProject('SDK', ['https://app.example.com']);
+});
+test.after(async () => {
+  await service.stop();
+  await service.remove();
+  await smtp.stop();
+});
+
+const clientApp = () =>
+  new StackClientApp({ baseUrl: service.url, projectId: project.project_id, publishableClientKey: project.publishable_client_key, tokenStore: 'memory' });
+
+const serverApp = () =>
+  new StackServerApp({
+    baseUrl: service.url,
+    projectId: project.project_id,
+    publishableClientKey: project.publishable_client_key,
+    secretServerKey: project.secret_server_key,
+    tokenStore: 'memory',
+  });
+
+async function newUser(email: string): Promise<string> {
+  const res = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: email } });
+  assert.is(res.status, 200, res.text);
+  return res.json.id;
+}
+
+/** A browser session of the user, as the person approving a CLI login has. */
+async function browserSession(userId: string): Promise<{ refresh_token: string; access_token: string }> {
+  const res = await service.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: userId } });
+  assert.is(res.status, 200, res.text);
+  return res.json;
+}
+
+/** Verified against the project's JWKS over HTTP, as any resource server would. */
+async function verifiedSubject(accessToken: string): Promise<string | undefined> {
+  return (await service.app.tokens.verify(accessToken, Date.now(), project.project_id))?.userId;
+}
+
+test('promptCliLogin: the SDK polls in its own dialect, the login is approved through /auth/cli/complete, and its refresh token refreshes', async () => {
+  const userId = await newUser('cli@example.com');
+  const browser = await browserSession(userId);
+  const app = clientApp();
+  let approved: Promise<unknown> | undefined;
+  // promptCliLogin polls every 2 s until it has an answer; a broken dialect would poll forever.
+  const gaveUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('promptCliLogin did not resolve within 30 s')), 30_000).unref());
+  const result = await Promise.race([
+    app.promptCliLogin({
+      appUrl: 'https://app.example.com',
+      promptLink: (_url: string, loginCode: string) => {
+        approved = service.request('POST', '/api/v1/auth/cli/complete', {
+          headers: clientHeaders(project),
+          body: { login_code: loginCode, refresh_token: browser.refresh_token },
+        });
+      },
+    }),
+    gaveUp,
+  ]);
+  assert.ok(approved, 'the SDK showed a login code');
+  const completed = (await approved) as { status: number };
+  assert.is(completed.status, 200);
+  assert.is(result.status, 'ok', JSON.stringify(result));
+  const refreshToken = (result as { data: string }).data;
+  assert.match(refreshToken, /^rt_[0-9a-z]{48}$/);
+
+  // The SDK refreshes with it (OAuth's token endpoint) and holds a token its own schema accepts.
+  const cli = new StackClientApp({
+    baseUrl: service.url,
+    projectId: project.project_id,
+    publishableClientKey: project.publishable_client_key,
+    tokenStore: { accessToken: '', refreshToken },
+  });
+  const accessToken = await cli.getAccessToken();
+  assert.ok(accessToken, 'the SDK got an access token for the refresh token');
+  assert.is(await verifiedSubject(accessToken), userId);
+  assert.is(decodeJwt(accessToken).email, 'cli@example.com');
+});
+
+test('the SDK\'s server side creates an impersonation session for a user, and its tokens work', async () => {
+  const userId = await newUser('impersonated@example.com');
+  const server = serverApp();
+  const user = await server.getUser(userId);
+  assert.ok(user, 'the SDK reads the user');
+  assert.is(user.id, userId);
+  assert.is(user.primaryEmail, 'impersonated@example.com');
+  const session = await user.createSession({ isImpersonation: true, expiresInMillis: 60 * 60_000 });
+  const tokens = await session.getTokens();
+  assert.ok(tokens.accessToken && tokens.refreshToken);
+  const claims = decodeJwt(tokens.accessToken);
+  assert.is(claims.sub, userId);
+  assert.match(String((claims.act as { sub?: string } | undefined)?.sub), /^server-key:/, 'the token names who impersonates');
+  // The refresh token works, and the session is listed as an impersonation session to admins.
+  const refreshed = await service.request('POST', '/api/v1/auth/sessions/current/refresh', {
+    headers: { ...clientHeaders(project), 'x-hexclave-refresh-token': tokens.refreshToken },
+  });
+  assert.is(refreshed.status, 200, refreshed.text);
+  assert.is(await verifiedSubject(refreshed.json.access_token), userId);
+});
+
+test('sendMagicLinkEmail + signInWithMagicLink with the code from the mail sign the user in', async () => {
+  const app = clientApp();
+  const email = 'magic@example.com';
+  const before = smtp.messages.length;
+  const sent = await app.sendMagicLinkEmail(email, { callbackUrl: CALLBACK });
+  assert.is(sent.status, 'ok', JSON.stringify(sent));
+  const mail = await smtp.waitForMail((m) => smtp.messages.indexOf(m) >= before && m.to.includes(email));
+  const code = new RegExp(`${CALLBACK.replace(/[.?/]/g, '\\$&')}\\?code=([0-9a-z]{45})`).exec(mail.text)?.[1];
+  assert.ok(code, 'the mail holds the magic link');
+  const signedIn = await app.signInWithMagicLink(code, { noRedirect: true });
+  assert.is(signedIn.status, 'ok', JSON.stringify(signedIn));
+  const accessToken = await app.getAccessToken();
+  assert.ok(accessToken, 'the SDK holds the new session');
+  const userId = await verifiedSubject(accessToken);
+  assert.ok(userId);
+  const stored = await service.request('GET', `/api/v1/users/${userId}`, { headers: serverHeaders(project) });
+  assert.is(stored.json.primary_email, email, 'signed up with the mail\'s address');
+});
+
+test('an unknown polling code reaches the SDK as its known error INVALID_POLLING_CODE', async () => {
+  const app = clientApp();
+  // The SDK's own request layer, as promptCliLogin uses it (headers, override, error decoding).
+  const sdk = (app as unknown as { _interface: { sendClientRequest(path: string, init: RequestInit, session: null): Promise<Response> } })._interface;
+  let caught: unknown;
+  try {
+    await sdk.sendClientRequest(
+      '/auth/cli/poll',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ polling_code: 'poll_unknown' }) },
+      null,
+    );
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(KnownErrors.InvalidPollingCodeError.isInstance(caught), `got ${String(caught)}`);
+});
+
+test('x-hexclave-* headers are the x-stack-* headers; both with different values is a 400', async () => {
+  const hexclave = {
+    'x-hexclave-project-id': project.project_id,
+    'x-hexclave-access-type': 'server',
+    'x-hexclave-secret-server-key': project.secret_server_key,
+  };
+  const created = await service.request('POST', '/api/v1/users', { headers: hexclave, body: {} });
+  assert.is(created.status, 200, created.text);
+  const same = await service.request('POST', '/api/v1/users', { headers: { ...hexclave, 'x-stack-project-id': project.project_id }, body: {} });
+  assert.is(same.status, 200, 'the same value under both names is fine');
+  const differ = await service.request('POST', '/api/v1/users', {
+    headers: { ...hexclave, 'x-stack-secret-server-key': 'ssk_other' },
+    body: {},
+  });
+  assert.is(differ.status, 400, differ.text);
+  assert.is(differ.json.code, 'SCHEMA_ERROR');
+  assert.match(differ.json.error, 'x-stack-secret-server-key and headers.x-hexclave-secret-server-key must not differ');
+});
+
+test('override-error-status: a 4xx is answered 200 with the real status in both actual-status headers; 2xx and plain clients unchanged', async () => {
+  for (const header of ['x-stack-override-error-status', 'x-hexclave-override-error-status']) {
+    const res = await service.request('POST', '/api/v1/auth/cli/poll', { headers: { ...clientHeaders(project), [header]: 'true' }, body: { polling_code: 'poll_nope' } });
+    assert.is(res.status, 200);
+    assert.is(res.headers.get('x-stack-actual-status'), '400');
+    assert.is(res.headers.get('x-hexclave-actual-status'), '400');
+    assert.is(res.headers.get('x-stack-known-error'), 'INVALID_POLLING_CODE');
+    assert.is(res.json.code, 'INVALID_POLLING_CODE');
+  }
+  const plain = await service.request('POST', '/api/v1/auth/cli/poll', { headers: clientHeaders(project), body: { polling_code: 'poll_nope' } });
+  assert.is(plain.status, 400);
+  assert.is(plain.headers.get('x-stack-actual-status'), null);
+  const ok = await service.request('POST', '/api/v1/auth/cli', { headers: { ...clientHeaders(project), 'x-stack-override-error-status': 'true' } });
+  assert.is(ok.status, 200);
+  assert.is(ok.headers.get('x-stack-actual-status'), null);
+});
+
+test('the poll dialect follows the client-version header: upstream\'s 200 waiting / 201 success for SDKs, the reference page\'s for others', async () => {
+  const userId = await newUser('dialect@example.com');
+  const browser = await browserSession(userId);
+  const sdkHeaders = { ...clientHeaders(project), 'x-hexclave-client-version': 'js @stackframe/js@2.8.108' };
+  const poll = (pollingCode: string, headers: Record<string, string>) =>
+    service.request('POST', '/api/v1/auth/cli/poll', { headers, body: { polling_code: pollingCode } });
+  for (const [headers, pending, success] of [
+    [sdkHeaders, { status: 200, body: { status: 'waiting' } }, { status: 201, name: 'success' }],
+    [{ ...clientHeaders(project), 'x-stack-client-version': 'js @stackframe/js@2.8.108' }, { status: 200, body: { status: 'waiting' } }, { status: 201, name: 'success' }],
+    [clientHeaders(project), { status: 201, body: { status: 'pending' } }, { status: 200, name: 'completed' }],
+  ] as const) {
+    const started = await service.request('POST', '/api/v1/auth/cli', { headers: clientHeaders(project) });
+    const waiting = await poll(started.json.polling_code, headers);
+    assert.is(waiting.status, pending.status);
+    assert.equal(waiting.json, pending.body);
+    await service.request('POST', '/api/v1/auth/cli/complete', { headers: clientHeaders(project), body: { login_code: started.json.login_code, refresh_token: browser.refresh_token } });
+    const done = await poll(started.json.polling_code, headers);
+    assert.is(done.status, success.status);
+    assert.is(done.json.status, success.name);
+    assert.match(done.json.refresh_token, /^rt_/);
+    const used = await poll(started.json.polling_code, headers);
+    assert.is(used.status, 200);
+    assert.equal(used.json, { status: 'used' });
+  }
+});
+
+test.run();
