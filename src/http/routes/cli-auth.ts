@@ -35,7 +35,7 @@ export const pollBody = z.strictObject({
  * in rate-limit-catalogue.ts: a person typing their own code, even with a typo or two, stays far
  * below; a guesser at the address limit needs ~10^8 years per live code on average).
  */
-const guessLimits = (project: ProjectView, ip: string): RateLimit[] => [
+export const loginCodeGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [
   projectLimit(project, 'login-code-guesses-per-address', `cli-guess-ip:${project.id}:${ip}`),
   projectLimit(project, 'login-code-guesses-per-project', `cli-guess-project:${project.id}`),
 ];
@@ -85,7 +85,7 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const approver = await approverOf(app, ctx, body.refresh_token);
     const project = callerOf(ctx).project;
     const projectId = project.id;
-    const limits = guessLimits(project, ctx.ip);
+    const limits = loginCodeGuessLimits(project, ctx.ip);
     await assertWithinLimits(app, limits);
     const cliAuthId = await findCliAuthByLoginCode(app, projectId, body.login_code);
     if (cliAuthId === undefined) {
@@ -116,8 +116,8 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
       ctx.body = { status: 'pending' };
       return;
     }
-    if (attempt.status === 'used') {
-      ctx.body = { status: 'used' };
+    if (attempt.status === 'used' || attempt.status === 'denied') {
+      ctx.body = { status: attempt.status };
       return;
     }
     // Completed: claiming is decided on the attempt's stream, so exactly one poll gets a token.

@@ -29,9 +29,9 @@ export const signInCodeBody = z.strictObject({
 // Mail costs the recipient attention and the sender reputation: sends are limited; so are failed
 // guesses (a wrong OTP, or a nonce that names no code) per client address. Defaults in
 // rate-limit-catalogue.ts; a project may override them.
-const guessLimits = (project: ProjectView, ip: string): RateLimit[] => [projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${ip}`)];
+export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${ip}`)];
 
-const sendLimits = (app: AppContext, project: ProjectView, email: string, ip: string): RateLimit[] => [
+export const signInSendLimits = (app: AppContext, project: ProjectView, email: string, ip: string): RateLimit[] => [
   projectLimit(project, 'sign-in-sends-per-email', `otp-send-email:${project.id}:${emailDigestOf(app, email)}`),
   projectLimit(project, 'sign-in-sends-per-address', `otp-send-ip:${project.id}:${ip}`),
 ];
@@ -45,7 +45,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     if (!isOnTrustedDomain(body.callback_url, project.trustedDomains)) {
       throw knownError('REDIRECT_URL_NOT_WHITELISTED', `The callback URL is not on the project's trusted domains (${project.trustedDomains.join(', ') || 'none set'}).`);
     }
-    const limits = sendLimits(app, project, body.email, ctx.ip);
+    const limits = signInSendLimits(app, project, body.email, ctx.ip);
     await assertWithinLimits(app, limits);
     const sent = await sendSignInCode(app, { projectId: project.id, projectName: project.name, email: body.email, callbackUrl: body.callback_url }, originOf(ctx));
     await countAgainstLimits(app, limits);
@@ -55,7 +55,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
   router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const limits = guessLimits(callerOf(ctx).project, ctx.ip);
+    const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
     await assertWithinLimits(app, limits);
     const nonceDigest = nonceDigestOf(app, nonceOf(code));
     const found = await findSignInCode(app.readModel, projectId, nonceDigest);
@@ -81,7 +81,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
-    const limits = guessLimits(callerOf(ctx).project, ctx.ip);
+    const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
     await assertWithinLimits(app, limits);
     let signedIn;
     try {
