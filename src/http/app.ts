@@ -13,6 +13,7 @@ import { jwksRoutes } from './routes/jwks.ts';
 import { cliAuthRoutes } from './routes/cli-auth.ts';
 import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { cliPageRoutes } from './routes/cli-page.ts';
 
 export function routersFor(app: AppContext): Router<AppState>[] {
   return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app), signInCodeRoutes(app), auditRoutes(app)];
@@ -21,6 +22,10 @@ export function routersFor(app: AppContext): Router<AppState>[] {
 export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {
   const koa = new Koa<AppState>({ proxy: options.trustProxy ?? false });
   koa.use(requestContext(app.log));
+  // The approval page reads its own form posts, so it comes before the JSON body reader.
+  const page = cliPageRoutes(app);
+  koa.use(page.routes());
+  koa.use(page.allowedMethods({ throw: true }));
   koa.use(readJsonBody);
   for (const router of routersFor(app)) {
     koa.use(router.routes());
