@@ -231,7 +231,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
     }
     const limits = signInSendLimits(app, project, email, ctx.ip);
     await assertWithinLimits(app, limits);
-    const base = (app.config.PUBLIC_URL ?? ctx.origin).replace(/\/+$/, '');
+    const base = (app.config.PUBLIC_URL ?? `${ctx.protocol}://${ctx.host}`).replace(/\/+$/, '');
     const sent = await sendSignInCode(
       app,
       { projectId: project.id, projectName: project.name, email, callbackUrl: `${base}/cli`, withLink: false },
