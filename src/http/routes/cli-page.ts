@@ -88,7 +88,7 @@ function problemFor(error: unknown, retryHref: string | undefined): RenderedPage
         return problemView(
           400,
           'This login code is not valid',
-          'It has expired, was already approved or denied, or was never issued. Run `authlog login` again in your terminal for a new code.',
+          'It has expired, was already approved or denied, or was never issued. Run “authlog login” again in your terminal for a new code.',
           retryHref,
         );
       case 'FORM_EXPIRED':
@@ -132,7 +132,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
         return;
       }
       app.log.error('unexpected error', { requestId: ctx.state.requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-      show(ctx, problemView(500, 'Something went wrong', `The error has been logged with the reference ${ctx.state.requestId}. Try again, or run \`authlog login\` again.`));
+      show(ctx, problemView(500, 'Something went wrong', `The error has been logged with the reference ${ctx.state.requestId}. Try again, or run “authlog login” again.`));
     }
   });
 
@@ -204,7 +204,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
     };
     const projectId = single('project_id');
     if (projectId === undefined) {
-      show(ctx, problemView(400, 'Open the link from your terminal', 'This page needs the link `authlog login` printed: it names the project you are logging in to. Open that link as it is.'));
+      show(ctx, problemView(400, 'Open the link from your terminal', 'This page needs the link “authlog login” printed: it names the project you are logging in to. Open that link as it is.'));
       return;
     }
     const project = await projectOf(ctx, projectId);
