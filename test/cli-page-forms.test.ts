@@ -52,7 +52,7 @@ class FormClient {
 
 /** The fields of the form posting to `action` on the page: its hidden inputs. */
 function formFields(html: string, action: string): Record<string, string> {
-  const form = new RegExp(`<form method="post" action="${action}">([\\s\\S]*?)</form>`).exec(html)?.[1];
+  const form = new RegExp(`<form method="post" action="${action}"[^>]*>([\\s\\S]*?)</form>`).exec(html)?.[1];
   assert.ok(form, `no form to ${action} in:\n${html}`);
   const fields: Record<string, string> = {};
   for (const [, name, value] of form.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[name!] = value!.replace(/&amp;/g, '&');
@@ -216,6 +216,22 @@ test('cookies are HttpOnly and SameSite=Strict, forms post to plain paths, and p
     assert.match(line, /; SameSite=Strict/);
     assert.not.match(line, /Secure/);
   }
+});
+
+test('sign out ends the browser session: the cookie is cleared and the page asks to sign in again', async () => {
+  const client = new FormClient();
+  const started = await initiate();
+  await signIn(client, started.login_code, 'gus@example.test');
+  const refreshToken = client.cookies.get('authlog-cli-session');
+  assert.ok(refreshToken);
+  const page = await client.get(pageLink(started.login_code));
+  const out = await client.post('/cli/sign-out', formFields(page.html, '/cli/sign-out'));
+  assert.is(out.status, 303);
+  assert.ok(!client.cookies.has('authlog-cli-session'));
+  assert.is(heading((await client.get(pageLink(started.login_code))).html), 'Sign in to Acme &lt;script&gt;alert(1)&lt;/script&gt;');
+  // The session itself is revoked, not only forgotten by the browser.
+  const refresh = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': refreshToken } });
+  assert.is(refresh.status, 401);
 });
 
 test('behind https (PUBLIC_URL), the cookies are Secure and __Host- prefixed, and HSTS is sent', async () => {
