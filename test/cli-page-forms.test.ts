@@ -137,7 +137,7 @@ test('a forged post without the CSRF token, with another form\'s token, or witho
   const started = await initiate();
   await signIn(client, started.login_code, 'carol@example.test');
   const page = await client.get(pageLink(started.login_code));
-  const fields = { ...formFields(page.html, '/cli/approve'), confirm: 'yes' };
+  const fields: Record<string, string> = { ...formFields(page.html, '/cli/approve'), confirm: 'yes' };
   const { csrf, ...withoutToken } = fields;
   const attempts = [
     await client.post('/cli/approve', withoutToken),
@@ -192,9 +192,11 @@ test('a wrong OTP asks again; the page without a project, or with an unknown one
   assert.ok(!client.cookies.has('authlog-cli-session'));
   const noProject = await client.get('/cli');
   assert.is(noProject.status, 400);
+  assert.is(noProject.headers.get('x-stack-known-error'), 'SCHEMA_ERROR');
   assert.match(noProject.html, 'Open the link from your terminal');
   const unknown = await client.get(`/cli?project_id=00000000-0000-4000-8000-000000000000&login_code=${started.login_code}`);
-  assert.is(unknown.status, 404);
+  assert.is(unknown.status, 400);
+  assert.is(unknown.headers.get('x-stack-known-error'), 'CURRENT_PROJECT_NOT_FOUND');
   assert.is(heading(unknown.html), 'Unknown project');
 });
 

@@ -96,7 +96,7 @@ function problemFor(error: unknown, retryHref: string | undefined): RenderedPage
       case 'RATE_LIMITED':
         return problemView(429, 'Too many attempts', error.message, retryHref);
       case 'CURRENT_PROJECT_NOT_FOUND':
-        return problemView(404, 'Unknown project', 'This link does not name a project of this service. Open the link your terminal printed, as it is.');
+        return problemView(400, 'Unknown project', 'This link does not name a project of this service. Open the link your terminal printed, as it is.');
       default:
         return problemView(error.status, 'This request could not be completed', error.message, retryHref);
     }
@@ -126,12 +126,14 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
           ctx.set('x-stack-known-error', error.code);
           for (const [name, value] of Object.entries(error.headers ?? {})) ctx.set(name, value);
         } else {
+          ctx.set('x-stack-known-error', 'SERVICE_UNAVAILABLE');
           ctx.set('retry-after', '1');
         }
         show(ctx, problem);
         return;
       }
       app.log.error('unexpected error', { requestId: ctx.state.requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      ctx.set('x-stack-known-error', 'INTERNAL_ERROR');
       show(ctx, problemView(500, 'Something went wrong', `The error has been logged with the reference ${ctx.state.requestId}. Try again, or run “authlog login” again.`));
     }
   });
@@ -204,6 +206,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
     };
     const projectId = single('project_id');
     if (projectId === undefined) {
+      ctx.set('x-stack-known-error', 'SCHEMA_ERROR');
       show(ctx, problemView(400, 'Open the link from your terminal', 'This page needs the link “authlog login” printed: it names the project you are logging in to. Open that link as it is.'));
       return;
     }
