@@ -119,7 +119,8 @@ test('authlog login → the browser signs in with the mailed OTP, sees the CLI\'
     assert.is(details[2], '127.0.0.1', 'the address the CLI started from');
     assert.match(details[3] ?? '', /^authlog-login \(node v\d+\.\d+\.\d+; linux\)$/);
     assert.is(details[4], 'ada@example.test');
-    assert.is(await page.getByLabel('Login code').textContent(), loginCode);
+    assert.is(await page.locator('p.code').textContent(), loginCode);
+    await page.getByRole('heading', { name: 'What asked to log in' }).waitFor();
     await shot(page, 'approve-3-what-asked');
     // By keyboard alone: tick the confirmation, tab to Approve, press Enter.
     await page.getByLabel(`I started this login and my terminal shows ${loginCode}`).focus();

@@ -62,7 +62,7 @@ export function signInView(form: FormContext, options: { error?: string; email?:
     body: page(
       `Sign in — ${form.project.name}`,
       html`<h1>Sign in to ${form.project.name}</h1>
-<p>A command-line tool asks to log in to ${form.project.name} with the code <strong>${form.loginCode}</strong>. Sign in to see what asked and to approve or deny it.</p>
+<p>A command-line tool asks to log in to ${form.project.name} with the code <strong class="nowrap">${form.loginCode}</strong>. Sign in to see what asked and to approve or deny it.</p>
 ${errorBox(options.error, 'email-error')}
 <form method="post" action="/cli/email">${hidden(form, 'email')}
 <label for="email">Your email address</label>
@@ -101,8 +101,9 @@ export function approveView(form: FormContext, attempt: CliAuthView, signedInAs:
       `Approve a CLI login? — ${form.project.name}`,
       html`<h1>Log in a command-line tool to ${form.project.name}?</h1>
 <p>Check that your terminal shows this code:</p>
-<p class="code" aria-label="Login code">${form.loginCode}</p>
-<dl aria-label="What asked to log in">
+<p class="code">${form.loginCode}</p>
+<h2>What asked to log in</h2>
+<dl>
 <dt>Project</dt><dd>${form.project.name}</dd>
 <dt>Started</dt><dd>${attempt.createdAtMillis === undefined ? 'unknown' : when(attempt.createdAtMillis, now)}</dd>
 <dt>From address</dt><dd>${attempt.ip ?? 'unknown'}</dd>

@@ -34,6 +34,7 @@ const STYLE = `
 body{margin:0;padding:1rem}
 main{max-width:34rem;margin:2rem auto;background:#fff;border:1px solid #c9ccd1;border-radius:.5rem;padding:1.5rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
+h2{font-size:1.1rem;margin:1.25rem 0 .5rem}
 p{margin:.75rem 0}
 label{display:block;font-weight:600;margin:1rem 0 .25rem}
 input[type=text],input[type=email]{box-sizing:border-box;width:100%;font-size:1.1rem;padding:.6rem;border:2px solid #5f6368;border-radius:.375rem}
@@ -53,7 +54,7 @@ dd{margin:0;overflow-wrap:anywhere}
 .error{color:#a50e0e;background:#fdecea;border-left:4px solid #a50e0e;padding:.5rem .75rem}
 .ok{color:#0d652d;background:#e6f4ea;border-left:4px solid #0d652d;padding:.5rem .75rem}
 .muted{color:#4a4f55;font-size:.95rem}
-form.inline{display:inline}
+.nowrap{white-space:nowrap}
 @media (max-width:30rem){main{margin:0;padding:1rem}dl{grid-template-columns:1fr}dd{margin-bottom:.5rem}}
 `;
 
