@@ -80,7 +80,7 @@ test('authlog login completes when another party approves, and keeps the token i
   const userId = await approve(loginCode);
   const result = await run.done;
   assert.is(result.exit, 0, result.stderr);
-  assert.match(result.stderr, `https://auth.example.com/cli?login_code=${loginCode}`);
+  assert.match(result.stderr, `https://auth.example.com/cli?project_id=${project.project_id}&login_code=${loginCode}`);
   assert.match(result.stderr, `The refresh token is in ${path}`);
   assert.is(result.stdout, '', 'nothing secret on stdout');
   assert.is(statSync(path).mode & 0o777, 0o600);

@@ -61,6 +61,13 @@ function assertDocumented(a: Answer, method: string, where: string): void {
   assert.is(ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE].status, a.status, `status of ${code}: ${where}`);
   if (a.status >= 500) assert.is(code, 'SERVICE_UNAVAILABLE', `a 5xx: ${where}`);
   if (method === 'HEAD') return;
+  // The approval page (/cli) answers people: its errors are whole HTML pages, with the same header.
+  if (/^text\/html\b/.test(a.header('content-type') ?? '')) {
+    assert.ok(where.includes('/cli'), `an HTML answer outside the approval page: ${where}`);
+    assert.match(a.text, /^<!doctype html>/, `page: ${where}`);
+    assert.not.match(a.text, /\bat \S+ \(|node_modules|Error:/, `a stack trace on the page: ${where}`);
+    return;
+  }
   let body: Record<string, unknown> = {};
   try {
     body = JSON.parse(a.text);
@@ -272,6 +279,7 @@ const randomPath = fc.oneof(
   { weight: 4, arbitrary: fc.array(segment, { maxLength: 8 }).map((s) => '/' + s.join('/')) },
   fc.tuple(fc.integer({ min: 1_000, max: 20_000 }), pick('a', '%2e', '../')).map(([n, s]) => '/api/v1/users/' + s.repeat(Math.ceil(n / s.length))),
   pick('*', '//', '/api/v1/users/../../etc/passwd', 'http://evil.example/api/v1/users', '/health?' + 'a=1&'.repeat(2_000)),
+  pick('/cli', '/cli/approve', '/cli/otp', '/cli?project_id=%ZZ&login_code=%00', '/cli?project_id=a&project_id=b', '/cli/../api/v1/users'),
 );
 
 async function methodsAndPaths(name: string, method: fc.Arbitrary<string>): Promise<void> {

@@ -7,6 +7,9 @@ import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { RATE_LIMIT_DEFAULTS, type RateLimitOverrides } from '../src/rate-limit-catalogue.ts';
 import { changeProject } from '../src/commands/project/change-project.ts';
 import { systemOrigin } from '../src/app-context.ts';
+import { findCliAuthByLoginCode } from '../src/commands/cli-auth/complete-cli-auth.ts';
+import { denyCliAuth } from '../src/commands/cli-auth/deny-cli-auth.ts';
+import { findSessionByRefreshDigest } from '../src/projections/session-projection.ts';
 
 const { limit: LOGIN_CODE_GUESSES_PER_ADDRESS, windowMs: LOGIN_CODE_GUESS_WINDOW_MS } = RATE_LIMIT_DEFAULTS['login-code-guesses-per-address'];
 import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
@@ -157,6 +160,29 @@ test('expired (1 s, then 1.5 s later) → poll 200 expired, complete 400 INVALID
   assert.is((await complete(late.login_code, browser.refresh_token)).status, 200);
   clock.advance(1000);
   assert.equal((await poll(late.polling_code)).json, { status: 'expired' });
+});
+
+test('denied on the approval page → poll 200 denied, every time; the code can no longer be completed', async () => {
+  const browser = await browserUser();
+  const started = (await initiate()).json;
+  assert.is((await poll(started.polling_code)).status, 201);
+  const cliAuthId = await findCliAuthByLoginCode(service.app, project.project_id, started.login_code);
+  const session = await findSessionByRefreshDigest(service.app.readModel, project.project_id, service.app.hasher.digest('refresh-token', browser.refresh_token));
+  assert.ok(cliAuthId && session);
+  await denyCliAuth(service.app, project.project_id, cliAuthId, { userId: browser.userId, sessionId: session.id }, { actor: { kind: 'user', id: browser.userId } });
+  assert.equal(await poll(started.polling_code).then((r) => [r.status, r.json]), [200, { status: 'denied' }]);
+  assertError(await complete(started.login_code, browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
+  assert.equal(await poll(started.polling_code).then((r) => [r.status, r.json]), [200, { status: 'denied' }]);
+  const denials = (await service.app.store.readStream(`cliAuth-${cliAuthId}`)).filter((e) => e.type === 'CliAuthDenied');
+  assert.is(denials.length, 1);
+  assert.equal(denials[0]?.data, {
+    cliAuthId,
+    projectId: project.project_id,
+    userId: browser.userId,
+    denyingSessionId: session.id,
+    deniedAtMillis: clock.now(),
+    attemptExpiresAtMillis: Date.parse(started.expires_at),
+  });
 });
 
 test('a project\'s own rate limits override the defaults (set-rate-limit), and back', async () => {

@@ -16,6 +16,8 @@ export interface LoginIo {
 }
 
 const POLL_INTERVAL_MS = 1000;
+/** Shown to the person on the approval page, next to the address the login came from. */
+const USER_AGENT = `authlog-login (node ${process.version}; ${process.platform})`;
 
 export function defaultCredentialsPath(env: Record<string, string | undefined>): string {
   const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
@@ -31,7 +33,7 @@ interface Answer {
 async function call(api: string, path: string, headers: Record<string, string>, body: unknown): Promise<Answer> {
   const response = await fetch(api.replace(/\/+$/, '') + path, {
     method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json', 'user-agent': USER_AGENT },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });
@@ -86,7 +88,8 @@ export async function loginCommand(args: string[], io: LoginIo): Promise<void> {
 
   io.err(`To log in, approve this code in your browser: ${loginCode}`);
   const publicUrl = io.env.PUBLIC_URL;
-  if (publicUrl) io.err(`  ${publicUrl.replace(/\/+$/, '')}/cli?login_code=${encodeURIComponent(loginCode)}`);
+  // The project is in the link: login codes are unique per project only, and the id is no secret.
+  if (publicUrl) io.err(`  ${publicUrl.replace(/\/+$/, '')}/cli?project_id=${encodeURIComponent(projectId)}&login_code=${encodeURIComponent(loginCode)}`);
   io.err(`Waiting for approval (the code expires at ${expiresAt})…`);
 
   for (;;) {

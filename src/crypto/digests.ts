@@ -11,7 +11,8 @@ export type DigestPurpose =
   | 'sign-in-code'
   | 'sign-in-nonce'
   | 'email'
-  | 'admin-access-token';
+  | 'admin-access-token'
+  | 'page-csrf';
 
 export interface Hasher {
   /** base64url HMAC-SHA-256 of `value` under the server secret, separated by purpose. */

@@ -1,5 +1,5 @@
 // Events of a CLI login: the `cliAuth-<id>` stream (an attempt initiated by the CLI, completed by
-// a person approving its login code, claimed by the CLI's poll) and the
+// a person approving its login code or denied by them, claimed by the CLI's poll) and the
 // `cliLoginCode-<project>.<digest>` reservation stream that keeps login codes unique among live
 // attempts. Codes appear only as digests; who asked, from where, is in each event's metadata.
 import { z } from 'zod';
@@ -27,6 +27,19 @@ export const cliAuthEvents = {
      */
     impersonator: actorSchema.optional(),
     completedAtMillis: z.number().int(),
+    attemptExpiresAtMillis: z.number().int(),
+  }),
+  /**
+   * A person refused the attempt on the approval page: it can no longer be completed or claimed,
+   * and the CLI's poll answers `denied`.
+   */
+  CliAuthDenied: z.object({
+    cliAuthId: z.uuid(),
+    projectId: z.uuid(),
+    userId: z.uuid(),
+    /** The session the person denied from. */
+    denyingSessionId: z.uuid(),
+    deniedAtMillis: z.number().int(),
     attemptExpiresAtMillis: z.number().int(),
   }),
   /** The CLI's poll took the approval: `sessionId` is the new session minted for it. */

@@ -16,6 +16,7 @@ import { cliAuthRoutes } from './routes/cli-auth.ts';
 import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
+import { cliPageRoutes } from './routes/cli-page.ts';
 
 export function routersFor(app: AppContext): Router<AppState>[] {
   return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app), signInCodeRoutes(app), oauthTokenRoutes(app), auditRoutes(app)];
@@ -25,6 +26,10 @@ export function createHttpApp(app: AppContext, options: { trustProxy?: boolean }
   const koa = new Koa<AppState>({ proxy: options.trustProxy ?? false });
   koa.use(overrideErrorStatus);
   koa.use(requestContext(app.log));
+  // The approval page reads its own form posts, so it comes before the JSON body reader.
+  const page = cliPageRoutes(app);
+  koa.use(page.routes());
+  koa.use(page.allowedMethods({ throw: true }));
   koa.use(readJsonBody);
   for (const router of routersFor(app)) {
     koa.use(router.routes());

@@ -11,7 +11,9 @@ export type PollState =
   | { status: 'pending' }
   | { status: 'completed'; refreshToken: string }
   | { status: 'used' }
-  | { status: 'expired' };
+  | { status: 'expired' }
+  /** The person said no on the approval page (upstream has no such state; the SDK reports it as an error). */
+  | { status: 'denied' };
 
 export type PollDialect = 'reference' | 'upstream';
 
@@ -32,6 +34,7 @@ export function pollAnswer(state: PollState, dialect: PollDialect): PollAnswer {
         : { httpStatus: 200, body: { status: 'completed', refresh_token: state.refreshToken } };
     case 'used':
     case 'expired':
+    case 'denied':
       return { httpStatus: 200, body: { status: state.status } };
   }
 }

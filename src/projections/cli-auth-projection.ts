@@ -1,8 +1,10 @@
-// Read model of CLI logins, which answers the CLI's poll: polling-code digest -> attempt, and the
-// attempt's status. Entries outlive the attempt by a day, so a late poll hears `expired` rather
-// than "no such code".
+// Read model of CLI logins, which answers the CLI's poll and shows the approval page what asked:
+// polling-code digest -> attempt, and the attempt's status, start time, and the address and user
+// agent the CLI started from (the metadata of CliAuthInitiated, which records every request's
+// origin). Entries outlive the attempt by a day, so a late poll hears `expired` rather than
+// "no such code".
 import type { Projector } from './projector.ts';
-import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import type { ReadModelOp, ReadModelQueries } from '../readmodel/read-model.ts';
 
 /** How long after its expiry an attempt is still known (and polls answer `expired`). */
 export const CLI_AUTH_RETENTION_MS = 24 * 60 * 60_000;
@@ -10,41 +12,36 @@ export const CLI_AUTH_RETENTION_MS = 24 * 60 * 60_000;
 const pollKey = (pollingCodeDigest: string) => `cli-poll:${pollingCodeDigest}`;
 const attemptKey = (cliAuthId: string) => `cli-attempt:${cliAuthId}`;
 
-export type CliAuthStatus = 'pending' | 'completed' | 'used';
+export type CliAuthStatus = 'pending' | 'completed' | 'used' | 'denied';
 
-export const cliAuthProjector: Projector = (event) => {
+const statusOf = (cliAuthId: string, status: CliAuthStatus, attemptExpiresAtMillis: number): ReadModelOp[] => [
+  { op: 'hset', key: attemptKey(cliAuthId), fields: { status }, expireAtMs: attemptExpiresAtMillis + CLI_AUTH_RETENTION_MS },
+];
+
+export const cliAuthProjector: Projector = (event, recorded) => {
   switch (event.type) {
     case 'CliAuthInitiated': {
       const d = event.data;
       const keepUntil = d.expiresAtMillis + CLI_AUTH_RETENTION_MS;
+      const fields: Record<string, string> = {
+        projectId: d.projectId,
+        status: 'pending',
+        createdAt: String(d.createdAtMillis),
+        expiresAt: String(d.expiresAtMillis),
+      };
+      if (recorded.metadata.ip) fields.ip = recorded.metadata.ip;
+      if (recorded.metadata.userAgent) fields.userAgent = recorded.metadata.userAgent;
       return [
         { op: 'set', key: pollKey(d.pollingCodeDigest), value: d.cliAuthId, expireAtMs: keepUntil },
-        {
-          op: 'hset',
-          key: attemptKey(d.cliAuthId),
-          fields: { projectId: d.projectId, status: 'pending', expiresAt: String(d.expiresAtMillis) },
-          expireAtMs: keepUntil,
-        },
+        { op: 'hset', key: attemptKey(d.cliAuthId), fields, expireAtMs: keepUntil },
       ];
     }
     case 'LoginCodeCompleted':
-      return [
-        {
-          op: 'hset',
-          key: attemptKey(event.data.cliAuthId),
-          fields: { status: 'completed' },
-          expireAtMs: event.data.attemptExpiresAtMillis + CLI_AUTH_RETENTION_MS,
-        },
-      ];
+      return statusOf(event.data.cliAuthId, 'completed', event.data.attemptExpiresAtMillis);
+    case 'CliAuthDenied':
+      return statusOf(event.data.cliAuthId, 'denied', event.data.attemptExpiresAtMillis);
     case 'CliAuthClaimed':
-      return [
-        {
-          op: 'hset',
-          key: attemptKey(event.data.cliAuthId),
-          fields: { status: 'used' },
-          expireAtMs: event.data.attemptExpiresAtMillis + CLI_AUTH_RETENTION_MS,
-        },
-      ];
+      return statusOf(event.data.cliAuthId, 'used', event.data.attemptExpiresAtMillis);
     default:
       return [];
   }
@@ -54,15 +51,34 @@ export interface CliAuthView {
   cliAuthId: string;
   projectId: string;
   status: CliAuthStatus;
+  /** Undefined for attempts projected before the start time was kept. */
+  createdAtMillis: number | undefined;
   expiresAtMillis: number;
+  /** Where the CLI started from, when the request recorded it. */
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
+const STATUSES: readonly string[] = ['pending', 'completed', 'used', 'denied'] satisfies CliAuthStatus[];
+
+/** The attempt, if it is of this project. */
+export async function findCliAuth(rm: ReadModelQueries, projectId: string, cliAuthId: string): Promise<CliAuthView | undefined> {
+  const h = await rm.hgetall(attemptKey(cliAuthId));
+  if (!h || h.projectId !== projectId || !h.expiresAt) return undefined;
+  const status = (STATUSES.includes(h.status ?? '') ? h.status : 'pending') as CliAuthStatus;
+  return {
+    cliAuthId,
+    projectId,
+    status,
+    createdAtMillis: h.createdAt ? Number(h.createdAt) : undefined,
+    expiresAtMillis: Number(h.expiresAt),
+    ip: h.ip || undefined,
+    userAgent: h.userAgent || undefined,
+  };
 }
 
 /** The attempt a polling code belongs to, if it is of this project. */
 export async function findCliAuthByPollingDigest(rm: ReadModelQueries, projectId: string, digest: string): Promise<CliAuthView | undefined> {
   const cliAuthId = await rm.get(pollKey(digest));
-  if (!cliAuthId) return undefined;
-  const h = await rm.hgetall(attemptKey(cliAuthId));
-  if (!h || h.projectId !== projectId || !h.expiresAt) return undefined;
-  const status = h.status === 'completed' || h.status === 'used' ? h.status : 'pending';
-  return { cliAuthId, projectId, status, expiresAtMillis: Number(h.expiresAt) };
+  return cliAuthId ? findCliAuth(rm, projectId, cliAuthId) : undefined;
 }

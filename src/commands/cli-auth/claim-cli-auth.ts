@@ -17,7 +17,7 @@ import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
 
 export type ClaimOutcome =
   | { status: 'claimed'; refreshToken: string }
-  | { status: 'pending' | 'used' | 'expired' };
+  | { status: 'pending' | 'used' | 'expired' | 'denied' };
 
 export async function claimCliAuth(ctx: AppContext, projectId: string, cliAuthId: string, origin: Origin): Promise<ClaimOutcome> {
   const now = ctx.clock();
@@ -32,6 +32,7 @@ export async function claimCliAuth(ctx: AppContext, projectId: string, cliAuthId
   const state = result.state;
   if (result.appended.length === 0) {
     if (isCliAuthExpired(state, now)) return { status: 'expired' };
+    if (state.status === 'denied') return { status: 'denied' };
     return { status: state.status === 'claimed' ? 'used' : 'pending' };
   }
   const userId = state.userId as string;

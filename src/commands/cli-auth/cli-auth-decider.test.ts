@@ -44,6 +44,12 @@ const claimed = (claimedAtMillis = T0 + 2000, claimedSessionId = sessionId): Dom
 /** Folds events from the initial state, as the handler does with a stream. */
 const fold = (events: readonly DomainEvent[]): CliAuthState => events.reduce(cliAuthDecider.evolve, cliAuthDecider.initialState());
 const decideAfter = (history: readonly DomainEvent[], command: CliAuthCommand): DomainEvent[] => cliAuthDecider.decide(command, fold(history));
+const denied = (deniedAtMillis = T0 + 1000): DomainEvent => ({
+  type: 'CliAuthDenied',
+  data: { cliAuthId, projectId, userId, denyingSessionId: approvingSessionId, deniedAtMillis, attemptExpiresAtMillis: EXPIRES_AT },
+});
+const denyAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
+  decideAfter(history, { type: 'DenyCliAuth', projectId: project, userId, denyingSessionId: approvingSessionId, nowMs });
 const completeAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
   decideAfter(history, { type: 'CompleteCliAuth', projectId: project, userId, approvingSessionId, nowMs });
 const claimAt = (history: readonly DomainEvent[], nowMs: number, project = projectId, claimSessionId = sessionId) =>
@@ -105,6 +111,45 @@ test('completing an already completed attempt is INVALID_LOGIN_CODE', () => {
 
 test('completing an already claimed attempt is INVALID_LOGIN_CODE', () => {
   throwsKnown(() => completeAt([initiated, completed(), claimed()], T0 + 2500), 'INVALID_LOGIN_CODE');
+});
+
+// --- DenyCliAuth ---
+
+test('denying a pending attempt of the same project before expiry decides one CliAuthDenied with the person, their session and times', () => {
+  assert.equal(denyAt([initiated], T0 + 500), [
+    {
+      type: 'CliAuthDenied',
+      data: { cliAuthId, projectId, userId, denyingSessionId: approvingSessionId, deniedAtMillis: T0 + 500, attemptExpiresAtMillis: EXPIRES_AT },
+    },
+  ]);
+});
+
+test('denying an unknown attempt, or one of another project, is INVALID_LOGIN_CODE', () => {
+  throwsKnown(() => denyAt([], T0), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => denyAt([initiated], T0 + 1, otherProjectId), 'INVALID_LOGIN_CODE');
+});
+
+test('denying one ms before expiry works, at or after expiry is INVALID_LOGIN_CODE', () => {
+  assert.is(denyAt([initiated], EXPIRES_AT - 1).length, 1);
+  throwsKnown(() => denyAt([initiated], EXPIRES_AT), 'INVALID_LOGIN_CODE');
+});
+
+test('an attempt completed, claimed or denied already cannot be denied', () => {
+  throwsKnown(() => denyAt([initiated, completed()], T0 + 1500), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => denyAt([initiated, completed(), claimed()], T0 + 2500), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => denyAt([initiated, denied()], T0 + 1500), 'INVALID_LOGIN_CODE');
+});
+
+test('a denied attempt cannot be completed afterwards', () => {
+  throwsKnown(() => completeAt([initiated, denied()], T0 + 1500), 'INVALID_LOGIN_CODE');
+});
+
+test('a denied attempt is never claimed', () => {
+  assert.equal(claimAt([initiated, denied()], T0 + 1500), []);
+});
+
+test('evolve moves pending → denied and keeps no approver nor session', () => {
+  assert.equal(fold([initiated, denied()]), { ...fold([initiated]), status: 'denied' });
 });
 
 // --- ClaimCliAuth ---
@@ -180,7 +225,7 @@ test('an approval from an impersonation session carries the impersonator into th
 
 test('evolve leaves the state unchanged on unrelated events', () => {
   const unrelated: DomainEvent = { type: 'CliLoginCodeReserved', data: { projectId, cliAuthId: randomUUID(), expiresAtMillis: EXPIRES_AT + 1 } };
-  for (const history of [[], [initiated], [initiated, completed()], [initiated, completed(), claimed()]] as DomainEvent[][]) {
+  for (const history of [[], [initiated], [initiated, completed()], [initiated, completed(), claimed()], [initiated, denied()]] as DomainEvent[][]) {
     const before = fold(history);
     assert.is(cliAuthDecider.evolve(before, unrelated), before);
   }

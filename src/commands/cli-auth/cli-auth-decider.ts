@@ -1,5 +1,6 @@
-// The CLI login attempt: initiated once; completed once, by one person, before it expires;
-// claimed once, by one poll, after completion and before expiry. Because each step is decided on
+// The CLI login attempt: initiated once; completed once (or denied once), by one person, before
+// it expires; claimed once, by one poll, after completion and before expiry. A denied attempt is
+// final: it is never completed nor claimed. Because each step is decided on
 // the attempt's own stream with optimistic concurrency, of any number of concurrent completes
 // or polls exactly one wins.
 import type { Decider } from '../handler.ts';
@@ -7,7 +8,7 @@ import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
 
 export interface CliAuthState {
-  status: 'none' | 'pending' | 'completed' | 'claimed';
+  status: 'none' | 'pending' | 'completed' | 'claimed' | 'denied';
   cliAuthId: string;
   projectId: string;
   expiresAtMillis: number;
@@ -27,9 +28,14 @@ export type CliAuthCommand =
       impersonator?: EventData<'LoginCodeCompleted'>['impersonator'];
       nowMs: number;
     }
+  | { type: 'DenyCliAuth'; projectId: string; userId: string; denyingSessionId: string; nowMs: number }
   | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number };
 
-type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthClaimed'>;
+type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthDenied' | 'CliAuthClaimed'>;
+
+/** Only a live pending attempt of the project can be decided on by a person. */
+const isOpenFor = (state: CliAuthState, projectId: string, nowMs: number): boolean =>
+  state.status === 'pending' && state.projectId === projectId && !isCliAuthExpired(state, nowMs);
 
 export const isCliAuthExpired = (state: CliAuthState, nowMs: number): boolean => nowMs >= state.expiresAtMillis;
 
@@ -57,6 +63,8 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
           approvingSessionId: event.data.approvingSessionId,
           impersonator: event.data.impersonator,
         };
+      case 'CliAuthDenied':
+        return { ...state, status: 'denied' };
       case 'CliAuthClaimed':
         return { ...state, status: 'claimed', sessionId: event.data.sessionId };
       default:
@@ -70,11 +78,9 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
         if (state.status !== 'none') throw new Error(`CLI auth ${command.data.cliAuthId} exists already`);
         return [{ type: 'CliAuthInitiated', data: command.data }];
       case 'CompleteCliAuth':
-        // Unknown, of another project, expired, completed or claimed: one answer for all, so a
-        // guesser learns nothing about which codes exist.
-        if (state.status !== 'pending' || state.projectId !== command.projectId || isCliAuthExpired(state, command.nowMs)) {
-          throw knownError('INVALID_LOGIN_CODE');
-        }
+        // Unknown, of another project, expired, completed, denied or claimed: one answer for all,
+        // so a guesser learns nothing about which codes exist.
+        if (!isOpenFor(state, command.projectId, command.nowMs)) throw knownError('INVALID_LOGIN_CODE');
         return [
           {
             type: 'LoginCodeCompleted',
@@ -85,6 +91,21 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
               approvingSessionId: command.approvingSessionId,
               ...(command.impersonator ? { impersonator: command.impersonator } : {}),
               completedAtMillis: command.nowMs,
+              attemptExpiresAtMillis: state.expiresAtMillis,
+            },
+          },
+        ];
+      case 'DenyCliAuth':
+        if (!isOpenFor(state, command.projectId, command.nowMs)) throw knownError('INVALID_LOGIN_CODE');
+        return [
+          {
+            type: 'CliAuthDenied',
+            data: {
+              cliAuthId: state.cliAuthId,
+              projectId: state.projectId,
+              userId: command.userId,
+              denyingSessionId: command.denyingSessionId,
+              deniedAtMillis: command.nowMs,
               attemptExpiresAtMillis: state.expiresAtMillis,
             },
           },

@@ -15,6 +15,11 @@ export interface SendSignInCodeInput {
   projectName: string;
   email: string;
   callbackUrl: string;
+  /**
+   * false: the mail holds the OTP only. The CLI approval page asks for the typed OTP and keeps
+   * codes out of URLs, so a link there would only be a secret in browser history.
+   */
+  withLink?: boolean;
 }
 
 /** The link in the mail: the callback with `code=<the whole code>` added to its query. */
@@ -24,15 +29,13 @@ export function magicLink(callbackUrl: string, code: string): string {
   return url.toString();
 }
 
-export function signInMail(projectName: string, otp: string, link: string, lifetimeMinutes: number): { subject: string; text: string } {
+export function signInMail(projectName: string, otp: string, link: string | undefined, lifetimeMinutes: number): { subject: string; text: string } {
   return {
     subject: `Sign in to ${projectName}: Your code is ${otp}`,
     text: [
       `Your code to sign in to ${projectName} is: ${otp}`,
       '',
-      'Or sign in with this link:',
-      link,
-      '',
+      ...(link === undefined ? [] : ['Or sign in with this link:', link, '']),
       `The code works once and expires in ${lifetimeMinutes} minutes.`,
       'If you did not ask to sign in, you can ignore this email.',
     ].join('\n'),
@@ -43,7 +46,7 @@ export async function sendSignInCode(ctx: AppContext, input: SendSignInCodeInput
   const code = newSignInCode();
   const nonce = nonceOf(code);
   const now = ctx.clock();
-  const mail = signInMail(input.projectName, otpOf(code).toUpperCase(), magicLink(input.callbackUrl, code), SIGN_IN_CODE_LIFETIME_MS / 60_000);
+  const mail = signInMail(input.projectName, otpOf(code).toUpperCase(), input.withLink === false ? undefined : magicLink(input.callbackUrl, code), SIGN_IN_CODE_LIFETIME_MS / 60_000);
   await ctx.mailer.send({ to: input.email, ...mail });
 
   const nonceDigest = nonceDigestOf(ctx, nonce);

@@ -36,7 +36,7 @@ export const pollBody = z.strictObject({
  * in rate-limit-catalogue.ts: a person typing their own code, even with a typo or two, stays far
  * below; a guesser at the address limit needs ~10^8 years per live code on average).
  */
-const guessLimits = (project: ProjectView, ip: string): RateLimit[] => [
+export const loginCodeGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [
   projectLimit(project, 'login-code-guesses-per-address', `cli-guess-ip:${project.id}:${ip}`),
   projectLimit(project, 'login-code-guesses-per-project', `cli-guess-project:${project.id}`),
 ];
@@ -76,7 +76,7 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
 async function pollState(app: AppContext, projectId: string, attempt: CliAuthView, origin: Origin): Promise<PollState> {
   // Expiry is checked first: an attempt completed but not claimed in time is expired.
   if (app.clock() >= attempt.expiresAtMillis) return { status: 'expired' };
-  if (attempt.status === 'pending' || attempt.status === 'used') return { status: attempt.status };
+  if (attempt.status === 'pending' || attempt.status === 'used' || attempt.status === 'denied') return { status: attempt.status };
   // Completed: claiming is decided on the attempt's stream, so exactly one poll gets a token.
   const outcome = await claimCliAuth(app, projectId, attempt.cliAuthId, origin);
   return outcome.status === 'claimed' ? { status: 'completed', refreshToken: outcome.refreshToken } : { status: outcome.status };
@@ -96,7 +96,7 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const approver = await approverOf(app, ctx, body.refresh_token);
     const project = callerOf(ctx).project;
     const projectId = project.id;
-    const limits = guessLimits(project, ctx.ip);
+    const limits = loginCodeGuessLimits(project, ctx.ip);
     const guess = await reserveLimits(app, limits);
     const cliAuthId = await findCliAuthByLoginCode(app, projectId, body.login_code);
     // A guess: no attempt ever had this code. (A code that is expired or already completed was

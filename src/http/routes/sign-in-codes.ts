@@ -29,9 +29,9 @@ export const signInCodeBody = z.strictObject({
 // Mail costs the recipient attention and the sender reputation: sends are limited; so are failed
 // guesses (a wrong OTP, or a nonce that names no code) per client address. Defaults in
 // rate-limit-catalogue.ts; a project may override them.
-const guessLimits = (project: ProjectView, ip: string): RateLimit[] => [projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${ip}`)];
+export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${ip}`)];
 
-const sendLimits = (app: AppContext, project: ProjectView, email: string, ip: string): RateLimit[] => [
+export const signInSendLimits = (app: AppContext, project: ProjectView, email: string, ip: string): RateLimit[] => [
   projectLimit(project, 'sign-in-sends-per-email', `otp-send-email:${project.id}:${emailDigestOf(app, email)}`),
   projectLimit(project, 'sign-in-sends-per-address', `otp-send-ip:${project.id}:${ip}`),
 ];
@@ -45,7 +45,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     if (!isOnTrustedDomain(body.callback_url, project.trustedDomains)) {
       throw knownError('REDIRECT_URL_NOT_WHITELISTED', `The callback URL is not on the project's trusted domains (${project.trustedDomains.join(', ') || 'none set'}).`);
     }
-    const limits = sendLimits(app, project, body.email, ctx.ip);
+    const limits = signInSendLimits(app, project, body.email, ctx.ip);
     const send = await reserveLimits(app, limits);
     let sent;
     try {
@@ -60,7 +60,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
   router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const limits = guessLimits(callerOf(ctx).project, ctx.ip);
+    const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
     const nonceDigest = nonceDigestOf(app, nonceOf(code));
     // Independent: one round trip to Redis instead of two. (Promise.all rejects with the 429.)
     const [guess, found] = await Promise.all([reserveLimits(app, limits), findSignInCode(app.readModel, projectId, nonceDigest)]);
@@ -84,7 +84,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
-    const limits = guessLimits(callerOf(ctx).project, ctx.ip);
+    const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
     const guess = await reserveLimits(app, limits);
     let signedIn;
     try {
