@@ -225,11 +225,12 @@ test('Redis read model: after SIGKILL mid-load the restart resumes from its chec
     // What the killed server left: a checkpoint in Redis, at or behind the log's durable head.
     const store = openSqliteEventStore(join(env.AUTHLOG_DATA_DIR!, 'events.db'), { readOnly: true });
     const redis = createRedisReadModel({ url: redisUrl, prefix: env.REDIS_PREFIX!, now: Date.now });
-    // Watches every apply script sent for this prefix, by the position of its first event.
+    // Watches every apply script sent for this prefix, by the position of its first event
+    // (arguments: prefix, generation, now, the checkpoint it expects at least, then the events).
     const monitor = await admin.monitor();
     const applied: bigint[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[3] === `${env.REDIS_PREFIX}:{rm}:gen` && args[4] === `${env.REDIS_PREFIX}:{rm}:building` && /^\d{20}$/.test(args[8] ?? '')) applied.push(BigInt(args[8]!));
+      if (args[3] === `${env.REDIS_PREFIX}:{rm}:gen` && args[4] === `${env.REDIS_PREFIX}:{rm}:building` && /^\d{20}$/.test(args[9] ?? '')) applied.push(BigInt(args[9]!));
     });
     try {
       const checkpointAtKill = await redis.checkpoint();

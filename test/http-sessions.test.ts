@@ -1,6 +1,6 @@
 // Sessions end to end (issue #3): create a session for a user (impersonation), access tokens and
 // the JWKS, refresh, sign out, list, revoke, user deletion, and refresh tokens never at rest.
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAdjustableClock } from '../src/clock.ts';
@@ -48,6 +48,8 @@ function assertError(res: ApiResponse, status: number, code: string): void {
   assert.is(res.json?.code, code, res.text);
   assert.is(res.headers.get('x-stack-known-error'), code);
 }
+
+const decodeRefreshTokenId = (accessToken: string) => decodeJwt(accessToken).refresh_token_id;
 
 async function verifyWithJwks(token: string, p = project) {
   const jwks = createRemoteJWKSet(new URL(`${service.url}/api/v1/projects/${p.project_id}/.well-known/jwks.json`));
@@ -278,6 +280,40 @@ test('no refresh token is in the event log', async () => {
   assert.ok(content.includes(service.app.hasher.digest('refresh-token', issuedRefreshTokens[0]!)), 'the digest is stored');
   for (const token of issuedRefreshTokens) assert.not.ok(content.includes(token.slice(3)), 'a refresh token is in the log');
   service = await startTestService({}, { clock: clock.now, dataDir: service.dataDir });
+});
+
+test('OAuth token endpoint: a form-encoded refresh-token grant with the project id and its publishable key → a bearer access token; wrong client, grant or token → the known errors', async () => {
+  const userId = await newUser();
+  const session = await newSession(userId);
+  const grant = (fields: Record<string, string>) =>
+    service.request('POST', '/api/v1/auth/oauth/token', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  const valid = { grant_type: 'refresh_token', refresh_token: session.refresh_token, client_id: project.project_id, client_secret: project.publishable_client_key };
+  const res = await grant(valid);
+  assert.is(res.status, 200, res.text);
+  assert.equal(Object.keys(res.json).sort(), ['access_token', 'expires_in', 'token_type'], 'the refresh token is not echoed');
+  assert.is(res.json.token_type, 'Bearer');
+  assert.is(res.json.expires_in, 600);
+  const verified = await verifyWithJwks(res.json.access_token);
+  assert.is(verified.payload.sub, userId);
+  assert.is(verified.payload.refresh_token_id, decodeRefreshTokenId(session.access_token));
+  assertError(await grant({ ...valid, client_secret: 'pck_wrong' }), 401, 'INVALID_PUBLISHABLE_CLIENT_KEY');
+  assertError(await grant({ ...valid, client_id: '00000000-0000-4000-8000-000000000000' }), 400, 'CURRENT_PROJECT_NOT_FOUND');
+  assertError(await grant({ ...valid, refresh_token: 'rt_' + 'x'.repeat(48) }), 401, 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+  assertError(await grant({ ...valid, grant_type: 'authorization_code' }), 400, 'SCHEMA_ERROR');
+  const twice = await service.request('POST', '/api/v1/auth/oauth/token', {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `${new URLSearchParams(valid).toString()}&client_id=${project.project_id}`,
+  });
+  assertError(twice, 400, 'BODY_PARSING_ERROR');
+  // Form bodies stay refused everywhere else: the API speaks JSON.
+  const form = await service.request('POST', '/api/v1/auth/sessions', {
+    headers: { ...serverHeaders(project), 'content-type': 'application/x-www-form-urlencoded' },
+    body: `user_id=${userId}`,
+  });
+  assertError(form, 400, 'BODY_PARSING_ERROR');
 });
 
 test.run();
