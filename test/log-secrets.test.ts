@@ -2,7 +2,7 @@
 // debug level, captured through a CLI login, a sign-in with a code, a session's life, a wrong key
 // and malformed bodies, plus the stderr of `authlog project create`, holds none of the keys,
 // tokens, codes or the server secret issued on the way. The search is paired with proof that the
-// capture is real: a debug `request` line for every route driven.
+// capture is real: a `request` line for every route driven.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,7 +130,7 @@ test('the debug log has a request line for every route driven, and holds none of
       return {};
     }
   });
-  const requests = new Set(entries.filter((e) => e.level === 'debug' && e.msg === 'request').map((e) => `${e.method} ${e.route} ${e.status}`));
+  const requests = new Set(entries.filter((e) => e.level === 'info' && e.msg === 'request').map((e) => `${e.method} ${e.route} ${e.status}`));
   for (const expected of [
     'POST /api/v1/users 200',
     'POST /api/v1/users 401',
