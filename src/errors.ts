@@ -46,6 +46,7 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: 'The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.',
   },
+  INVALID_METRICS_TOKEN: { status: 401, message: 'GET /metrics needs `authorization: Bearer <METRICS_TOKEN>`.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests. Try again later.' },
   CONCURRENT_MODIFICATION: { status: 503, message: 'The request conflicted with concurrent requests too often. Retry.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A backend is unavailable. Nothing was changed; retry later.' },

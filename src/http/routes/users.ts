@@ -10,6 +10,7 @@ import { createUser } from '../../commands/user/create-user.ts';
 import { deleteUser } from '../../commands/user/delete-user.ts';
 import { findUser, type UserView } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
+import { describeRoutes } from '../route-description.ts';
 
 export const createUserBody = z.strictObject({
   primary_email: z.email().max(254).nullable().optional(),
@@ -17,7 +18,7 @@ export const createUserBody = z.strictObject({
   primary_email_verified: z.boolean().optional(),
 });
 
-const userIdParam = z.string().uuid();
+const userIdParam = z.uuid();
 
 export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'>) => ({
   id: u.id,
@@ -26,6 +27,51 @@ export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayN
   primary_email_verified: u.primaryEmailVerified,
   signed_up_at_millis: u.signedUpAtMillis,
 });
+
+export const userBody = z.strictObject({
+  id: z.uuid(),
+  primary_email: z.string().nullable(),
+  display_name: z.string().nullable(),
+  primary_email_verified: z.boolean(),
+  signed_up_at_millis: z.number().int(),
+});
+
+const userIdParams = { userId: userIdParam };
+
+export const userRouteDescriptions = describeRoutes(
+  {
+    method: 'POST',
+    path: '/api/v1/users',
+    tag: 'Users',
+    summary: 'Create a user.',
+    description: 'Primary emails are unique per project (case-insensitive), enforced in the write path.',
+    access: 'server',
+    body: createUserBody,
+    bodyOptional: true,
+    responses: { 200: { description: 'The new user.', schema: userBody } },
+    errors: ['USER_EMAIL_ALREADY_EXISTS'],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/users/:userId',
+    tag: 'Users',
+    summary: 'Read a user.',
+    access: 'server',
+    params: userIdParams,
+    responses: { 200: { description: 'The user.', schema: userBody } },
+    errors: ['USER_NOT_FOUND'],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/:userId',
+    tag: 'Users',
+    summary: 'Delete a user; all their sessions stop working.',
+    access: 'server',
+    params: userIdParams,
+    responses: { 200: { description: 'Deleted.', schema: z.strictObject({ success: z.literal(true) }) } },
+    errors: ['USER_NOT_FOUND'],
+  },
+);
 
 export function userRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/users' });
