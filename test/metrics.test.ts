@@ -6,13 +6,15 @@ import * as assert from 'uvu/assert';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { clientHeaders, request, serverHeaders, startTestService, type TestService } from './support/service.ts';
 import { startEsdbDouble } from './support/esdb-double.ts';
+import { createAdjustableClock } from '../src/clock.ts';
+import type { ServiceOptions } from '../src/main.ts';
 
 const TOKEN = 'metrics-test-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const services: TestService[] = [];
 
-async function start(env: Record<string, string>): Promise<TestService> {
-  const service = await startTestService(env);
+async function start(env: Record<string, string>, options: ServiceOptions = {}): Promise<TestService> {
+  const service = await startTestService(env, options);
   services.push(service);
   return service;
 }
@@ -76,7 +78,9 @@ test('with METRICS_TOKEN, /metrics needs the bearer token: none or a wrong one i
 });
 
 test('the counters move with requests: requests by route and status, latency, events appended by type, rate-limit refusals', async () => {
-  const service = await start({ METRICS_TOKEN: TOKEN });
+  // A frozen clock: the 16 polls below fall in one fixed rate-limit window however slow the machine.
+  const frozenAt = Date.now();
+  const service = await start({ METRICS_TOKEN: TOKEN }, { clock: createAdjustableClock(() => frozenAt).now });
   const project = await service.createProject('metrics');
   const created = { method: 'POST', route: '/api/v1/users', status: '200' };
   const before = await scrape(service.url);
