@@ -6,6 +6,7 @@ import type { Hasher } from './crypto/digests.ts';
 import type { AccessTokenSigner } from './crypto/access-tokens.ts';
 import type { Logger } from './log.ts';
 import type { Mailer } from './mail/mailer.ts';
+import type { Metrics } from './metrics.ts';
 import type { ProjectionRunner } from './projections/runner.ts';
 import type { ReadModel } from './readmodel/read-model.ts';
 import type { Actor, EventMetadata, EventStore } from './store/event-store.ts';
@@ -20,6 +21,7 @@ export interface AppContext {
   tokens: AccessTokenSigner;
   mailer: Mailer;
   log: Logger;
+  metrics: Metrics;
 }
 
 /** Who asked and from where: recorded on every event a request causes. */

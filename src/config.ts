@@ -30,6 +30,12 @@ const configSchema = z.object({
   SMTP_FROM: z.string().min(3).default('authlog <noreply@localhost>'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], 'must be one of debug, info, warn, error, silent').default('info'),
+  /** Bearer token that GET /metrics requires. Metrics are served only when this or METRICS_PORT is set. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Serve GET /metrics on this port (on HOST) instead of the API's port; 0 picks a free one. */
+  METRICS_PORT: port.optional(),
+  /** How long in-flight requests get to finish on SIGTERM/SIGINT before their connections are cut (ms). */
+  SHUTDOWN_DRAIN_MS: wholeNumber(60_000).default(5000),
   /** How long a write waits for its projection before answering anyway (ms). */
   PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });
@@ -48,6 +54,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const name = String(issue?.path[0] ?? 'environment');
-  const shown = name.includes('SECRET') || name.includes('URL') ? '' : ` (got ${JSON.stringify(present[name])})`;
+  const shown = name.includes('SECRET') || name.includes('TOKEN') || name.includes('URL') ? '' : ` (got ${JSON.stringify(present[name])})`;
   throw new ConfigError(`Invalid configuration: ${name} ${issue?.message ?? 'is invalid'}${shown}`);
 }

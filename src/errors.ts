@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
     message: 'The verification code nonce has reached the maximum number of attempts. This code is not valid anymore.',
   },
   FORM_EXPIRED: { status: 403, message: 'This form has expired or did not come from this page. Reload the page and try again.' },
+  INVALID_METRICS_TOKEN: { status: 401, message: 'GET /metrics needs `authorization: Bearer <METRICS_TOKEN>`.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests. Try again later.' },
   CONCURRENT_MODIFICATION: { status: 503, message: 'The request conflicted with concurrent requests too often. Retry.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'A backend is unavailable. Nothing was changed; retry later.' },

@@ -1,7 +1,10 @@
-// A small structured logger: one JSON object per line. Callers pass ids and digests, never
-// secrets; `redact` is a second line of defence for fields whose names say they hold one.
+// Structured logs: pino, one JSON object per line (`{"level":"info","time":"<ISO>","msg":…,…}`).
+// Callers pass ids and digests, never secrets; `redact` is a second line of defence for fields
+// whose names say they hold one. The interface is this small one (msg first, then fields) so that
+// the rest of the code does not depend on pino.
+import pino from 'pino';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<LogLevel | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -12,29 +15,49 @@ export interface Logger {
   raw(line: string): void;
 }
 
-const SECRET_FIELD = /(key|token|code|secret|password|otp|authorization)$/i;
+const SECRET_FIELD = /(key|token|code|secret|password|otp|authorization|cookie)$/i;
 
-function redact(fields: Record<string, unknown>): Record<string, unknown> {
+/** Fields named like a secret are replaced whatever their type: a nested object could hold one too. */
+export function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    out[k] = SECRET_FIELD.test(k) && typeof v === 'string' ? '[redacted]' : typeof v === 'bigint' ? String(v) : v;
+    out[k] = SECRET_FIELD.test(k) && v !== undefined && v !== null && typeof v !== 'boolean' && typeof v !== 'number' ? '[redacted]' : typeof v === 'bigint' ? String(v) : v;
   }
   return out;
 }
 
-export function createLogger(level: LogLevel | 'silent', write: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {
-  const min = ORDER[level];
-  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...(fields ? redact(fields) : {}) }));
+/**
+ * `write` receives each line without its newline; by default lines go to stdout synchronously,
+ * so that nothing logged before a `process.exit` (the end of a shutdown) is lost.
+ */
+export function createLogger(level: LogLevel | 'silent', write?: (line: string) => void): Logger {
+  const destination = write
+    ? { write: (chunk: string) => write(chunk.endsWith('\n') ? chunk.slice(0, -1) : chunk) }
+    : pino.destination({ dest: 1, sync: true });
+  const logger = pino(
+    {
+      level,
+      base: undefined,
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redact(object),
+      },
+    },
+    destination,
+  );
+  const emit = (lvl: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
+    if (fields) logger[lvl](fields, msg);
+    else logger[lvl](msg);
   };
   return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
     raw: (line) => {
-      if (min < ORDER.silent) write(line);
+      if (level !== 'silent') destination.write(line + '\n');
     },
   };
 }

@@ -18,6 +18,9 @@ import { withReadThroughCache } from './readmodel/cached-read-model.ts';
 import { isProjectReadModelKey } from './projections/project-projection.ts';
 import { allProjectors, projectionFilter } from './projections/all-projections.ts';
 import { createHttpApp } from './http/app.ts';
+import { createMetricsApp } from './http/metrics-app.ts';
+import { createMetrics } from './metrics.ts';
+import { countingAppends } from './store/counting-store.ts';
 import { answerClientError } from './http/client-error.ts';
 import type { AppContext } from './app-context.ts';
 
@@ -32,12 +35,36 @@ export interface RunningService {
   url: string;
   app: AppContext;
   server: Server;
-  /** Stops accepting, lets in-flight requests finish (bounded), stops projections, closes backends. */
-  close(): Promise<void>;
+  /** http://host:port of the separate metrics listener, when METRICS_PORT is set. */
+  metricsUrl?: string;
+  /**
+   * Stops accepting, lets in-flight requests finish (SHUTDOWN_DRAIN_MS at most, then cuts their
+   * connections), flushes projections, closes the backends. Says whether all of it went cleanly.
+   */
+  close(): Promise<ShutdownReport>;
 }
 
-/** Milliseconds in-flight requests get to finish on close before their connections are cut. */
-const DRAIN_MS = 5000;
+export interface ShutdownReport {
+  /** Every in-flight request was answered and every backend closed without an error. */
+  clean: boolean;
+  /** Requests still running when the drain time ran out: their connections were cut, unanswered. */
+  cutRequests: number;
+  /** Backends whose close failed. */
+  failed: string[];
+}
+
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shownHost}:${address.port}`;
+}
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
@@ -45,7 +72,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const secret = resolveServerSecret(config);
   if (secret.source === 'generated') log.info('generated a new server secret', { path: secret.path });
 
-  const store = openEventStore(config, (msg, fields) => log.warn(msg, fields));
+  const metrics = createMetrics();
+  const store = countingAppends(openEventStore(config, (msg, fields) => log.warn(msg, fields)), (events) => {
+    for (const e of events) metrics.eventsAppended.inc({ type: e.type });
+  });
   // Every request reads its project and key; in-process, invalidated by the projection's own writes.
   const readModel = withReadThroughCache(openReadModel(config, clock), { cacheable: isProjectReadModelKey });
   const projections = new ProjectionRunner({
@@ -55,13 +85,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
     filter: projectionFilter,
     log: (level, msg, fields) => log[level](msg, fields),
   });
+  metrics.watchProjections(projections);
   const mailer =
     options.mailer ??
     (config.SMTP_URL ? createSmtpMailer({ url: config.SMTP_URL, from: config.SMTP_FROM }) : createLogMailer((line) => log.raw(line)));
 
-  const closeBackends = async () => {
-    await projections.stop().catch(() => undefined);
-    await Promise.allSettled([store.close(), readModel.close(), mailer.close()]);
+  /** Names of the parts whose close failed. */
+  const closeBackends = async (): Promise<string[]> => {
+    // Projections first: they flush what they hold into the read model before it closes.
+    const stopped = await Promise.allSettled([projections.stop()]);
+    const closed = await Promise.allSettled([store.close(), readModel.close(), mailer.close()]);
+    const names = ['projections', 'event store', 'read model', 'mailer'];
+    return [...stopped, ...closed].flatMap((outcome, i) => (outcome.status === 'rejected' ? [names[i]!] : []));
   };
 
   try {
@@ -80,21 +115,17 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // Listen first, so that the issuer of access tokens names the port actually bound (PORT=0).
   const server = createServer();
   server.on('clientError', answerClientError);
+  const metricsServer = config.METRICS_PORT === undefined ? undefined : createServer();
+  let url: string;
+  let metricsUrl: string | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.PORT, config.HOST, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    url = await listen(server, config.PORT, config.HOST);
+    if (metricsServer) metricsUrl = await listen(metricsServer, config.METRICS_PORT ?? 0, config.HOST);
   } catch (error) {
+    server.close();
     await closeBackends();
     throw error;
   }
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
 
   const app: AppContext = {
     config,
@@ -106,21 +137,49 @@ export async function startService(config: Config, options: ServiceOptions = {})
     tokens: createAccessTokenSigner({ secret: secret.value, issuerBase: config.PUBLIC_URL ?? url }),
     mailer,
     log,
+    metrics,
   };
   // Attached in the same turn as listen() resolved: no request can have arrived before it.
   server.on('request', createHttpApp(app).callback());
-  log.info('authlog listening', { url, eventStore: describeEventStore(config), readModel: readModel.kind, mail: config.SMTP_URL ? 'smtp' : 'log (development only)' });
+  metricsServer?.on('request', createMetricsApp(app).callback());
+  log.info('authlog listening', {
+    url,
+    eventStore: describeEventStore(config),
+    readModel: readModel.kind,
+    mail: config.SMTP_URL ? 'smtp' : 'log (development only)',
+    metrics: metricsUrl ? `${metricsUrl}/metrics` : config.METRICS_TOKEN ? `${url}/metrics (bearer token)` : 'off',
+  });
 
-  let closing: Promise<void> | undefined;
+  // In-flight requests, so that a shutdown can say whether each one got its answer.
+  let inFlight = 0;
+  server.on('request', (_req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
+  const drain = async (s: Server): Promise<void> => {
+    const drained = new Promise<void>((resolve) => s.close(() => resolve()));
+    // A keep-alive connection whose request ends during the drain becomes idle: close it then too,
+    // rather than waiting for its keep-alive timeout.
+    s.closeIdleConnections();
+    const sweeper = setInterval(() => s.closeIdleConnections(), 50);
+    const timer = setTimeout(() => s.closeAllConnections(), config.SHUTDOWN_DRAIN_MS);
+    await drained;
+    clearInterval(sweeper);
+    clearTimeout(timer);
+  };
+
+  let closing: Promise<ShutdownReport> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
-      await drained;
-      clearTimeout(timer);
-      await closeBackends();
+      let cutRequests = 0;
+      const cutting = setTimeout(() => (cutRequests = inFlight), config.SHUTDOWN_DRAIN_MS);
+      await Promise.all([drain(server), metricsServer ? drain(metricsServer) : undefined]);
+      clearTimeout(cutting);
+      const failed = await closeBackends();
+      const report = { clean: cutRequests === 0 && failed.length === 0, cutRequests, failed };
+      log[report.clean ? 'info' : 'warn']('closed', { ...report });
+      return report;
     })());
 
-  return { url, app, server, close };
+  return { url, ...(metricsUrl ? { metricsUrl } : {}), app, server, close };
 }

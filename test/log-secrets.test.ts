@@ -1,8 +1,9 @@
 // "Callers pass ids and digests, never secrets" (src/log.ts), end to end: the service's log at
-// debug level, captured through a CLI login, a sign-in with a code, a session's life, a wrong key
+// debug level, captured through a CLI login (over HTTP, then with the `authlog login` command as a
+// user runs it), a sign-in with a code, a session's life, a wrong key
 // and malformed bodies, plus the stderr of `authlog project create`, holds none of the keys,
 // tokens, codes or the server secret issued on the way. The search is paired with proof that the
-// capture is real: a debug `request` line for every route driven.
+// capture is real: a `request` line for every route driven.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,9 @@ import { LOG_MAILER_BANNER } from '../src/mail/log-mailer.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import type { OutgoingMail } from '../src/mail/mailer.ts';
 import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
-import { runAuthlog } from './support/spawn-authlog.ts';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { childEnv, runAuthlog } from './support/spawn-authlog.ts';
 
 const CALLBACK = 'https://app.example.com/auth/callback';
 const lines: string[] = [];
@@ -100,6 +103,49 @@ test('a CLI login, a sign-in with a code and a session\'s life, each issuing sec
   await send('DELETE', '/api/v1/auth/sessions/current', undefined, { ...clientHeaders(project), 'x-stack-access-token': refreshed.access_token });
 });
 
+test('a full CLI login with the `authlog login` command: it shows a code, a user approves it, the CLI gets its refresh token', async () => {
+  const bin = fileURLToPath(new URL('../bin/authlog.mjs', import.meta.url));
+  const pollLines = () => lines.filter((l) => l.includes('"msg":"request"') && l.includes('"route":"/api/v1/auth/cli/poll"')).length;
+  const pollsBefore = pollLines();
+  const child = spawn(process.execPath, [bin, 'login', '--print', '--api', service.url, '--project', project.project_id, '--key', project.publishable_client_key], {
+    env: childEnv({ LOG_LEVEL: 'debug' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const shown = new Promise<string>((resolve) =>
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const code = /approve this code in your browser: ([A-Z]{4}-[A-Z]{4})/.exec(stderr)?.[1];
+      if (code) resolve(code);
+    }),
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    const loginCode = await shown;
+    issued('`authlog login` login code', loginCode);
+    issued('`authlog login` login code without dash', loginCode.replace('-', ''));
+    // The person approves in a browser: a session of theirs completes the attempt.
+    const user = (await send('POST', '/api/v1/users', { display_name: 'cli user' }, serverHeaders(project))).json;
+    const browser = (await send('POST', '/api/v1/auth/sessions', { user_id: user.id }, serverHeaders(project))).json;
+    issued('`authlog login` approver refresh token', browser.refresh_token);
+    issuedAccessToken('`authlog login` approver access token', browser.access_token);
+    await send('POST', '/api/v1/auth/cli/complete', { login_code: loginCode, refresh_token: browser.refresh_token });
+    assert.is(await exited, 0, stderr);
+  } finally {
+    clearTimeout(timer);
+    child.kill('SIGKILL');
+  }
+  const token = stdout.trim();
+  assert.match(token, /^rt_[0-9a-z]{48}$/);
+  issued('`authlog login` CLI refresh token', token);
+  // The CLI's own polls reached the server and are in the captured log.
+  // The CLI's own polls (at least the one that got the token) reached the server and are in the captured log.
+  assert.ok(pollLines() > pollsBefore, 'the CLI\'s polls are logged');
+});
+
 test('a wrong key and malformed bodies carrying secrets are refused', async () => {
   const wrongKey = { 'x-stack-project-id': project.project_id, 'x-stack-secret-server-key': other.secret_server_key };
   assert.is((await send('POST', '/api/v1/users', {}, wrongKey, 401)).json.code, 'INVALID_SECRET_SERVER_KEY');
@@ -130,7 +176,7 @@ test('the debug log has a request line for every route driven, and holds none of
       return {};
     }
   });
-  const requests = new Set(entries.filter((e) => e.level === 'debug' && e.msg === 'request').map((e) => `${e.method} ${e.route} ${e.status}`));
+  const requests = new Set(entries.filter((e) => e.level === 'info' && e.msg === 'request').map((e) => `${e.method} ${e.route} ${e.status}`));
   for (const expected of [
     'POST /api/v1/users 200',
     'POST /api/v1/users 401',

@@ -17,21 +17,45 @@ import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
 import { cliPageRoutes } from './routes/cli-page.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { openApiRoutes } from './routes/openapi.ts';
+import { openApiDocument } from './openapi-document.ts';
 
+/** Every route is described next to its handler and listed in route-catalogue.ts (test/openapi.test.ts checks). */
 export function routersFor(app: AppContext): Router<AppState>[] {
-  return [healthRoutes(app), userRoutes(app), sessionRoutes(app), jwksRoutes(app), cliAuthRoutes(app), signInCodeRoutes(app), oauthTokenRoutes(app), auditRoutes(app)];
+  return [
+    healthRoutes(app),
+    metricsRoutes(app),
+    openApiRoutes(openApiDocument),
+    userRoutes(app),
+    sessionRoutes(app),
+    jwksRoutes(app),
+    cliAuthRoutes(app),
+    signInCodeRoutes(app),
+    oauthTokenRoutes(app),
+    auditRoutes(app),
+  ];
 }
 
 export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {
   const koa = new Koa<AppState>({ proxy: options.trustProxy ?? false });
   koa.use(overrideErrorStatus);
-  koa.use(requestContext(app.log));
+  const routers = routersFor(app);
+  const resolveRoute = (method: string, requested: string) => {
+    for (const router of routers) {
+      const found = router.match(requested, method);
+      const path = found.route ? found.pathAndMethod.at(-1)?.path : undefined;
+      if (typeof path === 'string') return path;
+    }
+    return undefined;
+  };
+  koa.use(requestContext(app, resolveRoute));
   // The approval page reads its own form posts, so it comes before the JSON body reader.
   const page = cliPageRoutes(app);
   koa.use(page.routes());
   koa.use(page.allowedMethods({ throw: true }));
   koa.use(readJsonBody);
-  for (const router of routersFor(app)) {
+  for (const router of routers) {
     koa.use(router.routes());
     koa.use(router.allowedMethods({ throw: true }));
   }

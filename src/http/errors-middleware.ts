@@ -6,7 +6,8 @@ import type { AppCtx } from './app-state.ts';
 import { ERROR_CATALOGUE, KnownError, type ErrorCode } from '../errors.ts';
 import { StoreUnavailableError } from '../store/event-store.ts';
 import { ReadModelUnavailableError } from '../readmodel/read-model.ts';
-import type { Logger } from '../log.ts';
+import type { AppContext } from '../app-context.ts';
+import type { Backend } from '../metrics.ts';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
@@ -17,12 +18,24 @@ export function renderError(ctx: AppCtx, code: ErrorCode, message: string, detai
   ctx.body = details ? { code, error: message, details } : { code, error: message };
 }
 
-/** Errors from a backend that is down: the client may retry; nothing was half written. */
-function isUnavailable(error: unknown): boolean {
-  return error instanceof StoreUnavailableError || error instanceof ReadModelUnavailableError || (error instanceof Error && error.name === 'MailUnavailableError');
+/** The backend that is down, for errors the client may retry (nothing was half written). */
+function unavailableBackend(error: unknown): Backend | undefined {
+  if (error instanceof StoreUnavailableError) return 'event_store';
+  if (error instanceof ReadModelUnavailableError) return 'read_model';
+  if (error instanceof Error && error.name === 'MailUnavailableError') return 'mail';
+  return undefined;
 }
 
-export function requestContext(log: Logger) {
+/** Finds the route template of a request the routers did not reach (e.g. its body was refused first). */
+export type RouteResolver = (method: string, path: string) => string | undefined;
+
+/** The route template (`/api/v1/users/:userId`), never the raw path: bounded labels, no ids or stray secrets in logs. */
+function routeOf(ctx: AppCtx, resolve: RouteResolver): string {
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return (typeof matched === 'string' ? matched : resolve(ctx.method, ctx.path)) ?? 'unmatched';
+}
+
+export function requestContext({ log, metrics }: Pick<AppContext, 'log' | 'metrics'>, resolveRoute: RouteResolver = () => undefined) {
   return async function requestContextMiddleware(ctx: AppCtx, next: Next): Promise<void> {
     const incoming = ctx.get('x-request-id');
     ctx.state.requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -35,8 +48,10 @@ export function requestContext(log: Logger) {
     } catch (error) {
       if (error instanceof KnownError) {
         renderError(ctx, error.code, error.message, error.details, error.headers);
-      } else if (isUnavailable(error)) {
-        log.warn('backend unavailable', { requestId: ctx.state.requestId, error: (error as Error).message });
+      } else if (unavailableBackend(error)) {
+        const backend = unavailableBackend(error);
+        metrics.backendErrors.inc({ backend });
+        log.warn('backend unavailable', { requestId: ctx.state.requestId, backend, error: (error as Error).message });
         renderError(ctx, 'SERVICE_UNAVAILABLE', ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message, undefined, { 'retry-after': '1' });
       } else if (isClientHttpError(error)) {
         // Koa / router errors caused by the request itself (e.g. a malformed URL).
@@ -50,13 +65,12 @@ export function requestContext(log: Logger) {
         ctx.body = { code: 'INTERNAL_ERROR', error: 'Internal server error. It has been logged with this request id.', details: { request_id: ctx.state.requestId } };
       }
     } finally {
-      log.debug('request', {
-        requestId: ctx.state.requestId,
-        method: ctx.method,
-        route: ctx.routePath ?? ctx.path,
-        status: ctx.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      });
+      const seconds = (performance.now() - started) / 1000;
+      const labels = { method: ctx.method, route: routeOf(ctx, resolveRoute), status: String(ctx.status) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, seconds);
+      // Ids, the route template and the outcome only: never headers, bodies or the query string.
+      log.info('request', { requestId: ctx.state.requestId, ...labels, status: ctx.status, durationMs: Math.round(seconds * 10_000) / 10 });
     }
   };
 }

@@ -19,7 +19,11 @@ export interface RateLimit {
   windowMs: number;
 }
 
-function rateLimited(resetAtMs: number, now: number): never {
+/** The limit's name for metrics: its counter key up to the first `:` (bounded, no ids). */
+const limitName = (l: RateLimit): string => l.key.slice(0, Math.max(0, l.key.indexOf(':'))) || l.key;
+
+function rateLimited(app: AppContext, l: RateLimit, resetAtMs: number, now: number): never {
+  app.metrics.rateLimitRefusals.inc({ limit: limitName(l) });
   const retryAfterSeconds = Math.max(1, Math.ceil((resetAtMs - now) / 1000));
   throw knownError('RATE_LIMITED', `Too many attempts. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }, {
     'retry-after': String(retryAfterSeconds),
@@ -49,7 +53,7 @@ export async function reserveLimits(app: AppContext, limits: readonly RateLimit[
     taken.push(l);
     if (window.count > l.limit) {
       await giveBack().catch(() => undefined);
-      rateLimited(window.resetAtMs, now);
+      rateLimited(app, l, window.resetAtMs, now);
     }
   }
   let released = false;
@@ -72,6 +76,6 @@ export async function consumeLimits(app: AppContext, limits: readonly RateLimit[
   const now = app.clock();
   for (const l of limits) {
     const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
-    if (window.count > l.limit) rateLimited(window.resetAtMs, now);
+    if (window.count > l.limit) rateLimited(app, l, window.resetAtMs, now);
   }
 }

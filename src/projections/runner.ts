@@ -20,6 +20,14 @@ export interface ProjectionRunnerOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
+export interface ProjectionLag {
+  events: bigint;
+  checkpoint: bigint;
+  head: bigint;
+  /** Age of the oldest event not applied yet (ms), by the clock of this process; 0 when caught up. */
+  ms: number;
+}
+
 export interface RebuildProgress {
   applied: number;
   total: number;
@@ -176,23 +184,29 @@ export class ProjectionRunner {
     });
   }
 
-  /** How many events the read model is behind the log (counted up to 1M). */
-  async lag(): Promise<{ events: bigint; checkpoint: bigint; head: bigint }> {
+  /**
+   * How many events the read model is behind the log (counted up to 1M), and how long ago the
+   * oldest of them was written (ms; 0 when caught up).
+   */
+  async lag(): Promise<ProjectionLag> {
     return this.lagFrom(this.checkpoint);
   }
 
   /** The same, from a given checkpoint (a read model this runner has not started on). */
-  async lagFrom(checkpoint: bigint): Promise<{ events: bigint; checkpoint: bigint; head: bigint }> {
+  async lagFrom(checkpoint: bigint): Promise<ProjectionLag> {
     const head = await this.options.store.headPosition(this.options.filter);
     // Positions are not dense (other streams, EventStoreDB's byte positions): count what is behind.
     let events = 0n;
+    let oldestAt: string | undefined;
     if (head > checkpoint) {
-      for await (const _ of this.options.store.readAll({ ...(checkpoint >= 0n ? { fromPosition: checkpoint } : {}), filter: this.options.filter })) {
+      for await (const e of this.options.store.readAll({ ...(checkpoint >= 0n ? { fromPosition: checkpoint } : {}), filter: this.options.filter })) {
+        oldestAt ??= e.metadata.occurredAt;
         events++;
         if (events >= 1_000_000n) break;
       }
     }
-    return { events, checkpoint, head };
+    const writtenAt = oldestAt === undefined ? NaN : Date.parse(oldestAt);
+    return { events, checkpoint, head, ms: Number.isNaN(writtenAt) ? 0 : Math.max(0, Date.now() - writtenAt) };
   }
 
   /**

@@ -99,7 +99,9 @@ export async function startTestService(env: Record<string, string> = {}, options
     ...service,
     dataDir,
     config,
-    stop: () => service.close(),
+    stop: async () => {
+      await service.close();
+    },
     remove: async () => {
       rmSync(dataDir, { recursive: true, force: true });
       if (config.REDIS_URL && onRedis) await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);

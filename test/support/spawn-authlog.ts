@@ -48,6 +48,20 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The url of the start-up line `{"msg":"authlog listening","url":…}` (fields in any order), once printed. */
+function listeningUrl(output: string): string | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('"authlog listening"')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
+      if (entry.msg === 'authlog listening' && typeof entry.url === 'string') return entry.url;
+    } catch {
+      // a line still being written
+    }
+  }
+  return undefined;
+}
+
 /** Starts `authlog serve` and resolves once it logs the address it listens on. */
 export function startAuthlogServer(env: Record<string, string>, cwd = repoRoot, timeoutMs = 20_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, [bin, 'serve'], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,7 +74,7 @@ export function startAuthlogServer(env: Record<string, string>, cwd = repoRoot, 
     }, timeoutMs);
     const onData = (d: Buffer) => {
       output += d.toString();
-      const url = /"msg":"authlog listening","url":"([^"]+)"/.exec(output)?.[1];
+      const url = listeningUrl(output);
       if (url) {
         clearTimeout(timer);
         resolve({

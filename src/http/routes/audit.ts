@@ -9,6 +9,7 @@ import { parseInput } from '../validate.ts';
 import { auditImpersonations } from '../../audit/impersonation-audit.ts';
 import { eventJson, type EventJson } from '../../audit/event-lines.ts';
 import { STREAM_CATEGORIES } from '../../events/streams.ts';
+import { describeRoutes } from '../route-description.ts';
 
 const instant = z.iso.datetime({ offset: true }).transform((v) => Date.parse(v));
 
@@ -30,6 +31,70 @@ export const eventsQuery = z.object({
 });
 
 const MAX_SCAN_PER_REQUEST = 10_000;
+
+const isoOrNull = z.iso.datetime().nullable();
+const auditRow = z.strictObject({
+  session_id: z.uuid(),
+  project_id: z.uuid(),
+  user_id: z.uuid(),
+  is_impersonation: z.boolean(),
+  actor: z.string().describe('who created the session: kind:id'),
+  created_at: z.iso.datetime(),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  request_id: z.string().nullable(),
+  expires_at: z.iso.datetime(),
+  revoked_at: isoOrNull,
+  revoked_by: z.string().nullable(),
+  revoke_reason: z.string().nullable(),
+  first_used_at: isoOrNull,
+  last_used_at: isoOrNull,
+  use_records: z.number().int().min(0),
+  live: z.boolean(),
+});
+const eventItem = z.strictObject({
+  position: z.string(),
+  stream: z.string(),
+  revision: z.string(),
+  id: z.string(),
+  type: z.string(),
+  data: z.unknown().describe('secrets appear only as HMAC digests'),
+  metadata: z.looseObject({ occurredAt: z.iso.datetime() }),
+});
+
+export const auditRouteDescriptions = describeRoutes(
+  {
+    method: 'GET',
+    path: '/api/v1/audit/impersonations',
+    tag: 'Audit and operations',
+    summary: 'Every session created through /auth/sessions, replayed from the event log, optionally as of a past instant.',
+    access: 'admin',
+    query: auditQuery,
+    responses: {
+      200: {
+        description: 'The sessions, oldest first.',
+        schema: z.strictObject({ items: z.array(auditRow), events_read: z.number().int().min(0), as_of: z.iso.datetime() }),
+      },
+    },
+    errors: [],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/events',
+    tag: 'Audit and operations',
+    summary: "The project's raw events (secrets already hashed), for debugging.",
+    description: 'At most 10 000 events are scanned per request; continue from next_from.',
+    access: 'admin',
+    query: eventsQuery,
+    responses: {
+      200: {
+        description: 'A page of events.',
+        schema: z.strictObject({ items: z.array(eventItem), next_from: z.string().nullable().describe('pass as from to continue; null when nothing was scanned') }),
+      },
+    },
+    errors: [],
+  },
+);
 
 export function auditRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1' });

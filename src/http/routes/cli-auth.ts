@@ -19,6 +19,7 @@ import { findSession, findSessionByRefreshDigest } from '../../projections/sessi
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { parseActorSubject } from '../../actor-subject.ts';
+import { describeRoutes } from '../route-description.ts';
 
 export const initiateBody = z.strictObject({
   expires_in_millis: z.number().int().min(1000).max(3_600_000).optional(),
@@ -30,6 +31,79 @@ export const completeBody = z.strictObject({
 export const pollBody = z.strictObject({
   polling_code: z.string().min(1).max(200),
 });
+
+const cliRefreshToken = z.string().startsWith('rt_').describe('of a new session of the approving user; handed out once, ever');
+/** Both dialects (http/cli-poll-dialects.ts): the reference page's, and upstream's for requests with a client-version header. */
+const pollAnswer200 = z.discriminatedUnion('status', [
+  z.strictObject({ status: z.literal('completed'), refresh_token: cliRefreshToken }).describe('reference dialect: the token'),
+  z.strictObject({ status: z.literal('waiting') }).describe('upstream dialect: not approved yet, poll again'),
+  z.strictObject({ status: z.literal('used') }),
+  z.strictObject({ status: z.literal('expired') }),
+  z.strictObject({ status: z.literal('denied') }).describe('the person denied it on the approval page'),
+]);
+const pollAnswer201 = z.discriminatedUnion('status', [
+  z.strictObject({ status: z.literal('pending') }).describe('reference dialect: not approved yet, poll again'),
+  z.strictObject({ status: z.literal('success'), refresh_token: cliRefreshToken }).describe('upstream dialect: the token'),
+]);
+
+export const cliAuthRouteDescriptions = describeRoutes(
+  {
+    method: 'POST',
+    path: '/api/v1/auth/cli',
+    tag: 'CLI authentication',
+    summary: 'Start a CLI login: a polling code for the CLI, a login code for the person.',
+    access: 'client',
+    body: initiateBody,
+    bodyOptional: true,
+    responses: {
+      200: {
+        description: 'The attempt.',
+        schema: z.strictObject({
+          polling_code: z.string().regex(/^poll_[0-9a-z]{40}$/),
+          login_code: z.string().regex(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/),
+          expires_at: z.iso.datetime(),
+        }),
+      },
+    },
+    errors: [],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/cli/complete',
+    tag: 'CLI authentication',
+    summary: 'Approve a CLI login as a user.',
+    description:
+      'The approving user is, in order: refresh_token in the body, x-stack-access-token, or the admin of x-stack-admin-access-token. Failed login-code guesses are rate limited per address and per project.',
+    access: 'client',
+    body: completeBody,
+    headers: [{ name: 'x-stack-access-token', required: false, description: "The approving user's access token (when no refresh_token is sent)." }],
+    responses: { 200: { description: 'Approved.', schema: z.strictObject({}) } },
+    errors: [
+      'INVALID_LOGIN_CODE',
+      'USER_AUTHENTICATION_REQUIRED',
+      'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED',
+      'UNPARSABLE_ACCESS_TOKEN',
+      'ACCESS_TOKEN_EXPIRED',
+      'RATE_LIMITED',
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/cli/poll',
+    tag: 'CLI authentication',
+    summary: 'Poll a CLI login: 201 means keep polling, 200 is the final answer (reference dialect).',
+    description:
+      'Two dialects, chosen by the request. Without a client-version header (the reference page): 201 {status: pending} while not approved; 200 {status: completed, refresh_token} once; then 200 used / expired / denied. With x-stack-client-version or x-hexclave-client-version (every official SDK, upstream\'s dialect): 200 {status: waiting}; 201 {status: success, refresh_token} once; then 200 used / expired / denied.',
+    access: 'client',
+    body: pollBody,
+    headers: [{ name: 'x-stack-client-version', required: false, description: "Any value: answer in upstream's dialect (also as x-hexclave-client-version)." }],
+    responses: {
+      200: { description: 'Reference dialect: final (the token exactly once, used, expired, denied). Upstream dialect: waiting, used, expired, denied.', schema: pollAnswer200 },
+      201: { description: 'Reference dialect: not approved yet. Upstream dialect: the token, exactly once.', schema: pollAnswer201 },
+    },
+    errors: ['INVALID_POLLING_CODE', 'RATE_LIMITED'],
+  },
+);
 
 /**
  * Login codes are short, so failed guesses are limited per address and per project (defaults

@@ -1,7 +1,49 @@
 // Liveness and readiness. /ready checks each backend and reports the projection lag.
 import Router from '@koa/router';
+import { z } from 'zod';
 import type { AppContext } from '../../app-context.ts';
 import type { AppState } from '../app-state.ts';
+import { describeRoutes } from '../route-description.ts';
+
+const backendCheck = z.union([z.strictObject({ kind: z.string(), ok: z.literal(true) }), z.strictObject({ kind: z.string(), ok: z.literal(false), error: z.string() })]);
+const readiness = z.strictObject({
+  status: z.enum(['ready', 'unavailable']),
+  event_store: backendCheck,
+  read_model: backendCheck,
+  projection: z.union([
+    z.strictObject({
+      checkpoint: z.string().describe('global position of the last event applied to the read model'),
+      head: z.string().describe('global position of the newest event in the log'),
+      lag_events: z.number().int().min(0),
+      lag_ms: z.number().int().min(0).describe('age of the oldest event not applied yet; 0 when caught up'),
+    }),
+    z.strictObject({ error: z.string() }),
+  ]),
+});
+
+export const healthRouteDescriptions = describeRoutes(
+  {
+    method: 'GET',
+    path: '/health',
+    tag: 'Operations',
+    summary: 'Liveness: the process answers.',
+    access: 'public',
+    responses: { 200: { description: 'Alive.', schema: z.strictObject({ status: z.literal('ok') }) } },
+    errors: [],
+  },
+  {
+    method: 'GET',
+    path: '/ready',
+    tag: 'Operations',
+    summary: 'Readiness: the event store and the read model answer; how far projections are behind.',
+    access: 'public',
+    responses: {
+      200: { description: 'Both backends answer.', schema: readiness },
+      503: { description: 'A backend does not answer (which one, and why).', schema: readiness },
+    },
+    errors: [],
+  },
+);
 
 export function healthRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>();
@@ -21,10 +63,10 @@ export function healthRoutes(app: AppContext): Router<AppState> {
       check(() => app.store.headPosition()),
       check(() => app.readModel.ping()),
     ]);
-    let projection: { checkpoint: string; head: string; lag_events: number } | { error: string };
+    let projection: z.infer<typeof readiness>['projection'];
     try {
       const lag = await app.projections.lag();
-      projection = { checkpoint: String(lag.checkpoint), head: String(lag.head), lag_events: Number(lag.events) };
+      projection = { checkpoint: String(lag.checkpoint), head: String(lag.head), lag_events: Number(lag.events), lag_ms: lag.ms };
     } catch (error) {
       projection = { error: (error as Error).message };
     }

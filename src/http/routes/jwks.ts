@@ -5,6 +5,23 @@ import type { AppContext } from '../../app-context.ts';
 import type { AppState } from '../app-state.ts';
 import { findProject } from '../../projections/project-projection.ts';
 import { knownError } from '../../errors.ts';
+import { describeRoutes } from '../route-description.ts';
+
+export const jwksRouteDescriptions = describeRoutes({
+  method: 'GET',
+  path: '/api/v1/projects/:projectId/.well-known/jwks.json',
+  tag: 'Sessions',
+  summary: "The public keys that verify a project's access tokens.",
+  access: 'public',
+  params: { projectId: z.uuid() },
+  responses: {
+    200: {
+      description: 'A JSON Web Key Set (RFC 7517).',
+      schema: z.strictObject({ keys: z.array(z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string(), use: z.string() })).min(1) }),
+    },
+  },
+  errors: ['CURRENT_PROJECT_NOT_FOUND', 'SERVICE_UNAVAILABLE'],
+});
 
 export function jwksRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>();

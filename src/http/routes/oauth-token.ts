@@ -12,6 +12,7 @@ import { parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { refreshSession } from '../../commands/session/refresh-session.ts';
 import { ACCESS_TOKEN_TTL_SECONDS } from '../../crypto/access-tokens.ts';
+import { describeRoutes } from '../route-description.ts';
 
 /** Unknown parameters are ignored, as RFC 6749 §3.2 requires of a token endpoint. */
 export const oauthTokenBody = z.object({
@@ -21,17 +22,32 @@ export const oauthTokenBody = z.object({
   client_secret: z.string().min(1).max(200),
 });
 
+const tokenResponse = z.strictObject({
+  access_token: z.string().describe('JWT (ES256), 10 minutes'),
+  token_type: z.literal('Bearer'),
+  expires_in: z.literal(ACCESS_TOKEN_TTL_SECONDS),
+});
+
+export const oauthTokenRouteDescriptions = describeRoutes({
+  method: 'POST',
+  path: '/api/v1/auth/oauth/token',
+  tag: 'Sessions',
+  summary: "OAuth 2.0 refresh-token grant (RFC 6749 §6): a new access token; the official SDK's way to refresh.",
+  description: 'Form-encoded. The client authenticates in the body (client_secret_post): client_id is the project id, client_secret its publishable client key (or secret server key). The refresh token is not rotated.',
+  access: 'public',
+  body: oauthTokenBody,
+  bodyContentType: 'application/x-www-form-urlencoded',
+  responses: { 200: { description: 'A fresh access token.', schema: tokenResponse } },
+  errors: ['SCHEMA_ERROR', 'CURRENT_PROJECT_NOT_FOUND', 'INVALID_PUBLISHABLE_CLIENT_KEY', 'INVALID_SECRET_SERVER_KEY', 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED', 'SERVICE_UNAVAILABLE'],
+});
+
 export function oauthTokenRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>();
   router.post('/api/v1/auth/oauth/token', async (ctx) => {
     const body = parseInput(ctx, oauthTokenBody, ctx.state.body);
     ctx.state.caller = await resolveOAuthClient(app, body.client_id, body.client_secret);
     const refreshed = await refreshSession(app, ctx.state.caller.project.id, body.refresh_token, originOf(ctx));
-    ctx.body = {
-      access_token: refreshed.accessToken,
-      token_type: 'Bearer',
-      expires_in: ACCESS_TOKEN_TTL_SECONDS,
-    };
+    ctx.body = { access_token: refreshed.accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_SECONDS } satisfies z.infer<typeof tokenResponse>;
   });
   return router;
 }

@@ -16,6 +16,7 @@ import { DEFAULT_SESSION_MS, MAX_SESSION_MS } from '../../commands/session/sessi
 import { findSession, listUserSessions, type SessionView } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
+import { describeRoutes, type RouteDescription } from '../route-description.ts';
 
 
 export const createSessionBody = z.strictObject({
@@ -34,6 +35,88 @@ const sessionItem = (s: SessionView, currentSessionId: string | undefined) => ({
   is_impersonation: s.isImpersonation,
   is_current_session: s.id === currentSessionId,
 });
+
+const tokens = z.strictObject({ refresh_token: z.string().startsWith('rt_'), access_token: z.string().describe('JWT (ES256), 10 minutes') });
+const success = z.strictObject({ success: z.literal(true) });
+const accessTokenHeader = { name: 'x-stack-access-token', description: "The user's access token (JWT)." };
+
+const createSessionRoute = (path: string): RouteDescription => ({
+  method: 'POST',
+  path,
+  tag: 'Sessions',
+  summary: path.startsWith('/api') ? 'Create a session for a user (e.g. impersonation).' : 'Create a session: the reference page\'s path, same as POST /api/v1/auth/sessions.',
+  description: 'The event records who created the session, from which address, and is_impersonation: the record the impersonation audit replays.',
+  access: 'server',
+  body: createSessionBody,
+  responses: { 200: { description: 'The new session\'s tokens.', schema: tokens } },
+  errors: ['USER_ID_DOES_NOT_EXIST'],
+});
+
+export const sessionRouteDescriptions = describeRoutes(
+  createSessionRoute('/api/v1/auth/sessions'),
+  createSessionRoute('/auth/sessions'),
+  {
+    method: 'POST',
+    path: '/api/v1/auth/sessions/current/refresh',
+    tag: 'Sessions',
+    summary: 'A new access token for a refresh token.',
+    access: 'client',
+    headers: [{ name: 'x-stack-refresh-token', required: true, description: 'The session\'s refresh token.' }],
+    responses: { 200: { description: 'A fresh access token.', schema: z.strictObject({ access_token: z.string() }) } },
+    errors: ['REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED'],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/auth/sessions/current',
+    tag: 'Sessions',
+    summary: 'Sign out: revoke the session of the access token.',
+    access: 'client',
+    headers: [{ ...accessTokenHeader, required: true }],
+    responses: { 200: { description: 'Revoked.', schema: success } },
+    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'SESSION_NOT_FOUND'],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/auth/sessions',
+    tag: 'Sessions',
+    summary: "List a user's sessions (client access: the user of the access token only).",
+    description: 'Impersonation sessions are listed to admin access only.',
+    access: 'client',
+    query: sessionsQuery,
+    headers: [{ ...accessTokenHeader, required: false, description: 'Required with client access; marks the current session.' }],
+    responses: {
+      200: {
+        description: 'The sessions.',
+        schema: z.strictObject({
+          items: z.array(
+            z.strictObject({
+              id: z.uuid(),
+              user_id: z.uuid(),
+              created_at: z.number().int(),
+              last_used_at: z.number().int().nullable(),
+              is_impersonation: z.boolean(),
+              is_current_session: z.boolean(),
+            }),
+          ),
+          is_paginated: z.literal(false),
+        }),
+      },
+    },
+    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'CLIENT_CANNOT_ACCESS_OTHER_USER', 'USER_NOT_FOUND'],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/auth/sessions/:sessionId',
+    tag: 'Sessions',
+    summary: 'Revoke one session of a user.',
+    access: 'client',
+    params: { sessionId: z.uuid() },
+    query: sessionsQuery,
+    headers: [{ ...accessTokenHeader, required: false, description: 'Required with client access.' }],
+    responses: { 200: { description: 'Revoked.', schema: success } },
+    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'CLIENT_CANNOT_ACCESS_OTHER_USER', 'CANNOT_DELETE_CURRENT_SESSION', 'SESSION_NOT_FOUND'],
+  },
+);
 
 export function sessionRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>();

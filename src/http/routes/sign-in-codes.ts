@@ -16,6 +16,7 @@ import { recordWrongGuess } from '../../commands/sign-in-code/record-wrong-guess
 import { SIGN_IN_CODE_LENGTH, emailDigestOf, nonceDigestOf, nonceOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { findSignInCode, isEmailGuessBudgetSpent } from '../../projections/sign-in-code-projection.ts';
 import { KnownError, knownError } from '../../errors.ts';
+import { describeRoutes } from '../route-description.ts';
 
 export const sendSignInCodeBody = z.strictObject({
   email: z.email().max(254),
@@ -25,6 +26,46 @@ export const sendSignInCodeBody = z.strictObject({
 export const signInCodeBody = z.strictObject({
   code: z.string().length(SIGN_IN_CODE_LENGTH).transform((code) => code.toLowerCase()),
 });
+
+export const signInCodeRouteDescriptions = describeRoutes(
+  {
+    method: 'POST',
+    path: '/api/v1/auth/otp/send-sign-in-code',
+    tag: 'Sign-in codes',
+    summary: 'Email a sign-in code (an OTP and a magic link).',
+    description: 'callback_url must be on the project\'s trusted domains. Sends are rate limited per email and per address.',
+    access: 'client',
+    body: sendSignInCodeBody,
+    responses: { 200: { description: 'Sent; the nonce completes the OTP typed by the person.', schema: z.strictObject({ nonce: z.string().length(SIGN_IN_CODE_LENGTH - 6) }) } },
+    errors: ['REDIRECT_URL_NOT_WHITELISTED', 'RATE_LIMITED'],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/otp/sign-in/check-code',
+    tag: 'Sign-in codes',
+    summary: 'Whether a code would sign in now; never uses it.',
+    description: 'A well-formed code that is unknown, expired, used or locked answers false. Each wrong guess counts against the code (5) and the email (20 per hour).',
+    access: 'client',
+    body: signInCodeBody,
+    responses: { 200: { description: 'The verdict.', schema: z.strictObject({ is_code_valid: z.boolean() }) } },
+    errors: ['RATE_LIMITED'],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/otp/sign-in',
+    tag: 'Sign-in codes',
+    summary: 'Sign in with a code (used exactly once); creates the user of an unknown email.',
+    access: 'client',
+    body: signInCodeBody,
+    responses: {
+      200: {
+        description: 'Signed in.',
+        schema: z.strictObject({ refresh_token: z.string().startsWith('rt_'), access_token: z.string(), is_new_user: z.boolean(), user_id: z.uuid() }),
+      },
+    },
+    errors: ['VERIFICATION_CODE_NOT_FOUND', 'VERIFICATION_CODE_EXPIRED', 'VERIFICATION_CODE_ALREADY_USED', 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED', 'RATE_LIMITED'],
+  },
+);
 
 // Mail costs the recipient attention and the sender reputation: sends are limited; so are failed
 // guesses (a wrong OTP, or a nonce that names no code) per client address. Defaults in

@@ -11,6 +11,7 @@ import { deleteUser } from '../../commands/user/delete-user.ts';
 import { findUser, type UserView } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { requireUserToken } from '../user-auth.ts';
+import { describeRoutes } from '../route-description.ts';
 
 export const createUserBody = z.strictObject({
   primary_email: z.email().max(254).nullable().optional(),
@@ -18,7 +19,7 @@ export const createUserBody = z.strictObject({
   primary_email_verified: z.boolean().optional(),
 });
 
-const userIdParam = z.string().uuid();
+const userIdParam = z.uuid();
 
 /**
  * A user as upstream's server API describes one, so the official SDK can read it (it reads every
@@ -55,6 +56,82 @@ export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayN
   country_code: null,
   risk_scores: { sign_up: { bot: 0, free_trial_abuse: 0 } },
 });
+
+export const userBody = z.strictObject({
+  id: z.uuid(),
+  primary_email: z.string().nullable(),
+  display_name: z.string().nullable(),
+  primary_email_verified: z.boolean(),
+  signed_up_at_millis: z.number().int(),
+  last_active_at_millis: z.number().int().describe('The sign-up time: authlog tracks activity per session, not per user.'),
+  profile_image_url: z.null(),
+  client_metadata: z.null(),
+  client_read_only_metadata: z.null(),
+  server_metadata: z.null(),
+  has_password: z.literal(false),
+  auth_with_email: z.boolean(),
+  otp_auth_enabled: z.boolean(),
+  passkey_auth_enabled: z.literal(false),
+  oauth_providers: z.array(z.never()),
+  selected_team: z.null(),
+  selected_team_id: z.null(),
+  is_anonymous: z.literal(false),
+  is_restricted: z.literal(false),
+  restricted_reason: z.null(),
+  restricted_by_admin: z.literal(false),
+  restricted_by_admin_reason: z.null(),
+  restricted_by_admin_private_details: z.null(),
+  requires_totp_mfa: z.literal(false),
+  country_code: z.null(),
+  risk_scores: z.strictObject({ sign_up: z.strictObject({ bot: z.number(), free_trial_abuse: z.number() }) }),
+}).describe("Upstream's user shape (the official SDK reads every field); constant where authlog has no such thing.");
+
+const userIdParams = { userId: userIdParam };
+
+export const userRouteDescriptions = describeRoutes(
+  {
+    method: 'POST',
+    path: '/api/v1/users',
+    tag: 'Users',
+    summary: 'Create a user.',
+    description: 'Primary emails are unique per project (case-insensitive), enforced in the write path.',
+    access: 'server',
+    body: createUserBody,
+    bodyOptional: true,
+    responses: { 200: { description: 'The new user.', schema: userBody } },
+    errors: ['USER_EMAIL_ALREADY_EXISTS'],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/users/me',
+    tag: 'Users',
+    summary: 'The signed-in user (the official SDK\'s getUser()).',
+    access: 'client',
+    headers: [{ name: 'x-stack-access-token', required: true, description: "The user's access token (JWT)." }],
+    responses: { 200: { description: 'The user.', schema: userBody } },
+    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'USER_NOT_FOUND'],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/users/:userId',
+    tag: 'Users',
+    summary: 'Read a user.',
+    access: 'server',
+    params: userIdParams,
+    responses: { 200: { description: 'The user.', schema: userBody } },
+    errors: ['USER_NOT_FOUND'],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/:userId',
+    tag: 'Users',
+    summary: 'Delete a user; all their sessions stop working.',
+    access: 'server',
+    params: userIdParams,
+    responses: { 200: { description: 'Deleted.', schema: z.strictObject({ success: z.literal(true) }) } },
+    errors: ['USER_NOT_FOUND'],
+  },
+);
 
 export function userRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>({ prefix: '/api/v1/users' });

@@ -1,0 +1,26 @@
+// Every route's description, one list per routes file. A router added to routersFor (app.ts)
+// adds its list here; test/openapi.test.ts fails for any route that has no description.
+import type { RouteDescription } from './route-description.ts';
+import { healthRouteDescriptions } from './routes/health.ts';
+import { metricsRouteDescriptions } from './routes/metrics.ts';
+import { openApiRouteDescriptions } from './routes/openapi.ts';
+import { userRouteDescriptions } from './routes/users.ts';
+import { sessionRouteDescriptions } from './routes/sessions.ts';
+import { jwksRouteDescriptions } from './routes/jwks.ts';
+import { cliAuthRouteDescriptions } from './routes/cli-auth.ts';
+import { signInCodeRouteDescriptions } from './routes/sign-in-codes.ts';
+import { auditRouteDescriptions } from './routes/audit.ts';
+import { oauthTokenRouteDescriptions } from './routes/oauth-token.ts';
+
+export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
+  ...healthRouteDescriptions,
+  ...metricsRouteDescriptions,
+  ...openApiRouteDescriptions,
+  ...userRouteDescriptions,
+  ...sessionRouteDescriptions,
+  ...jwksRouteDescriptions,
+  ...cliAuthRouteDescriptions,
+  ...signInCodeRouteDescriptions,
+  ...oauthTokenRouteDescriptions,
+  ...auditRouteDescriptions,
+];

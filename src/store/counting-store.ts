@@ -1,0 +1,18 @@
+// The event-store port with every successful append reported (metrics), so that counting does
+// not depend on which adapter is behind it nor on who appends (command handler or not).
+import type { EventStore, NewEvent } from './event-store.ts';
+
+export function countingAppends(store: EventStore, onAppended: (events: readonly NewEvent[]) => void): EventStore {
+  return {
+    async append(streamId, events, expected) {
+      const result = await store.append(streamId, events, expected);
+      onAppended(events);
+      return result;
+    },
+    readStream: (streamId) => store.readStream(streamId),
+    readAll: (options) => store.readAll(options),
+    headPosition: (filter) => store.headPosition(filter),
+    subscribeToAll: (options, handler) => store.subscribeToAll(options, handler),
+    close: () => store.close(),
+  };
+}
