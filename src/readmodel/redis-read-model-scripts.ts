@@ -1,0 +1,217 @@
+// The Lua scripts of the Redis read model (redis-read-model.ts has the layout of the keys they
+// touch). Each write is one script, so a change and its checkpoint are applied atomically.
+import { CHECKPOINT_KEY } from './memory-read-model.ts';
+
+// Shared by the write scripts. `now` is the injected clock, passed in: an entry whose
+// PEXPIRETIME is at or before it counts as gone here exactly as in the memory adapter, even
+// while Redis's own clock has not reached it yet (PXAT itself is only garbage collection).
+const LUA_LIVE_TYPE = `
+local function live_type(k, now)
+  local t = redis.call('TYPE', k)['ok']
+  if t ~= 'none' then
+    local at = redis.call('PEXPIRETIME', k)
+    if at >= 0 and at <= now then
+      redis.call('DEL', k)
+      return 'none'
+    end
+  end
+  return t
+end
+`;
+
+// KEYS[1] live pointer, KEYS[2] building set.
+// ARGV[1] generation key base '<prefix>:{rm}:g', ARGV[2] explicit generation or '' for the
+// live one, ARGV[3] now (ms), then per event: position (20 digits), op count, ops:
+//   s key value exp|''   d key   h key exp|'' nfields f v ...   a key member   r key member
+// Positions are compared as equal-length digit strings: Lua numbers are doubles and
+// positions are u64. Returns the checkpoint after ('' when none).
+export const LUA_APPLY = `${LUA_LIVE_TYPE}
+local gen = ARGV[2]
+local live = redis.call('GET', KEYS[1]) or '0'
+if gen == '' then
+  gen = live
+elseif gen ~= live and redis.call('SISMEMBER', KEYS[2], gen) == 0 then
+  return redis.error_reply('AUTHLOG_GENERATION_GONE generation ' .. gen .. ' is neither live nor being built')
+end
+local base = ARGV[1] .. gen .. ':'
+local cpKey = base .. '${CHECKPOINT_KEY}'
+local cp = redis.call('GET', cpKey) or ''
+local now = tonumber(ARGV[3])
+-- Positions are zero-padded to one width, so they compare as strings; '' (empty) is below all.
+if ARGV[4] ~= '' and cp < ARGV[4] then
+  return redis.error_reply('AUTHLOG_READ_MODEL_BEHIND ' .. cp)
+end
+local i = 5
+local n = #ARGV
+while i <= n do
+  local pos = ARGV[i]
+  local nops = tonumber(ARGV[i + 1])
+  i = i + 2
+  local apply = pos > cp
+  for _ = 1, nops do
+    local code = ARGV[i]
+    local k = base .. ARGV[i + 1]
+    if code == 's' then
+      if apply then
+        local exp = ARGV[i + 3]
+        if exp == '' then
+          redis.call('SET', k, ARGV[i + 2])
+        elseif tonumber(exp) > now then
+          redis.call('SET', k, ARGV[i + 2], 'PXAT', exp)
+        else
+          -- Already expired: skip the write, and drop what it would have replaced.
+          redis.call('DEL', k)
+        end
+      end
+      i = i + 4
+    elseif code == 'd' then
+      if apply then redis.call('DEL', k) end
+      i = i + 2
+    elseif code == 'h' then
+      local exp = ARGV[i + 2]
+      local nf = tonumber(ARGV[i + 3])
+      if apply then
+        if exp ~= '' and tonumber(exp) <= now then
+          redis.call('DEL', k)
+        else
+          local t = live_type(k, now)
+          if t ~= 'none' and t ~= 'hash' then redis.call('DEL', k) end
+          -- In slices: unpack is limited by Lua's C stack (about 8000 values).
+          local first, last = i + 4, i + 3 + 2 * nf
+          while first <= last do
+            local upto = math.min(first + 999, last)
+            redis.call('HSET', k, unpack(ARGV, first, upto))
+            first = upto + 1
+          end
+          if exp ~= '' then redis.call('PEXPIREAT', k, exp) end
+        end
+      end
+      i = i + 4 + 2 * nf
+    elseif code == 'a' then
+      if apply then
+        local t = live_type(k, now)
+        if t ~= 'none' and t ~= 'set' then redis.call('DEL', k) end
+        redis.call('SADD', k, ARGV[i + 2])
+      end
+      i = i + 3
+    elseif code == 'r' then
+      if apply and live_type(k, now) == 'set' then redis.call('SREM', k, ARGV[i + 2]) end
+      i = i + 3
+    else
+      return redis.error_reply('AUTHLOG_BAD_OP ' .. tostring(code))
+    end
+  end
+  if apply then
+    redis.call('SET', cpKey, pos)
+    cp = pos
+  end
+end
+return cp
+`;
+
+// KEYS[1] live pointer. ARGV[1] generation key base, ARGV[2] 'get'|'hgetall'|'smembers'|'cp',
+// ARGV[3] key, ARGV[4] now. Resolving the generation here, in the same atomic step as the
+// read, is what keeps a query from reading a dropped generation (see `read` below).
+export const LUA_READ = `
+local gen = redis.call('GET', KEYS[1]) or '0'
+local base = ARGV[1] .. gen .. ':'
+local op = ARGV[2]
+if op == 'cp' then return redis.call('GET', base .. '${CHECKPOINT_KEY}') end
+local k = base .. ARGV[3]
+local t = redis.call('TYPE', k)['ok']
+if t == 'none' then return false end
+local at = redis.call('PEXPIRETIME', k)
+if at >= 0 and at <= tonumber(ARGV[4]) then return false end
+if op == 'get' and t == 'string' then return redis.call('GET', k) end
+if op == 'hgetall' and t == 'hash' then return redis.call('HGETALL', k) end
+if op == 'smembers' and t == 'set' then return redis.call('SMEMBERS', k) end
+return false
+`;
+
+// KEYS: data keys of one generation. ARGV[1] now. Returns per key {type, content}, with
+// type 'none' for keys gone or expired by the injected clock.
+export const LUA_DUMP = `
+local now = tonumber(ARGV[1])
+local out = {}
+for idx, k in ipairs(KEYS) do
+  local t = redis.call('TYPE', k)['ok']
+  local at = redis.call('PEXPIRETIME', k)
+  if t == 'none' or (at >= 0 and at <= now) then
+    out[idx] = {'none'}
+  elseif t == 'string' then
+    out[idx] = {t, redis.call('GET', k)}
+  elseif t == 'hash' then
+    out[idx] = {t, redis.call('HGETALL', k)}
+  elseif t == 'set' then
+    out[idx] = {t, redis.call('SMEMBERS', k)}
+  else
+    out[idx] = {t}
+  end
+end
+return out
+`;
+
+// KEYS[1] live pointer, KEYS[2] generation sequence, KEYS[3] building set. The new id is
+// above both the sequence and the live id, so it never names the live generation even if
+// the sequence key was lost.
+export const LUA_OPEN = `
+local live = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = redis.call('INCR', KEYS[2])
+if n <= live then
+  n = live + 1
+  redis.call('SET', KEYS[2], n)
+end
+redis.call('SADD', KEYS[3], n)
+return tostring(n)
+`;
+
+// KEYS[1] live pointer, KEYS[2] building set. ARGV[1] generation. Swaps the pointer and
+// returns the previous live id, which the caller then deletes.
+export const LUA_ACTIVATE = `
+local live = redis.call('GET', KEYS[1]) or '0'
+if live == ARGV[1] then return live end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
+  return redis.error_reply('AUTHLOG_GENERATION_GONE generation ' .. ARGV[1] .. ' is not being built (discarded, or Redis was flushed)')
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return live
+`;
+
+// KEYS[1] live pointer, KEYS[2] building set. ARGV[1] generation.
+export const LUA_DISCARD = `
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+  return redis.error_reply('AUTHLOG_GENERATION_LIVE generation ' .. ARGV[1] .. ' is live and cannot be discarded')
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`;
+
+// KEYS[1] counter. ARGV[1] add, ARGV[2] ttl ms. One round trip; the ttl is relative so
+// that it does not depend on the injected clock agreeing with Redis's clock.
+export const LUA_RATE = `
+local add = tonumber(ARGV[1])
+if add > 0 then
+  local c = redis.call('INCRBY', KEYS[1], add)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return c
+end
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if add < 0 and c > 0 then
+  -- a refund of an earlier add: never below zero, and the counter keeps its expiry
+  c = math.max(0, c + add)
+  redis.call('SET', KEYS[1], c, 'KEEPTTL')
+end
+return c
+`;
+
+export type ScriptArg = string | number;
+/** The commands `defineCommand` adds; ioredis cannot type them itself. */
+export interface ScriptCommands {
+  authlogRmApply(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmRead(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmDump(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmOpen(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmActivate(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmDiscard(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmRate(...args: ScriptArg[]): Promise<unknown>;
+}
