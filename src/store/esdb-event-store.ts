@@ -8,47 +8,25 @@
 // - Client 6.x cannot filter `readAll` on the server (only subscriptions take a filter), so reads
 //   of `$all` filter here. System events (types starting with `$`) are always left out.
 // - Subscriptions resubscribe from the last handled position after the server drops them, and
-//   decide "caught up" themselves: servers before 23.10 never say so.
+//   decide "caught up" themselves: servers before 23.10 never say so (esdb-subscription.ts).
+// The translations of types and errors are in esdb-mapping.ts.
 import {
-  ANY as ESDB_ANY,
   BACKWARDS,
-  CancelledError,
-  DeadlineExceededError,
   END,
   EventStoreDBClient,
   FORWARDS,
-  NO_STREAM as ESDB_NO_STREAM,
-  NotLeaderError,
   START,
-  STREAM_EXISTS as ESDB_STREAM_EXISTS,
   StreamNotFoundError,
-  TimeoutError,
-  UnavailableError,
   WrongExpectedVersionError as EsdbWrongExpectedVersionError,
-  convertToCommandError,
-  eventTypeFilter,
-  excludeSystemEvents,
-  jsonEvent,
-  streamNameFilter,
-  type AllStreamSubscription,
-  type AppendExpectedRevision,
-  type Filter,
-  type JSONType,
-  type Position,
-  type RecordedEvent as EsdbRecordedEvent,
   type StreamingRead,
 } from '@eventstore/db-client';
 import {
-  ANY,
   NO_STREAM,
-  STREAM_EXISTS,
   StoreUnavailableError,
   WrongExpectedVersionError,
-  matchesFilter,
   revisionMatches,
   type AllFilter,
   type AppendResult,
-  type EventMetadata,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
@@ -57,6 +35,8 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from './event-store.ts';
+import { toEsdbExpected, toEventData, toRecorded, knownPosition, accepts, toStoreError } from './esdb-mapping.ts';
+import { EsdbSubscription } from './esdb-subscription.ts';
 
 export interface EsdbEventStoreOptions {
   /** How long any single call may wait for the server before failing with StoreUnavailableError. Default 5000. */
@@ -65,21 +45,11 @@ export interface EsdbEventStoreOptions {
 }
 
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
-const RESUBSCRIBE_INITIAL_MS = 100;
-const RESUBSCRIBE_MAX_MS = 5000;
-/** Positions are u64 on the wire; the server sends u64::MAX (-1 as a long) for "unknown". */
-const MAX_KNOWN_POSITION = (1n << 63n) - 1n;
 
 export function openEsdbEventStore(url: string, options: EsdbEventStoreOptions = {}): EventStore {
   return new EsdbEventStore(url, options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, options.logger ?? (() => {}));
 }
 
-/** Thrown out of a subscription's loop when the handler failed: that stops it, a server drop does not. */
-class HandlerFailure extends Error {
-  constructor(readonly error: unknown) {
-    super('subscription handler failed');
-  }
-}
 
 class EsdbEventStore implements EventStore {
   private readonly client: EventStoreDBClient;
@@ -288,267 +258,4 @@ class EsdbEventStore implements EventStore {
       if (onClose) this.waiting.delete(onClose);
     });
   }
-}
-
-interface SubscriptionDeps {
-  client: EventStoreDBClient;
-  timeoutMs: number;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
-  headPosition: (filter?: AllFilter) => Promise<bigint>;
-  forget: () => void;
-}
-
-/**
- * Catch-up then live over `$all`. Delivers each event once, in order, awaiting the handler.
- * When the server drops the subscription (or does not confirm it in time) it resubscribes from the
- * last event it processed, with capped exponential backoff, and says so through the logger; the
- * subscription only stops on close() or when the handler throws (reported through onError).
- */
-class EsdbSubscription implements Subscription {
-  private closed = false;
-  private current: AllStreamSubscription | undefined;
-  private wakeUp: (() => void) | undefined;
-  private inFlight: Promise<void> | undefined;
-  /** The last event taken off the server, handled or filtered out: where a resubscription starts. */
-  private resumeAfter: Position | undefined;
-  private resumeCommit: bigint;
-  /** The filtered head when the subscription started: reaching it means caught up. */
-  private target: bigint | undefined;
-  private caughtUp = false;
-
-  constructor(
-    private readonly deps: SubscriptionDeps,
-    fromPosition: bigint | undefined,
-    private readonly filter: AllFilter | undefined,
-    private readonly handler: SubscriptionHandler,
-  ) {
-    const from = fromPosition !== undefined && fromPosition >= 0n ? fromPosition : undefined;
-    this.resumeAfter = from === undefined ? undefined : { commit: from, prepare: from };
-    this.resumeCommit = from ?? -1n;
-    // run() handles its own failures; only a throwing logger or onError could get here.
-    this.run().catch((error: unknown) => deps.log('EventStoreDB subscription loop failed', { error: describe(error) }));
-  }
-
-  async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.wakeUp?.();
-      const current = this.current;
-      if (current) {
-        await current.unsubscribe().catch(() => {});
-        current.destroy();
-      }
-    }
-    // A handler already running finishes; none starts after this.
-    await this.inFlight?.catch(() => {});
-    this.deps.forget();
-  }
-
-  private async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.closed) {
-      try {
-        await this.subscribeOnce(() => {
-          if (attempt > 0) this.deps.log('EventStoreDB subscription resumed', { after: this.resumeCommit.toString(), attempts: attempt });
-          attempt = 0;
-        });
-        if (this.closed) break;
-        throw new StoreUnavailableError('EventStoreDB ended the subscription');
-      } catch (error) {
-        if (this.closed) break;
-        if (error instanceof HandlerFailure) {
-          this.closed = true;
-          this.deps.forget();
-          this.deps.log('EventStoreDB subscription stopped: the handler failed', { error: describe(error.error) });
-          this.handler.onError?.(error.error instanceof Error ? error.error : new Error(String(error.error)));
-          break;
-        }
-        const delayMs = Math.min(RESUBSCRIBE_MAX_MS, RESUBSCRIBE_INITIAL_MS * 2 ** attempt);
-        attempt += 1;
-        this.deps.log('EventStoreDB subscription interrupted; resubscribing', {
-          error: describe(toStoreError(error, 'subscription')),
-          attempt,
-          retryInMs: delayMs,
-          after: this.resumeCommit.toString(),
-        });
-        await this.sleep(delayMs);
-      }
-    }
-  }
-
-  private async subscribeOnce(onConfirmed: () => void): Promise<void> {
-    // Decided once, before the first subscription: what exists now is what "caught up" means.
-    if (this.target === undefined) this.target = await this.deps.headPosition(this.filter);
-    let processed = 0;
-    let serverCaughtUpAt: number | undefined;
-    this.checkCaughtUp(processed, serverCaughtUpAt);
-    if (this.closed) return;
-
-    const subscription = this.deps.client.subscribeToAll({
-      fromPosition: this.resumeAfter ?? START,
-      filter: serverFilter(this.filter),
-      resolveLinkTos: false,
-    });
-    this.current = subscription;
-    let taken = 0;
-    // A hung server never confirms: treat that like a drop, so the backoff loop takes over.
-    const confirmTimer = setTimeout(
-      () => subscription.destroy(new StoreUnavailableError(`EventStoreDB did not confirm the subscription within ${this.deps.timeoutMs} ms`)),
-      this.deps.timeoutMs,
-    );
-    subscription.once('confirmation', () => {
-      clearTimeout(confirmTimer);
-      onConfirmed();
-    });
-    // 23.10+ servers say when they switch to live. The client emits that as soon as it parses the
-    // message, while events before it may still sit unhandled in the stream's buffer, so it only
-    // counts once everything taken or buffered at that moment has been processed.
-    subscription.on('caughtUp', () => {
-      serverCaughtUpAt = taken + subscription.readableLength;
-      this.checkCaughtUp(processed, serverCaughtUpAt);
-    });
-    try {
-      for await (const resolved of subscription) {
-        taken += 1;
-        const event = resolved.event;
-        if (event && isAfter(event.position, this.resumeAfter)) {
-          if (accepts(event, this.filter)) {
-            if (this.closed) return;
-            const recorded = toRecorded(event);
-            const handling = Promise.resolve().then(() => this.handler.onEvent(recorded));
-            this.inFlight = handling;
-            try {
-              await handling;
-            } catch (error) {
-              throw new HandlerFailure(error);
-            } finally {
-              this.inFlight = undefined;
-            }
-          }
-          this.resumeAfter = event.position;
-          this.resumeCommit = event.position.commit;
-        }
-        processed += 1;
-        if (this.closed) return;
-        this.checkCaughtUp(processed, serverCaughtUpAt);
-      }
-    } finally {
-      clearTimeout(confirmTimer);
-      this.current = undefined;
-      await subscription.unsubscribe().catch(() => {});
-      subscription.destroy();
-    }
-  }
-
-  private checkCaughtUp(processed: number, serverCaughtUpAt: number | undefined): void {
-    if (this.caughtUp || this.closed) return;
-    const reachedHead = this.target !== undefined && this.resumeCommit >= this.target;
-    const serverSaysSo = serverCaughtUpAt !== undefined && processed >= serverCaughtUpAt;
-    if (!reachedHead && !serverSaysSo) return;
-    this.caughtUp = true;
-    try {
-      this.handler.onCaughtUp?.();
-    } catch (error) {
-      this.deps.log('onCaughtUp threw', { error: describe(error) });
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.wakeUp = wake;
-    });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function toEsdbExpected(expected: ExpectedRevision): AppendExpectedRevision {
-  if (expected === NO_STREAM) return ESDB_NO_STREAM;
-  if (expected === STREAM_EXISTS) return ESDB_STREAM_EXISTS;
-  if (expected === ANY) return ESDB_ANY;
-  return expected;
-}
-
-function toEventData(event: NewEvent) {
-  return jsonEvent({
-    id: event.id,
-    type: event.type,
-    // The client only JSON.stringifies data; JSONType is narrower than what JSON can hold.
-    data: (event.data ?? null) as JSONType,
-    metadata: { ...event.metadata },
-  });
-}
-
-function toRecorded(event: EsdbRecordedEvent): RecordedEvent {
-  return {
-    id: event.id,
-    type: event.type,
-    data: event.data,
-    metadata: toMetadata(event.metadata, event.created),
-    streamId: event.streamId,
-    revision: event.revision,
-    // Servers before 22.x may leave stream reads without a position; -1n says "unknown".
-    position: knownPosition(event.position?.commit) ?? -1n,
-  };
-}
-
-/** Metadata this adapter wrote comes back as written; anything else gets at least `occurredAt`. */
-function toMetadata(raw: unknown, created: Date): EventMetadata {
-  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !(raw instanceof Uint8Array)) {
-    const metadata = raw as Partial<EventMetadata>; // a JSON object; written from EventMetadata by append()
-    return typeof metadata.occurredAt === 'string' ? (metadata as EventMetadata) : { ...metadata, occurredAt: created.toISOString() };
-  }
-  return { occurredAt: created.toISOString() };
-}
-
-function knownPosition(commit: bigint | undefined): bigint | undefined {
-  return commit === undefined || commit < 0n || commit > MAX_KNOWN_POSITION ? undefined : commit;
-}
-
-function accepts(event: { streamId: string; type: string }, filter: AllFilter | undefined): boolean {
-  return !event.type.startsWith('$') && matchesFilter(event.streamId, event.type, filter);
-}
-
-/** The part of the filter the server can apply (one dimension); `accepts` applies the whole of it again. */
-function serverFilter(filter: AllFilter | undefined): Filter {
-  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0) return streamNameFilter({ prefixes: [...filter.streamPrefixes] });
-  if (filter?.eventTypes && filter.eventTypes.length > 0) return eventTypeFilter({ prefixes: [...filter.eventTypes] });
-  return excludeSystemEvents();
-}
-
-function isAfter(position: Position, after: Position | undefined): boolean {
-  if (!after) return true;
-  return position.commit > after.commit || (position.commit === after.commit && position.prepare > after.prepare);
-}
-
-function toStoreError(error: unknown, what: string): unknown {
-  if (error instanceof StoreUnavailableError || error instanceof WrongExpectedVersionError) return error;
-  if (!(error instanceof Error)) return error;
-  // An HTTP/2 stream or session torn down under a call (gRPC INTERNAL with RST_STREAM or a closed
-  // session) is the connection failing, not the request: unavailable, to be retried.
-  if ((error as { code?: unknown }).code === 13 && /RST_STREAM|Session closed|Stream removed|Connection dropped/i.test(error.message)) {
-    return new StoreUnavailableError(`EventStoreDB ${what} failed: the connection broke (${error.message})`, { cause: error });
-  }
-  // Classifies raw gRPC errors too (a first call to a refused port fails with a bare code 14).
-  const converted = convertToCommandError(error);
-  if (
-    converted instanceof UnavailableError ||
-    converted instanceof DeadlineExceededError ||
-    converted instanceof TimeoutError ||
-    converted instanceof CancelledError ||
-    converted instanceof NotLeaderError
-  ) {
-    return new StoreUnavailableError(`EventStoreDB ${what} failed: ${converted.message}`, { cause: error });
-  }
-  return converted;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
