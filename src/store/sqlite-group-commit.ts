@@ -45,6 +45,8 @@ export interface GroupCommitStats {
   appends: number;
   largestBatch: number;
   busyRetries: number;
+  /** Time spent committing batches, during which the event loop is blocked (ms). */
+  commitMs: number;
 }
 
 export class GroupCommit {
@@ -52,7 +54,7 @@ export class GroupCommit {
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private retryMs = FIRST_RETRY_MS;
   private closed = false;
-  readonly stats: GroupCommitStats = { commits: 0, appends: 0, largestBatch: 0, busyRetries: 0 };
+  readonly stats: GroupCommitStats = { commits: 0, appends: 0, largestBatch: 0, busyRetries: 0, commitMs: 0 };
   private readonly statements: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
 
   constructor(private readonly options: GroupCommitOptions) {
@@ -93,7 +95,9 @@ export class GroupCommit {
   private run(): void {
     this.scheduled = undefined;
     const batch = this.queue.splice(0);
+    const started = performance.now();
     if (batch.length) this.commitBatch(batch, false);
+    this.stats.commitMs += performance.now() - started;
     if (this.queue.length && !this.scheduled) this.scheduled = setImmediate(() => this.run());
   }
 
