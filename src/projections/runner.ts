@@ -101,6 +101,7 @@ export class ProjectionRunner {
       this.subscription = undefined;
       await this.flushing.catch(() => undefined);
       this.pending = [];
+      this.signalBatchApplied(); // a reader held back by the dropped batches goes on
       this.checkpoint = stored;
       this.enqueuedTo = stored;
       await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
@@ -233,6 +234,7 @@ export class ProjectionRunner {
       throw error;
     }
     this.pending = [];
+    this.signalBatchApplied(); // a reader held back by the dropped batches goes on
     await this.start();
     onProgress?.({ applied, total: Math.max(total, applied), position: this.checkpoint });
     return { events: applied, ms: Date.now() - started };
