@@ -29,7 +29,8 @@ export function openEventStore(
     return openEsdbEventStore(config.EVENTSTORE_URL, { callTimeoutMs: config.EVENTSTORE_TIMEOUT_MS, ...(log ? { logger: log } : {}) });
   }
   mkdirSync(config.AUTHLOG_DATA_DIR, { recursive: true, mode: 0o700 });
-  return openSqliteEventStore(sqlitePath(config));
+  // The same deadline as an EventStoreDB call: how long an append waits for another process's lock.
+  return openSqliteEventStore(sqlitePath(config), { busyTimeoutMs: config.EVENTSTORE_TIMEOUT_MS });
 }
 
 export function openReadModel(config: Pick<Config, 'REDIS_URL' | 'REDIS_PREFIX'>, clock: Clock): ReadModel {

@@ -112,6 +112,50 @@ test('start() resolves only once every existing event is applied, across several
   for (const projectId of projects) assert.ok(await findProject(rm, projectId), `project ${projectId} visible after start`);
 });
 
+test('catch-up reads and projects the next batch while the read model applies one; batches apply in order, at most two held', async () => {
+  const store = openStore();
+  for (let i = 0; i < 40; i++) await createProject(store, `P${i}`);
+  const rm = createMemoryReadModel({ now: Date.now });
+  // The read model takes each batch only when the test lets it, and records what it was given.
+  const applied: bigint[][] = [];
+  const held: (() => void)[] = [];
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const gated: ReadModel = Object.assign(Object.create(rm) as ReadModel, {
+    applyBatch: async (events: Parameters<ReadModel['applyBatch']>[0]) => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise<void>((release) => held.push(release));
+      applied.push(events.map((e) => e.position));
+      const checkpoint = await rm.applyBatch(events);
+      inFlight -= 1;
+      return checkpoint;
+    },
+  });
+  const { projector, positions } = counting();
+  const r = runner(store, gated, projector, 4);
+  const started = r.start();
+  const until = async (condition: () => boolean, what: string): Promise<void> => {
+    for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    assert.ok(condition(), what);
+  };
+  await until(() => held.length === 1, 'the first batch is handed over');
+  await until(() => positions.length >= 8, 'the next batch is projected while the first is held');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(positions.length <= 8, `the reader waits with two batches held (projected ${positions.length})`);
+  while (applied.flat().length < 40) {
+    await until(() => held.length > 0, 'another batch');
+    held.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await started;
+  assert.is(mostInFlight, 1, 'one batch applies at a time');
+  const order = applied.flat();
+  assert.equal(order, [...order].sort((a, b) => (a < b ? -1 : 1)), 'in position order');
+  assert.is(new Set(order).size, 40, 'each event once');
+  assert.is(r.appliedPosition, await store.headPosition(projectionFilter));
+});
+
 test('waitFor resolves true once a newly appended event is applied, false after its timeout for a position never reached', async () => {
   const store = openStore();
   const rm = createMemoryReadModel({ now: Date.now });

@@ -355,6 +355,126 @@ s(
 );
 
 s(
+  'appends issued in one turn share one commit, see each other in order, and are on disk for another connection when they resolve',
+  withFile(async ({ path, open }) => {
+    const store = open();
+    await store.append('shared', [newEvent('Shared.Created')], NO_STREAM);
+    const before = { ...store.groupCommitStats };
+    const watcher = new Database(path, { readonly: true });
+    const onDisk = (): number => Number((watcher.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
+    try {
+      const visibleAtFirstAnswer: number[] = [];
+      const appends = [
+        store.append('shared', [newEvent('Shared.Changed')], 0n),
+        store.append('shared', [newEvent('Shared.Stale')], 0n),
+        store.append('shared', [newEvent('Shared.ChangedAgain')], 1n),
+        ...Array.from({ length: 7 }, (_, i) => store.append(`other-${i}`, events(2, 'Other.Created'), NO_STREAM)),
+      ];
+      void appends[0]?.then(() => visibleAtFirstAnswer.push(onDisk()));
+      const outcomes = await Promise.allSettled(appends);
+      assert.equal(
+        outcomes.map((o) => o.status),
+        ['fulfilled', 'rejected', 'fulfilled', ...Array<string>(7).fill('fulfilled')],
+      );
+      assert.instance((outcomes[1] as PromiseRejectedResult).reason, WrongExpectedVersionError);
+      const after = store.groupCommitStats;
+      assert.is(after.commits - before.commits, 1, 'one commit (one fsync) for the ten appends');
+      assert.is(after.appends - before.appends, 10);
+      assert.equal(visibleAtFirstAnswer, [1 + 2 + 14], 'the first answer came after the whole batch was committed');
+      assert.equal(
+        (await store.readStream('shared')).map((e) => e.type),
+        ['Shared.Created', 'Shared.Changed', 'Shared.ChangedAgain'],
+      );
+    } finally {
+      watcher.close();
+    }
+  }),
+);
+
+s(
+  'an append too big for the file (SQLITE_FULL) fails alone; the appends of the same turn are committed',
+  withFile(async ({ path, open }) => {
+    const setup = open();
+    await setup.append('user-1', events(3, 'User.Created'), NO_STREAM);
+    await setup.close();
+    const raw = new Database(path, { readonly: true });
+    const pages = Number(raw.pragma('page_count', { simple: true }));
+    raw.close();
+
+    const store = open({ maxPageCount: pages + 2 });
+    const tooBig = Array.from({ length: 20 }, () => newEvent('User.Bloated', { blob: 'x'.repeat(4000) }));
+    const small = [newEvent('User.Renamed'), newEvent('User.Created'), newEvent('User.Created')];
+    const outcomes = await Promise.allSettled([
+      store.append('user-1', [small[0] as NewEvent], 2n),
+      store.append('user-2', tooBig, NO_STREAM),
+      store.append('user-3', [small[1] as NewEvent], NO_STREAM),
+      store.append('user-4', [small[2] as NewEvent], NO_STREAM),
+    ]);
+    assert.equal(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    const failure = (outcomes[1] as PromiseRejectedResult).reason as Error;
+    assert.instance(failure, StoreUnavailableError);
+    assert.match(failure.message, /SQLITE_FULL/);
+    assert.equal(await store.readStream('user-2'), []);
+    assert.equal(
+      (await collect(store.readAll())).slice(3).map((e) => e.id),
+      ids(small),
+    );
+  }),
+);
+
+s(
+  'while another connection holds the write lock the event loop keeps turning; the append succeeds once the lock is released',
+  withFile(async ({ path, open }) => {
+    const store = open({ busyTimeoutMs: 10_000 });
+    const other = new Database(path);
+    let settled = false;
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const pending = store.append('user-1', [newEvent('User.Created')], NO_STREAM).finally(() => (settled = true));
+      let turns = 0;
+      while (turns < 50) {
+        await sleep(2);
+        turns += 1;
+      }
+      assert.not.ok(settled, 'still waiting for the lock');
+      assert.ok(store.groupCommitStats.busyRetries > 0, 'retried asynchronously');
+      other.exec('ROLLBACK');
+      assert.is((await pending).nextExpectedRevision, 0n);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+    }
+    assert.is((await store.readStream('user-1')).length, 1);
+  }),
+);
+
+s(
+  'concurrent appends with an event id reused by one of them: that append alone is refused (ids are unique in the whole file)',
+  withFile(async ({ open }) => {
+    const store = open();
+    const ns = 'reuse';
+    const taken = newEvent('User.Created');
+    await store.append(`${ns}-taken`, [taken], NO_STREAM);
+    const others = [`${ns}-a`, `${ns}-b`, `${ns}-c`].map((stream) => ({ stream, event: newEvent('User.Created') }));
+    const outcomes = await Promise.allSettled([
+      store.append(others[0]!.stream, [others[0]!.event], NO_STREAM),
+      store.append(`${ns}-thief`, [newEvent('User.Created'), taken], NO_STREAM),
+      store.append(others[1]!.stream, [others[1]!.event], NO_STREAM),
+      store.append(others[2]!.stream, [others[2]!.event], NO_STREAM),
+    ]);
+    assert.equal(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.equal(await store.readStream(`${ns}-thief`), []);
+    for (const { stream, event } of others) assert.equal(ids(await store.readStream(stream)), [event.id]);
+  }),
+);
+
+s(
   'a retried append with the same event ids returns the original result and writes nothing',
   withFile(async ({ open }) => {
     const store = open();

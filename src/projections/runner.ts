@@ -49,6 +49,9 @@ export class ProjectionRunner {
   private pending: ProjectedEvent[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
+  /** A flush started by a full batch is applying (it drains whatever arrives meanwhile). */
+  private draining = false;
+  private appliedListeners: (() => void)[] = [];
   private waiters: Waiter[] = [];
   private subscription: Subscription | undefined;
   private stopped = false;
@@ -106,6 +109,7 @@ export class ProjectionRunner {
       this.subscription = undefined;
       await this.flushing.catch(() => undefined);
       this.pending = [];
+      this.signalBatchApplied(); // a reader held back by the dropped batches goes on
       this.checkpoint = stored;
       this.enqueuedTo = stored;
       await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
@@ -159,6 +163,7 @@ export class ProjectionRunner {
     this.watchdog = undefined;
     await this.subscription?.close();
     this.subscription = undefined;
+    this.signalBatchApplied();
     await this.flushNow().catch(() => undefined);
     for (const w of this.waiters.splice(0)) w.resolve(false);
   }
@@ -243,6 +248,7 @@ export class ProjectionRunner {
       throw error;
     }
     this.pending = [];
+    this.signalBatchApplied(); // a reader held back by the dropped batches goes on
     await this.start();
     onProgress?.({ applied, total: Math.max(total, applied), position: this.checkpoint });
     return { events: applied, ms: Date.now() - started };
@@ -252,20 +258,26 @@ export class ProjectionRunner {
     const from = await writer.checkpoint();
     let batch: ProjectedEvent[] = [];
     let applied = 0;
+    // One batch applies while the next is read and projected; they still apply in order.
+    let applying: Promise<void> = Promise.resolve();
+    const apply = async (full: ProjectedEvent[]): Promise<void> => {
+      await applying;
+      const step = writer.applyBatch(full).then(() => {
+        applied += full.length;
+        onBatch?.(applied, full[full.length - 1]!.position);
+      });
+      step.catch(() => undefined); // awaited by the next apply or at the end; not unhandled meanwhile
+      applying = step;
+    };
     for await (const recorded of this.options.store.readAll({ fromPosition: from >= 0n ? from : undefined, filter: this.options.filter })) {
       batch.push(this.project(recorded));
       if (batch.length >= this.batchSize) {
-        await writer.applyBatch(batch);
-        applied += batch.length;
-        onBatch?.(applied, recorded.position);
+        await apply(batch);
         batch = [];
       }
     }
-    if (batch.length) {
-      await writer.applyBatch(batch);
-      applied += batch.length;
-      onBatch?.(applied, batch[batch.length - 1]!.position);
-    }
+    if (batch.length) await apply(batch);
+    await applying;
     return applied;
   }
 
@@ -278,8 +290,26 @@ export class ProjectionRunner {
     if (recorded.position <= this.enqueuedTo) return;
     this.enqueuedTo = recorded.position;
     this.pending.push(this.project(recorded));
-    if (this.pending.length >= this.batchSize) await this.flushNow();
-    else this.scheduleFlush();
+    if (this.pending.length < this.batchSize) return this.scheduleFlush();
+    // The read model applies this batch while the subscription reads and projects the next one
+    // (batches still apply one at a time, in order, each with its checkpoint). Two batches
+    // pending: wait, so that memory stays bounded and a read model that is down holds us back.
+    if (!this.draining) {
+      this.draining = true;
+      this.flushNow()
+        .catch(() => undefined)
+        .finally(() => (this.draining = false));
+    }
+    while (this.pending.length >= 2 * this.batchSize && !this.stopped) await this.nextBatchApplied();
+  }
+
+  /** Resolves when the read model has taken one more batch (or the runner stops). */
+  private nextBatchApplied(): Promise<void> {
+    return new Promise((resolve) => this.appliedListeners.push(resolve));
+  }
+
+  private signalBatchApplied(): void {
+    for (const listener of this.appliedListeners.splice(0)) listener();
   }
 
   private scheduleFlush(): void {
@@ -302,6 +332,7 @@ export class ProjectionRunner {
           this.pending.splice(0, batch.length);
           this.lastAppliedAtMs = Date.now();
           this.releaseWaiters();
+          this.signalBatchApplied();
           backoffMs = 50;
         } catch (error) {
           if (this.stopped) throw error;

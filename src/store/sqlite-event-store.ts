@@ -18,14 +18,17 @@ import {
   type Subscription,
   type SubscriptionHandler,
 } from './event-store.ts';
+import { toStoreError } from './sqlite-errors.ts';
+import { GroupCommit, type GroupCommitStats } from './sqlite-group-commit.ts';
+import { PAGE_SIZE, SqliteSubscription, type Page } from './sqlite-subscription.ts';
 
 export interface SqliteEventStoreOptions {
   /** How often live subscriptions look for events appended by other processes. Default 200 ms. */
   pollIntervalMs?: number;
   /**
    * How long an append waits for another process's write lock before failing with
-   * StoreUnavailableError. better-sqlite3 is synchronous, so this wait blocks the event loop:
-   * keep it short. Default 5000 ms.
+   * StoreUnavailableError. The wait is asynchronous (retries with backoff): the event loop goes
+   * on serving meanwhile. Default 2500 ms (the service passes EVENTSTORE_TIMEOUT_MS).
    */
   busyTimeoutMs?: number;
   /** Open an existing file for reading only (inspection tools); appends fail with StoreUnavailableError. */
@@ -34,7 +37,13 @@ export interface SqliteEventStoreOptions {
   maxPageCount?: number;
 }
 
-const PAGE_SIZE = 1000;
+/**
+ * How long SQLite itself may spin on a busy lock (sqlite3_busy_timeout), blocking the event loop:
+ * just enough to ride over another process's commit; longer waits are GroupCommit's, async.
+ */
+const SYNC_BUSY_MS = 5;
+/** Opening may create the schema, which needs the write lock: a one-off wait at start-up. */
+const OPEN_BUSY_MS = 5000;
 const SCHEMA_VERSION = 1n;
 
 interface EventRow {
@@ -45,46 +54,6 @@ interface EventRow {
   type: string;
   data: string;
   metadata: string;
-}
-
-interface Page {
-  events: RecordedEvent[];
-  /** Every position up to here has been looked at; the next page starts after it. */
-  scannedTo: bigint;
-}
-
-// SQLite error codes meaning "the file cannot take this request right now", as opposed to a bug
-// in the request. Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT...) share the prefix.
-const UNAVAILABLE_CODES = [
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
-  'SQLITE_FULL',
-  'SQLITE_IOERR',
-  'SQLITE_READONLY',
-  'SQLITE_CANTOPEN',
-  'SQLITE_PROTOCOL',
-  'SQLITE_NOMEM',
-  'SQLITE_CORRUPT',
-  'SQLITE_NOTADB',
-  'SQLITE_NOLFS',
-];
-
-function sqliteCode(error: unknown): string | undefined {
-  if (error instanceof Database.SqliteError) return error.code;
-  return undefined;
-}
-
-function toStoreError(error: unknown, doing: string): unknown {
-  const code = sqliteCode(error);
-  if (code && UNAVAILABLE_CODES.some((c) => code.startsWith(c))) {
-    return new StoreUnavailableError(`SQLite event store: ${doing} failed (${code})`, { cause: error });
-  }
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
-    // Only event_id can clash here (revisions are computed under the write lock): an append
-    // repeating an id, or reusing one already recorded. Retrying cannot help, so not a conflict.
-    return new Error(`SQLite event store: ${doing} failed: an event id is repeated or already recorded`, { cause: error });
-  }
-  return error;
 }
 
 /**
@@ -121,10 +90,6 @@ function toRecorded(row: EventRow): RecordedEvent {
   };
 }
 
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
-}
-
 export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -133,9 +98,7 @@ export class SqliteEventStore implements EventStore {
   private pollTimer: NodeJS.Timeout | undefined;
   private lastSeenHead = -1n;
   private closed = false;
-  private readonly appendInTransaction: Database.Transaction<
-    (streamId: string, events: readonly NewEvent[], expected: ExpectedRevision) => AppendResult
-  >;
+  private readonly committer: GroupCommit;
 
   constructor(
     readonly path: string,
@@ -148,8 +111,7 @@ export class SqliteEventStore implements EventStore {
       db = new Database(path, {
         readonly: readOnly,
         fileMustExist: readOnly,
-        // sqlite3_busy_timeout: a write waits this long for another process's lock, then SQLITE_BUSY.
-        timeout: options.busyTimeoutMs ?? 5000,
+        timeout: OPEN_BUSY_MS,
       });
       db.defaultSafeIntegers(true);
       if (!readOnly) {
@@ -162,30 +124,36 @@ export class SqliteEventStore implements EventStore {
       db.pragma('synchronous = FULL');
       if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
       if (!readOnly) createSchema(db);
+      db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_MS, options.busyTimeoutMs ?? SYNC_BUSY_MS)}`);
     } catch (error) {
       db?.close();
       throw toStoreError(error, `opening ${path}`);
     }
     this.db = db;
-    this.appendInTransaction = db.transaction((streamId, events, expected) =>
-      this.appendLocked(streamId, events, expected),
-    );
+    this.committer = new GroupCommit({
+      db,
+      appendOne: (streamId, events, expected) => this.appendLocked(streamId, events, expected),
+      lockWaitMs: options.busyTimeoutMs ?? 2500,
+      onCommitted: (position) => {
+        if (position > this.lastSeenHead) this.lastSeenHead = position;
+        for (const subscription of this.subscriptions) subscription.wake();
+      },
+    });
   }
 
+  /**
+   * Durable when it resolves. Appends of the same turn of the event loop share one transaction
+   * and one fsync (see GroupCommit); each keeps its own revision check, and anything it throws
+   * rolls back only its own events: nothing is half written.
+   */
   async append(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     this.assertOpen();
-    let result: AppendResult;
-    try {
-      // IMMEDIATE takes the write lock before reading the current revision, so no other writer
-      // (in this or another process) can slip an event in between the check and the insert.
-      // Anything thrown inside rolls the whole transaction back: nothing is half written.
-      result = this.appendInTransaction.immediate(streamId, events, expected);
-    } catch (error) {
-      throw toStoreError(error, `append to ${streamId}`);
-    }
-    this.lastSeenHead = result.position > this.lastSeenHead ? result.position : this.lastSeenHead;
-    for (const subscription of this.subscriptions) subscription.wake();
-    return result;
+    return this.committer.append(streamId, events, expected);
+  }
+
+  /** How many appends shared how many commits since the store was opened. */
+  get groupCommitStats(): Readonly<GroupCommitStats> {
+    return this.committer.stats;
   }
 
   private appendLocked(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult {
@@ -322,6 +290,7 @@ export class SqliteEventStore implements EventStore {
     for (const subscription of this.subscriptions) subscription.stop();
     this.subscriptions.clear();
     this.stopPolling();
+    this.committer.close();
     this.statements.clear();
     this.db.close();
   }
@@ -414,71 +383,6 @@ export class SqliteEventStore implements EventStore {
   private forget(subscription: SqliteSubscription): void {
     this.subscriptions.delete(subscription);
     if (this.subscriptions.size === 0) this.stopPolling();
-  }
-}
-
-/** Catch-up then live over `$all`, delivering one event at a time, in position order. */
-class SqliteSubscription implements Subscription {
-  private stopped = false;
-  /** Something may have been appended since the last read. Starts true: catch-up is a read. */
-  private dirty = true;
-  private wakeUp: (() => void) | undefined;
-
-  constructor(
-    private readonly readPage: (after: bigint, limit: number) => Page,
-    private cursor: bigint,
-    private readonly handler: SubscriptionHandler,
-    private readonly onStopped: (subscription: SqliteSubscription) => void,
-  ) {}
-
-  wake(): void {
-    this.dirty = true;
-    const wakeUp = this.wakeUp;
-    this.wakeUp = undefined;
-    wakeUp?.();
-  }
-
-  /** No onEvent starts after this; one already running is not interrupted. */
-  stop(): void {
-    this.stopped = true;
-    this.wake();
-  }
-
-  async close(): Promise<void> {
-    this.stop();
-    this.onStopped(this);
-  }
-
-  async run(): Promise<void> {
-    try {
-      await this.deliverAvailable();
-      if (this.stopped) return;
-      this.handler.onCaughtUp?.();
-      while (!this.stopped) {
-        if (!this.dirty) await new Promise<void>((resolve) => (this.wakeUp = resolve));
-        await this.deliverAvailable();
-      }
-    } catch (error) {
-      if (this.stopped) return;
-      this.stopped = true;
-      this.onStopped(this);
-      this.handler.onError?.(asError(error));
-    }
-  }
-
-  private async deliverAvailable(): Promise<void> {
-    while (!this.stopped) {
-      // Cleared before the read: an append committed after it sets it again, so it is not missed.
-      this.dirty = false;
-      const page = this.readPage(this.cursor, PAGE_SIZE);
-      for (const event of page.events) {
-        if (this.stopped) return;
-        await this.handler.onEvent(event);
-      }
-      if (this.stopped) return;
-      this.cursor = page.scannedTo;
-      if (page.events.length < PAGE_SIZE) return;
-    }
   }
 }
 

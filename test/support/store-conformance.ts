@@ -273,6 +273,50 @@ export function storeConformance(adapterName: string, open: () => Promise<StoreU
   );
 
   s(
+    'concurrent appends to several streams with one stale among them: only the stale one fails, each other lands with its own revision',
+    withStore(async ({ store }) => {
+      const ns = namespace();
+      const filter = { streamPrefixes: [`${ns}-`] };
+      const start = await fromNow(store);
+      const shared = `${ns}-shared`;
+      await store.append(shared, [newEvent('Conformance.Created')], NO_STREAM);
+      // Issued in one turn: an adapter that commits them together must still check each alone.
+      const plans: { stream: string; expected: ExpectedRevision; events: NewEvent[] }[] = [
+        { stream: `${ns}-a`, expected: NO_STREAM, events: events(2, 'Conformance.Created') },
+        { stream: shared, expected: 0n, events: [newEvent('Conformance.Changed')] },
+        { stream: `${ns}-b`, expected: NO_STREAM, events: [newEvent('Conformance.Created')] },
+        { stream: shared, expected: NO_STREAM, events: [newEvent('Conformance.Stale')] },
+        { stream: `${ns}-c`, expected: ANY, events: events(3, 'Conformance.Created') },
+      ];
+      const outcomes = await Promise.allSettled(plans.map((p) => store.append(p.stream, p.events, p.expected)));
+      const stale = outcomes[3];
+      assert.is(stale?.status, 'rejected');
+      assert.instance((stale as PromiseRejectedResult).reason, WrongExpectedVersionError);
+      const results = outcomes.flatMap((o, i) => (i === 3 ? [] : [o]));
+      assert.ok(
+        results.every((o) => o.status === 'fulfilled'),
+        `every other append succeeds: ${results.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok')).join(', ')}`,
+      );
+      const revisions = outcomes.map((o) => (o.status === 'fulfilled' ? o.value.nextExpectedRevision : undefined));
+      assert.equal(revisions, [1n, 1n, 0n, undefined, 2n]);
+      const recorded = await collect(store.readAll({ fromPosition: start, filter }));
+      const sharedIds = ids(await store.readStream(shared));
+      const otherIds = plans.filter((p) => p.stream !== shared).flatMap((p) => ids(p.events));
+      assert.equal(new Set(ids(recorded)), new Set([...sharedIds, ...otherIds]));
+      assert.not.ok(recorded.some((e) => e.type === 'Conformance.Stale'));
+      assert.equal(
+        (await store.readStream(shared)).map((e) => e.type),
+        ['Conformance.Created', 'Conformance.Changed'],
+      );
+      for (const [i, o] of outcomes.entries()) {
+        if (o.status !== 'fulfilled') continue;
+        const last = (plans[i] as { events: NewEvent[] }).events.at(-1) as NewEvent;
+        assert.is(recorded.find((e) => e.id === last.id)?.position, o.value.position, `append ${i} reports its last event's position`);
+      }
+    }),
+  );
+
+  s(
     'of 20 concurrent NO_STREAM appends to a new stream exactly one creates it (uniqueness reservations)',
     withStore(async ({ store }) => {
       const stream = `${namespace()}-reservation:${randomUUID()}`;
