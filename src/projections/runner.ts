@@ -340,6 +340,7 @@ export class ProjectionRunner {
             // The read model lost data since the last batch (flushed, replaced): this batch must
             // not land on it. Project again from where it stands, as the watchdog would.
             this.pending = [];
+            this.signalBatchApplied(); // a reader held back by the dropped batches goes on
             setImmediate(() => void this.checkReadModel());
             return;
           }
