@@ -5,6 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAdjustableClock } from '../src/clock.ts';
+import { changeProject } from '../src/commands/project/change-project.ts';
+import { systemOrigin } from '../src/app-context.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import type { OutgoingMail } from '../src/mail/mailer.ts';
 import { nonceDigestOf, nonceOf } from '../src/commands/sign-in-code/sign-in-code-streams.ts';
@@ -42,6 +44,15 @@ test.before(async () => {
   service = await startTestService({}, { clock: clock.now, mailer: { send: async (m) => void mails.push(m), close: async () => {} } });
   service.server.on('connection', () => connections++);
   project = await service.createProject('stress', ['https://app.example.com']);
+  // What is under test is single use, not the guess limits (http-cli-auth and http-sign-in-codes
+  // prove those): every guess holds a unit of its address's budget while it is evaluated, so 24
+  // concurrent right guesses from one address would meet the default of 10.
+  const roomy = { limit: 100_000, windowMs: 600_000 };
+  await changeProject(
+    service.app,
+    { type: 'SetRateLimits', projectId: project.project_id, rateLimits: { 'login-code-guesses-per-address': roomy, 'sign-in-guesses-per-address': roomy } },
+    systemOrigin('test'),
+  );
 });
 test.after(async () => {
   await service.stop();
