@@ -38,6 +38,10 @@ function typeOf(value: unknown): string {
 
 /** Parses `value` (the body, or the query) with `schema`, or throws SCHEMA_ERROR listing every failed rule. */
 export function parseInput<S extends z.ZodType>(ctx: AppCtx, schema: S, value: unknown, where: 'body' | 'query' = 'body'): z.infer<S> {
+  // The common case first, on zod's fast path: asking for the input on issues turns that off
+  // (about ten times slower per parse), so it is asked for only to describe a failure.
+  const plain = schema.safeParse(value);
+  if (plain.success) return plain.data;
   // reportInput: zod 4 leaves the rejected value off issues unless asked; the message names its type.
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
