@@ -14,7 +14,9 @@ export interface AppendTally {
 
 export function instrumentAppends(store: EventStore): () => AppendTally {
   const tally: AppendTally = { count: 0, ms: 0 };
-  const committing = (): number | undefined => (store as { groupCommitStats?: { commitMs: number } }).groupCommitStats?.commitMs;
+  // The service's store is the SQLite adapter behind the metrics wrapper (countingAppends).
+  const adapter = (store as { unwrapped?: EventStore }).unwrapped ?? store;
+  const committing = (): number | undefined => (adapter as { groupCommitStats?: { commitMs: number } }).groupCommitStats?.commitMs;
   const commitMsAtStart = committing();
   const original = store.append.bind(store);
   store.append = (...args: Parameters<EventStore['append']>) => {

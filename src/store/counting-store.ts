@@ -2,8 +2,10 @@
 // not depend on which adapter is behind it nor on who appends (command handler or not).
 import type { EventStore, NewEvent } from './event-store.ts';
 
-export function countingAppends(store: EventStore, onAppended: (events: readonly NewEvent[]) => void): EventStore {
+export function countingAppends(store: EventStore, onAppended: (events: readonly NewEvent[]) => void): EventStore & { readonly unwrapped: EventStore } {
   return {
+    /** The adapter itself, for tools that read its own figures (the benchmark's commit time). */
+    unwrapped: store,
     async append(streamId, events, expected) {
       const result = await store.append(streamId, events, expected);
       onAppended(events);
