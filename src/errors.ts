@@ -76,3 +76,6 @@ export const knownError = (
   details?: Record<string, unknown>,
   headers?: Record<string, string>,
 ): KnownError => new KnownError(code, message, details, headers);
+
+/** BODY_PARSING_ERROR with its message in the details too, where upstream (and its SDK) has it. */
+export const bodyParsingError = (message: string): KnownError => knownError('BODY_PARSING_ERROR', message, { message });

@@ -3,7 +3,7 @@
 // the real one in a header, polls in upstream's dialect, refreshes through OAuth's token
 // endpoint, and validates every access token's claims. Plain HTTP clients keep the reference
 // page's dialect (the HTTP suites prove that, untouched).
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeJwt } from 'jose';
 import { StackClientApp, StackServerApp } from '@stackframe/js';
@@ -13,16 +13,29 @@ import { clientHeaders, serverHeaders, startTestService, type TestService } from
 import { startSmtpReceiver, type SmtpReceiver } from './support/smtp-receiver.ts';
 
 const CALLBACK = 'https://app.example.com/handler/magic-link-callback';
+
+// The SDK's known errors carry a `details` field, which uvu takes for an assertion's diff and
+// then prints nothing at all: turn them into plain errors so a failure says what happened.
+const test = (name: string, fn: () => Promise<void>) =>
+  uvuTest(name, async () => {
+    try {
+      await fn();
+    } catch (error) {
+      if (error instanceof assert.Assertion || !(error instanceof Error)) throw error;
+      throw new Error(`${error.name}: ${error.message}`, { cause: error });
+    }
+  });
+
 let smtp: SmtpReceiver;
 let service: TestService;
 let project: CreatedProject;
 
-test.before(async () => {
+uvuTest.before(async () => {
   smtp = await startSmtpReceiver();
   service = await startTestService({ SMTP_URL: smtp.url });
   project = await service.createProject('SDK', ['https://app.example.com']);
 });
-test.after(async () => {
+uvuTest.after(async () => {
   await service.stop();
   await service.remove();
   await smtp.stop();
@@ -216,4 +229,25 @@ test('the poll dialect follows the client-version header: upstream\'s 200 waitin
   }
 });
 
-test.run();
+test('a wrong key, a taken email and a malformed body reach the SDK as its own known errors, not as crashes', async () => {
+  const wrongKey = new StackClientApp({ baseUrl: service.url, projectId: project.project_id, publishableClientKey: 'pck_wrong', tokenStore: 'memory' });
+  const sdk = (app: StackClientApp) => (app as unknown as { _interface: { sendClientRequest(path: string, init: RequestInit, session: null): Promise<Response> } })._interface;
+  const caught = async (run: () => Promise<unknown>): Promise<unknown> => {
+    try {
+      await run();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+  const badKey = await caught(() => sdk(wrongKey).sendClientRequest('/auth/cli', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, null));
+  assert.ok(KnownErrors.InvalidPublishableClientKey.isInstance(badKey), `got ${String(badKey)}`);
+  const badBody = await caught(() => sdk(clientApp()).sendClientRequest('/auth/cli', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }, null));
+  assert.ok(KnownErrors.BodyParsingError.isInstance(badBody), `got ${String(badBody)}`);
+  await newUser('taken@example.com');
+  const server = serverApp();
+  const taken = await caught(() => server.createUser({ primaryEmail: 'taken@example.com' }));
+  assert.ok(KnownErrors.UserWithEmailAlreadyExists.isInstance(taken), `got ${String(taken)}`);
+});
+
+uvuTest.run();

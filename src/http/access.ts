@@ -68,7 +68,8 @@ async function checkKey(
   // The lookup is by an HMAC of the key, which an attacker cannot steer, so its timing says
   // nothing about how much of a guessed key is right.
   if (!found || found.level !== expectedLevel || (headerProjectId !== undefined && found.projectId !== headerProjectId)) {
-    throw knownError(INVALID_KEY[kind]);
+    // The official SDK reads the project id from the details.
+    throw knownError(INVALID_KEY[kind], undefined, { project_id: headerProjectId ?? found?.projectId ?? null });
   }
   return { projectId: found.projectId, keyId: found.keyId };
 }
@@ -77,7 +78,7 @@ async function checkKey(
 export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Caller> {
   const headerProjectId = stackHeader(ctx, 'project-id');
   const declared = stackHeader(ctx, 'access-type');
-  if (declared !== undefined && !LEVELS.includes(declared as AccessLevel)) throw knownError('INVALID_ACCESS_TYPE');
+  if (declared !== undefined && !LEVELS.includes(declared as AccessLevel)) throw knownError('INVALID_ACCESS_TYPE', undefined, { accessType: declared.slice(0, 64) });
   const creds = collectCredentials(ctx);
   const level = (declared as AccessLevel | undefined) ?? inferLevel(creds);
   if (!level) throw knownError('ACCESS_TYPE_REQUIRED');

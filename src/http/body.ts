@@ -1,7 +1,7 @@
 // Reads a JSON body of at most 100 kB. Anything else is a clear 4xx, never a 500.
 import type { Next } from 'koa';
 import type { AppCtx } from './app-state.ts';
-import { knownError } from '../errors.ts';
+import { bodyParsingError, knownError } from '../errors.ts';
 
 export const MAX_BODY_BYTES = 100_000;
 
@@ -17,7 +17,7 @@ export const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\b/i;
 export function parseForm(text: string): Record<string, string> {
   const fields = Object.create(null) as Record<string, string>;
   for (const [name, value] of new URLSearchParams(text)) {
-    if (Object.hasOwn(fields, name)) throw knownError('BODY_PARSING_ERROR', `The form field ${JSON.stringify(name.slice(0, 50))} is given more than once.`);
+    if (Object.hasOwn(fields, name)) throw bodyParsingError(`The form field ${JSON.stringify(name.slice(0, 50))} is given more than once.`);
     fields[name] = value;
   }
   return fields;
@@ -98,12 +98,12 @@ export async function readJsonBody(ctx: AppCtx, next: Next): Promise<void> {
     return next();
   }
   if (type && !/^application\/([\w.+-]*\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
-    throw knownError('BODY_PARSING_ERROR', `Unsupported content type ${JSON.stringify(type.slice(0, 100))}; send application/json.`);
+    throw bodyParsingError(`Unsupported content type ${JSON.stringify(type.slice(0, 100))}; send application/json.`);
   }
   try {
     ctx.state.body = JSON.parse(text) as unknown;
   } catch {
-    throw knownError('BODY_PARSING_ERROR', 'The request body is not valid JSON.');
+    throw bodyParsingError('The request body is not valid JSON.');
   }
   return next();
 }

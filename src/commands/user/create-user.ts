@@ -5,6 +5,7 @@ import { metadataFor, settle, type AppContext, type Origin } from '../../app-con
 import { streamName } from '../../events/streams.ts';
 import type { EventData } from '../../events/catalogue.ts';
 import { foldStream, handleCommand } from '../handler.ts';
+import { KnownError, knownError } from '../../errors.ts';
 import { userDecider } from './user-decider.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
 
@@ -47,7 +48,19 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
   if (input.primaryEmail !== null) {
     const stream = emailReservationStream(ctx, input.projectId, input.primaryEmail);
     const checkedHolder = await checkHolder(ctx, stream);
-    await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, checkedHolder }, metadata);
+    try {
+      await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, checkedHolder }, metadata);
+    } catch (error) {
+      // The decider sees only the email's digest; the answer names the email, as upstream's does
+      // (the official SDK reads it from the details).
+      if (error instanceof KnownError && error.code === 'USER_EMAIL_ALREADY_EXISTS') {
+        throw knownError('USER_EMAIL_ALREADY_EXISTS', `A user with email ${JSON.stringify(input.primaryEmail)} already exists.`, {
+          email: input.primaryEmail,
+          would_work_if_email_was_verified: false,
+        });
+      }
+      throw error;
+    }
   }
   const data: EventData<'UserCreated'> = {
     userId,
