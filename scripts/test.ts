@@ -122,7 +122,11 @@ async function main(): Promise<void> {
       const mark = r.failed ? 'FAIL' : 'ok  ';
       console.log(`${mark} ${r.label}  ${r.passed} passed, ${r.failed} failed (${(r.ms / 1000).toFixed(1)} s)`);
       // Figures a test prints on purpose (lines starting with "  # ") stay visible in the CI log.
-      for (const line of r.output.split('\n')) if (line.startsWith('  # ')) console.log(line);
+      // uvu's progress dots may precede one on the same line.
+      for (const line of r.output.split('\n')) {
+        const at = line.indexOf('  # ');
+        if (at >= 0 && /^[•✘\s]*$/.test(line.slice(0, at))) console.log(line.slice(at));
+      }
       if (r.failed) console.log(r.output.replace(/^/gm, '    | '));
     }
   }));

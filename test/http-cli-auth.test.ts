@@ -286,7 +286,7 @@ test('concurrent wrong login-code guesses cannot overshoot the limit: of 3× the
   );
   const wrong = answers.filter((r) => r.status === 400 && r.json?.code === 'INVALID_LOGIN_CODE').length;
   const limited = answers.filter((r) => r.status === 429 && r.json?.code === 'RATE_LIMITED').length;
-  console.log(`  concurrent guesses: ${answers.length} sent, ${wrong} answered as guesses, ${limited} rate limited`);
+  console.log(`  # concurrent login-code guesses: ${answers.length} sent, ${wrong} answered as guesses, ${limited} rate limited`);
   assert.is(wrong, LOGIN_CODE_GUESSES_PER_ADDRESS, 'exactly the limit were let through to guess');
   assert.is(limited, answers.length - LOGIN_CODE_GUESSES_PER_ADDRESS);
   // The units taken by refused requests were given back: once the window passes, the budget is whole.

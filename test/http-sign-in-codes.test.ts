@@ -225,7 +225,7 @@ test('concurrent wrong sign-in guesses cannot overshoot the per-address limit', 
   const answers = await Promise.all(Array.from({ length: 2 * GUESSES_PER_ADDRESS }, (_, i) => signIn(unknown(i))));
   const guesses = answers.filter((r) => r.status === 404 && r.json?.code === 'VERIFICATION_CODE_NOT_FOUND').length;
   const limited = answers.filter((r) => r.status === 429 && r.json?.code === 'RATE_LIMITED').length;
-  console.log(`  concurrent sign-in guesses: ${answers.length} sent, ${guesses} answered as guesses, ${limited} rate limited`);
+  console.log(`  # concurrent sign-in guesses: ${answers.length} sent, ${guesses} answered as guesses, ${limited} rate limited`);
   assert.is(guesses, GUESSES_PER_ADDRESS);
   assert.is(limited, answers.length - GUESSES_PER_ADDRESS);
 });
