@@ -209,18 +209,27 @@ async function assertLogHoldsEachAckOnce(store: SqliteEventStore, secret: string
   return events;
 }
 
+/**
+ * Starts a server on an empty log (timing the start), creates a project, loads it and kills it
+ * mid-load; checks there was load to lose. Call inside the test's try: `killAll` cleans up.
+ */
+async function serveLoadAndKill(env: Record<string, string>) {
+  const firstStarted = performance.now();
+  const first = await serve(env);
+  const firstStartMs = Math.round(performance.now() - firstStarted);
+  const project = await createProject(first, env);
+  const { acked, lost, killedAfterMs } = await loadThenKill(first, project);
+  assert.ok(acked.users.length > LOOPS, `too little load before the kill: ${acked.users.length} users`);
+  assert.ok(lost > 0, 'requests were in flight at the kill');
+  return { firstStartMs, project, acked, lost, killedAfterMs };
+}
+
 const ackedWrites = (a: Acked) => a.users.length + a.sessions.length + a.refreshes + a.pollingCodes.length;
 
 test('Redis read model: after SIGKILL mid-load the restart resumes from its checkpoint, every acknowledged write is logged once, and the digest equals a fresh replay', async () => {
   const env = crashEnv(true);
-  const firstStarted = performance.now();
-  const first = await serve(env);
-  const firstStartMs = Math.round(performance.now() - firstStarted);
   try {
-    const project = await createProject(first, env);
-    const { acked, lost, killedAfterMs } = await loadThenKill(first, project);
-    assert.ok(acked.users.length > LOOPS, `too little load before the kill: ${acked.users.length} users`);
-    assert.ok(lost > 0, 'requests were in flight at the kill');
+    const { firstStartMs, project, acked, lost, killedAfterMs } = await serveLoadAndKill(env);
 
     // What the killed server left: a checkpoint in Redis, at or behind the log's durable head.
     const store = openSqliteEventStore(join(env.AUTHLOG_DATA_DIR!, 'events.db'), { readOnly: true });
@@ -273,14 +282,8 @@ test('Redis read model: after SIGKILL mid-load the restart resumes from its chec
 
 test('memory read model: after SIGKILL mid-load the restart rebuilds from the log, serves every acknowledged write, and logs each once', async () => {
   const env = crashEnv(false);
-  const firstStarted = performance.now();
-  const first = await serve(env);
-  const firstStartMs = Math.round(performance.now() - firstStarted);
   try {
-    const project = await createProject(first, env);
-    const { acked, lost, killedAfterMs } = await loadThenKill(first, project);
-    assert.ok(acked.users.length > LOOPS, `too little load before the kill: ${acked.users.length} users`);
-    assert.ok(lost > 0, 'requests were in flight at the kill');
+    const { firstStartMs, project, acked, lost, killedAfterMs } = await serveLoadAndKill(env);
     const store = openSqliteEventStore(join(env.AUTHLOG_DATA_DIR!, 'events.db'), { readOnly: true });
     try {
       const headAtKill = await store.headPosition(projectionFilter);

@@ -148,6 +148,17 @@ const withFile =
     }
   };
 
+/** user-1 with three events, reopened with room for two more pages: the next big append is SQLITE_FULL. */
+async function nearlyFull(path: string, open: (options?: SqliteEventStoreOptions) => SqliteEventStore): Promise<SqliteEventStore> {
+  const setup = open();
+  await setup.append('user-1', events(3, 'User.Created'), NO_STREAM);
+  await setup.close();
+  const raw = new Database(path, { readonly: true });
+  const pages = Number(raw.pragma('page_count', { simple: true }));
+  raw.close();
+  return open({ maxPageCount: pages + 2 });
+}
+
 const s = suite('sqlite event store');
 
 s(
@@ -280,14 +291,7 @@ s(
 s(
   'a full disk fails the append with StoreUnavailableError and writes nothing',
   withFile(async ({ path, open }) => {
-    const setup = open();
-    await setup.append('user-1', events(3, 'User.Created'), NO_STREAM);
-    await setup.close();
-    const raw = new Database(path, { readonly: true });
-    const pages = Number(raw.pragma('page_count', { simple: true }));
-    raw.close();
-
-    const store = open({ maxPageCount: pages + 2 });
+    const store = await nearlyFull(path, open);
     const before = await collect(store.readAll());
     const head = await store.headPosition();
     const tooBig = Array.from({ length: 20 }, () => newEvent('User.Bloated', { blob: 'x'.repeat(4000) }));
@@ -394,14 +398,7 @@ s(
 s(
   'an append too big for the file (SQLITE_FULL) fails alone; the appends of the same turn are committed',
   withFile(async ({ path, open }) => {
-    const setup = open();
-    await setup.append('user-1', events(3, 'User.Created'), NO_STREAM);
-    await setup.close();
-    const raw = new Database(path, { readonly: true });
-    const pages = Number(raw.pragma('page_count', { simple: true }));
-    raw.close();
-
-    const store = open({ maxPageCount: pages + 2 });
+    const store = await nearlyFull(path, open);
     const tooBig = Array.from({ length: 20 }, () => newEvent('User.Bloated', { blob: 'x'.repeat(4000) }));
     const small = [newEvent('User.Renamed'), newEvent('User.Created'), newEvent('User.Created')];
     const outcomes = await Promise.allSettled([
