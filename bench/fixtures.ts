@@ -1,6 +1,7 @@
 // What the scenarios need before they start, made through the HTTP API as a client would:
 // live sign-in codes, pending CLI attempts, users with browser sessions.
-import { inParallel, post, postOk, TRUSTED_ORIGIN, type BenchService } from './service.ts';
+import { inParallel, postOk, TRUSTED_ORIGIN, type BenchService } from './service.ts';
+import { post } from './post.ts';
 
 /** The sign-in send limits (README "Limits"): 5 per email and 30 per address per 15 minutes. */
 const SENDS_PER_ADDRESS = 30;

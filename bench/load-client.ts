@@ -4,6 +4,7 @@
 import autocannon from 'autocannon';
 import type { CliLoginJob, HttpLoadJob, LoadJob, LoadReply, LoadStats } from './load-types.ts';
 import { Latencies, percentile } from './stats.ts';
+import { post } from './post.ts';
 
 function assertLoopback(url: string): void {
   const host = new URL(url).hostname;
@@ -87,18 +88,6 @@ async function runHttp(job: HttpLoadJob): Promise<LoadStats> {
   return statsOf(latencies, statuses, result.errors + result.timeouts, durationS, cpuPctSince(cpu, durationS));
 }
 
-async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: response.status, json };
-}
-
 async function runCliLogin(job: CliLoginJob): Promise<LoadStats> {
   assertLoopback(job.url);
   const base = `${job.url}/api/v1/auth/cli`;
@@ -117,18 +106,18 @@ async function runCliLogin(job: CliLoginJob): Promise<LoadStats> {
   const loop = async () => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
-      const initiated = await post(base, job.clientHeaders, {});
+      const initiated = await post(base, '', job.clientHeaders, {});
       if (initiated.status !== 200) {
         fail('initiate', initiated);
         continue;
       }
       const token = job.approverRefreshTokens[turn++ % job.approverRefreshTokens.length]!;
-      const completed = await post(`${base}/complete`, job.clientHeaders, { login_code: initiated.json.login_code, refresh_token: token });
+      const completed = await post(base, '/complete', job.clientHeaders, { login_code: initiated.json.login_code, refresh_token: token });
       if (completed.status !== 200) {
         fail('complete', completed);
         continue;
       }
-      const polled = await post(`${base}/poll`, job.clientHeaders, { polling_code: initiated.json.polling_code });
+      const polled = await post(base, '/poll', job.clientHeaders, { polling_code: initiated.json.polling_code });
       if (polled.status !== 200 || polled.json?.status !== 'completed' || typeof polled.json?.refresh_token !== 'string') {
         fail('poll', polled);
         continue;

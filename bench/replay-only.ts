@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChildJob } from './child.ts';
-import { writeBulkSessionLog } from './bulk-log.ts';
+import { writeBulkSessionLog } from '../test/support/bulk-log.ts';
 import { deleteRedisKeys, uniqueRedisPrefix } from './service.ts';
 import type { ReplayJob, ReplayJobResult } from './replay-job.ts';
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeBulkSessionLog } from './bulk-log.ts';
+import { writeBulkSessionLog } from '../test/support/bulk-log.ts';
 import { runChildJob } from './child.ts';
 import type { ReplayJob, ReplayJobResult } from './replay-job.ts';
 import { deleteRedisKeys, trackRedisPrefix, uniqueRedisPrefix } from './service.ts';

@@ -11,7 +11,8 @@ import { profiled } from './profile.ts';
 import { machineCpu, type MachineCpu } from './machine.ts';
 import { instrumentAppends, instrumentReadModelQueries, type AppendTally } from './instrument.ts';
 import { Redis } from 'ioredis';
-import { post, redisCpuSeconds, rssMb, startBenchService, type BenchService, type ReadModelKind } from './service.ts';
+import { redisCpuSeconds, rssMb, startBenchService, type BenchService, type ReadModelKind } from './service.ts';
+import { post } from './post.ts';
 
 export interface RoundOptions {
   durationS: number;

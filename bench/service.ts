@@ -12,6 +12,7 @@ import { createAdjustableClock, type AdjustableClock } from '../src/clock.ts';
 import type { Mailer, OutgoingMail } from '../src/mail/mailer.ts';
 import { createProject, type CreatedProject } from '../src/commands/project/create-project.ts';
 import { systemOrigin } from '../src/app-context.ts';
+import { post } from './post.ts';
 
 export type ReadModelKind = 'memory' | 'redis';
 
@@ -113,23 +114,6 @@ export async function startBenchService(readModelKind: ReadModelKind, redisUrl?:
         if (redisUrl && redisPrefix) await deleteRedisKeys(redisUrl, redisPrefix);
       })()),
   };
-}
-
-export interface ApiAnswer {
-  status: number;
-  json: any;
-}
-
-export async function post(baseUrl: string, path: string, headers: Record<string, string>, body: unknown): Promise<ApiAnswer> {
-  const response = await fetch(baseUrl + path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: response.status, json };
 }
 
 /** POSTs and insists on a 2xx. */
