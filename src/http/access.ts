@@ -49,6 +49,10 @@ function collectCredentials(ctx: AppCtx): Credentials {
   return creds;
 }
 
+/** The id as sent, cut to a sane length: it is echoed back in the answer. */
+const projectNotFound = (projectId: string) =>
+  knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${projectId.slice(0, 64)} does not exist.`, { project_id: projectId.slice(0, 64) });
+
 function inferLevel(creds: Credentials): AccessLevel | undefined {
   if (creds.adminKey || creds.adminToken) return 'admin';
   if (creds.server) return 'server';
@@ -87,7 +91,7 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
   if (headerProjectId !== undefined) {
     headerProject = UUID.test(headerProjectId) ? await findProject(app.readModel, headerProjectId) : undefined;
     if (!headerProject) {
-      throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${headerProjectId.slice(0, 64)} does not exist.`, { project_id: headerProjectId.slice(0, 64) });
+      throw projectNotFound(headerProjectId);
     }
   }
 
@@ -126,7 +130,7 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
  */
 export async function resolveOAuthClient(app: AppContext, clientId: string, clientSecret: string): Promise<Caller> {
   const project = UUID.test(clientId) ? await findProject(app.readModel, clientId) : undefined;
-  if (!project) throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${clientId.slice(0, 64)} does not exist.`, { project_id: clientId.slice(0, 64) });
+  if (!project) throw projectNotFound(clientId);
   const kind = clientSecret.startsWith('ssk_') ? 'server' : 'client';
   const found = await checkKey(app, kind, clientSecret, project.id);
   return { project, accessType: kind, actor: { kind: kind === 'server' ? 'server-key' : 'client-key', id: found.keyId } };

@@ -12,7 +12,8 @@ export type StackHeader =
   | 'admin-access-token'
   | 'access-token'
   | 'refresh-token'
-  | 'client-version';
+  | 'client-version'
+  | 'override-error-status';
 
 /**
  * The official SDK sends every header under the project's new name, `x-hexclave-<name>`; both
@@ -45,10 +46,17 @@ function invalidHeader(ctx: AppCtx, rule: string) {
   return knownError('SCHEMA_ERROR', message, { message });
 }
 
-/** Whether the client sent the header, under either prefix (e.g. the SDK's client version). */
-export function sentStackHeader(ctx: AppCtx, name: StackHeader): boolean {
-  return PREFIXES.some((prefix) => ctx.req.headersDistinct[`${prefix}${name}`] !== undefined);
+/**
+ * The header's first value under each prefix the client sent it with, unchecked: for readers that
+ * must not throw (the error-status override runs outside the error handling) or only ask whether
+ * it came.
+ */
+export function stackHeaderValues(ctx: AppCtx, name: StackHeader): string[] {
+  return PREFIXES.flatMap((prefix) => ctx.req.headersDistinct[`${prefix}${name}`]?.slice(0, 1) ?? []);
 }
+
+/** Whether the client sent the header, under either prefix (e.g. the SDK's client version). */
+export const sentStackHeader = (ctx: AppCtx, name: StackHeader): boolean => stackHeaderValues(ctx, name).length > 0;
 
 /** The bearer credential of `authorization: Bearer <value>`, if any. */
 export function bearer(ctx: AppCtx): string | undefined {

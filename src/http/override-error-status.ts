@@ -5,11 +5,12 @@
 // body, the known-error header and everything else stay as they were.
 import type { Next } from 'koa';
 import type { AppCtx } from './app-state.ts';
+import { stackHeaderValues } from './headers.ts';
 
 function asksForOverride(ctx: AppCtx): boolean {
   // Read without the strict header rules: this runs outside the error handling, so it must not
   // throw, and a malformed value simply does not ask.
-  return ['x-stack-override-error-status', 'x-hexclave-override-error-status'].some((h) => ctx.req.headersDistinct[h]?.[0]?.trim().toLowerCase() === 'true');
+  return stackHeaderValues(ctx, 'override-error-status').some((value) => value.trim().toLowerCase() === 'true');
 }
 
 /** Outermost: it sees the final answer, errors included, after requestContext rendered them. */

@@ -28,7 +28,7 @@ const userIdParam = z.uuid();
  * with emailed codes only, and does not track activity per user (`last_active_at_millis` is the
  * sign-up time; sessions carry their own activity).
  */
-export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'>) => ({
+export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'>): z.infer<typeof userBody> => ({
   id: u.id,
   primary_email: u.primaryEmail,
   display_name: u.displayName,
