@@ -53,6 +53,20 @@ const serverApp = () =>
     tokenStore: 'memory',
   });
 
+/** The SDK's own request layer (headers, error-status override, error decoding), as promptCliLogin uses it. */
+const requestLayerOf = (app: StackClientApp) =>
+  (app as unknown as { _interface: { sendClientRequest(path: string, init: RequestInit, session: null): Promise<Response> } })._interface;
+
+/** What `run` rejected with; undefined when it resolved. */
+async function rejection(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 async function newUser(email: string): Promise<string> {
   const res = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: email } });
   assert.is(res.status, 200, res.text);
@@ -151,20 +165,14 @@ test('sendMagicLinkEmail + signInWithMagicLink with the code from the mail sign 
 });
 
 test('an unknown polling code reaches the SDK as its known error INVALID_POLLING_CODE', async () => {
-  const app = clientApp();
-  // The SDK's own request layer, as promptCliLogin uses it (headers, override, error decoding).
-  const sdk = (app as unknown as { _interface: { sendClientRequest(path: string, init: RequestInit, session: null): Promise<Response> } })._interface;
-  let caught: unknown;
-  try {
-    await sdk.sendClientRequest(
+  const unknown = await rejection(() =>
+    requestLayerOf(clientApp()).sendClientRequest(
       '/auth/cli/poll',
       { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ polling_code: 'poll_unknown' }) },
       null,
-    );
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(KnownErrors.InvalidPollingCodeError.isInstance(caught), `got ${String(caught)}`);
+    ),
+  );
+  assert.ok(KnownErrors.InvalidPollingCodeError.isInstance(unknown), `got ${String(unknown)}`);
 });
 
 test('x-hexclave-* headers are the x-stack-* headers; both with different values is a 400', async () => {
@@ -231,22 +239,13 @@ test('the poll dialect follows the client-version header: upstream\'s 200 waitin
 
 test('a wrong key, a taken email and a malformed body reach the SDK as its own known errors, not as crashes', async () => {
   const wrongKey = new StackClientApp({ baseUrl: service.url, projectId: project.project_id, publishableClientKey: 'pck_wrong', tokenStore: 'memory' });
-  const sdk = (app: StackClientApp) => (app as unknown as { _interface: { sendClientRequest(path: string, init: RequestInit, session: null): Promise<Response> } })._interface;
-  const caught = async (run: () => Promise<unknown>): Promise<unknown> => {
-    try {
-      await run();
-    } catch (error) {
-      return error;
-    }
-    return undefined;
-  };
-  const badKey = await caught(() => sdk(wrongKey).sendClientRequest('/auth/cli', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, null));
+  const badKey = await rejection(() => requestLayerOf(wrongKey).sendClientRequest('/auth/cli', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, null));
   assert.ok(KnownErrors.InvalidPublishableClientKey.isInstance(badKey), `got ${String(badKey)}`);
-  const badBody = await caught(() => sdk(clientApp()).sendClientRequest('/auth/cli', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }, null));
+  const badBody = await rejection(() => requestLayerOf(clientApp()).sendClientRequest('/auth/cli', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }, null));
   assert.ok(KnownErrors.BodyParsingError.isInstance(badBody), `got ${String(badBody)}`);
   await newUser('taken@example.com');
   const server = serverApp();
-  const taken = await caught(() => server.createUser({ primaryEmail: 'taken@example.com' }));
+  const taken = await rejection(() => server.createUser({ primaryEmail: 'taken@example.com' }));
   assert.ok(KnownErrors.UserWithEmailAlreadyExists.isInstance(taken), `got ${String(taken)}`);
 });
 
