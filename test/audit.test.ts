@@ -18,6 +18,7 @@ import { createRedisReadModel } from '../src/readmodel/redis-read-model.ts';
 import { adminHeaders, clientHeaders, deleteRedisKeys, serverHeaders, startTestService, type TestService } from './support/service.ts';
 import { childEnv, runAuthlog } from './support/spawn-authlog.ts';
 import { writeBulkSessionLog } from './support/bulk-log.ts';
+import { signInPerson } from './support/sign-in-person.ts';
 import { testRedisUrl } from './support/redis-check.ts';
 
 const bin = fileURLToPath(new URL('../bin/authlog.mjs', import.meta.url));
@@ -44,9 +45,15 @@ const tempDir = (): string => {
   return dir;
 };
 
-const newUser = async () => (await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} })).json.id as string;
+const newUser = async (body: Record<string, unknown> = {}) => (await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body })).json.id as string;
 // Ids only: the tokens may be past their 10 minutes by the time the test reads them.
 const sessionIdOf = async (accessToken: string) => String(decodeJwt(accessToken).refresh_token_id);
+
+/** The access token a refresh token gets now, or undefined when it is refused. */
+async function refreshWith(refreshToken: string): Promise<string | undefined> {
+  const res = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': refreshToken } });
+  return res.status === 200 ? (res.json.access_token as string) : undefined;
+}
 
 interface Scenario {
   admin: string;
@@ -54,28 +61,47 @@ interface Scenario {
   b: string;
   adminSession: string;
   aSession: string;
+  aCliSession: string;
+  aCliRefreshToken: string;
   bSession: string;
   keyActor: string;
+}
+
+/** A CLI login approved with `refreshToken`'s session: the CLI's new refresh token and its session. */
+async function cliLoginApprovedBy(refreshToken: string): Promise<{ refreshToken: string; sessionId: string }> {
+  const started = await service.request('POST', '/api/v1/auth/cli', { headers: clientHeaders(project), body: {} });
+  const completed = await service.request('POST', '/api/v1/auth/cli/complete', { headers: clientHeaders(project), body: { login_code: started.json.login_code, refresh_token: refreshToken } });
+  assert.is(completed.status, 200, completed.text);
+  const polled = await service.request('POST', '/api/v1/auth/cli/poll', { headers: clientHeaders(project), body: { polling_code: started.json.polling_code } });
+  assert.is(polled.json.status, 'completed', polled.text);
+  const accessToken = await refreshWith(polled.json.refresh_token);
+  assert.ok(accessToken, 'the CLI session refreshes');
+  return { refreshToken: polled.json.refresh_token, sessionId: await sessionIdOf(accessToken) };
 }
 let scenario: Scenario;
 
 test('the scripted scenario gives exactly its rows, with actors and times, over HTTP', async () => {
-  const admin = await newUser();
+  const admin = await newUser({ primary_email: 'admin@audited.example' });
   const a = await newUser();
   const b = await newUser();
+  // 10:00 a server key creates a session for the admin (an audited row, never admin rights), and
+  // the admin signs in themselves (not audited: no one acts for anyone).
   const own = await service.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: admin } });
+  const signedIn = await signInPerson(service.app, project.project_id, 'admin@audited.example');
   const added = await changeProject(service.app, { type: 'AddAdmin', projectId: project.project_id, userId: admin }, systemOrigin('test'));
   await service.app.projections.waitFor(added.position!, 2000);
-  const asAdmin = { 'x-stack-project-id': project.project_id, 'x-stack-admin-access-token': own.json.access_token, 'user-agent': 'audit-test/1' };
+  const asAdmin = { 'x-stack-project-id': project.project_id, 'x-stack-admin-access-token': signedIn.accessToken, 'user-agent': 'audit-test/1' };
   const refreshedAdmin = async () => {
-    const res = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': own.json.refresh_token } });
+    const res = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': signedIn.refreshToken } });
     return { ...asAdmin, 'x-stack-admin-access-token': res.json.access_token as string };
   };
 
   clock.advance(60_000); // 10:01 the admin impersonates A
   const impersonation = await service.request('POST', '/api/v1/auth/sessions', { headers: asAdmin, body: { user_id: a, is_impersonation: true } });
   assert.is(impersonation.status, 200, impersonation.text);
-  clock.advance(60_000); // 10:02 a server key creates a session for B
+  clock.advance(30_000); // 10:01:30 a CLI login approved from the impersonation session
+  const aCli = await cliLoginApprovedBy(impersonation.json.refresh_token);
+  clock.advance(30_000); // 10:02 a server key creates a session for B
   const forB = await service.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: b } });
   clock.advance(60 * 60_000); // 11:02 A's impersonation is revoked by the admin
   const aSession = await sessionIdOf(impersonation.json.access_token);
@@ -85,7 +111,8 @@ test('the scripted scenario gives exactly its rows, with actors and times, over 
   // The server key's actor name, as an impersonation token of it carries it.
   const keyToken = (await service.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: b, is_impersonation: true } })).json.access_token;
   const keyActor = (decodeJwt(keyToken).act as { sub: string }).sub;
-  scenario = { admin, a, b, adminSession: await sessionIdOf(own.json.access_token), aSession, bSession: await sessionIdOf(forB.json.access_token), keyActor };
+  const aCliSession = aCli.sessionId;
+  scenario = { admin, a, b, adminSession: await sessionIdOf(own.json.access_token), aSession, aCliSession, aCliRefreshToken: aCli.refreshToken, bSession: await sessionIdOf(forB.json.access_token), keyActor };
 
   const res = await service.request('GET', `/api/v1/audit/impersonations?until=${encodeURIComponent(new Date(T0 + 62 * 60_000).toISOString())}`, { headers: adminHeaders(project) });
   assert.is(res.status, 200, res.text);
@@ -93,16 +120,21 @@ test('the scripted scenario gives exactly its rows, with actors and times, over 
   assert.equal(rows.map((r) => [r.session_id, r.user_id, r.actor, r.is_impersonation, r.created_at, r.revoked_at, r.revoked_by, r.live]), [
     [scenario.adminSession, admin, keyActor, false, '2026-11-01T10:00:00.000Z', null, null, true],
     [aSession, a, `admin-user:${admin}`, true, '2026-11-01T10:01:00.000Z', '2026-11-01T11:02:00.000Z', `admin-user:${admin}`, false],
+    [aCliSession, a, `admin-user:${admin}`, true, '2026-11-01T10:01:30.000Z', '2026-11-01T11:02:00.000Z', `admin-user:${admin}`, false],
     [scenario.bSession, b, keyActor, false, '2026-11-01T10:02:00.000Z', null, null, true],
   ]);
   assert.is(rows[1]!.ip, '127.0.0.1');
   assert.is(rows[1]!.user_agent, 'audit-test/1');
   assert.is(rows[1]!.revoke_reason, 'revoked');
+  // The CLI session: derived from the impersonation, carrying its whole actor chain, ended with it.
+  assert.equal([rows[2]!.via, rows[2]!.parent_session_id, rows[2]!.actor_chain, rows[2]!.revoke_reason], ['cli-login', aSession, [`admin-user:${admin}`, `admin-user:${admin}`], 'parent-revoked']);
+  assert.equal([rows[1]!.via, rows[1]!.parent_session_id, rows[1]!.actor_chain], ['sessions-api', null, [`admin-user:${admin}`]]);
+  assert.is(await refreshWith(scenario.aCliRefreshToken), undefined, 'the CLI session ended with its parent');
 
   const onlyAdmin = await service.request('GET', `/api/v1/audit/impersonations?actor=admin-user:${admin}`, { headers: adminHeaders(project) });
-  assert.equal(onlyAdmin.json.items.map((r: { session_id: string }) => r.session_id), [aSession]);
+  assert.equal(onlyAdmin.json.items.map((r: { session_id: string }) => r.session_id), [aSession, aCliSession]);
   const asOf = await service.request('GET', `/api/v1/audit/impersonations?user_id=${a}&as_of=${encodeURIComponent('2026-11-01T10:30:00Z')}`, { headers: adminHeaders(project) });
-  assert.equal(asOf.json.items.map((r: { revoked_at: string | null; live: boolean }) => [r.revoked_at, r.live]), [[null, true]], 'live as of 10:30');
+  assert.equal(asOf.json.items.map((r: { revoked_at: string | null; live: boolean }) => [r.revoked_at, r.live]), [[null, true], [null, true]], 'both live as of 10:30');
 });
 
 test('the CLI gives the same rows as JSON lines, and --as-of between creation and revocation shows it live', async () => {
@@ -110,14 +142,17 @@ test('the CLI gives the same rows as JSON lines, and --as-of between creation an
   const all = await runAuthlog(['audit', 'impersonations', '--project', project.project_id, '--user', scenario.a, '--json'], env);
   assert.is(all.code, 0, all.stderr);
   const rows = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.equal(rows.map((r) => [r.session_id, r.actor, r.revoked_at]), [[scenario.aSession, `admin-user:${scenario.admin}`, '2026-11-01T11:02:00.000Z']]);
+  assert.equal(rows.map((r) => [r.session_id, r.actor, r.revoked_at, r.revoke_reason]), [
+    [scenario.aSession, `admin-user:${scenario.admin}`, '2026-11-01T11:02:00.000Z', 'revoked'],
+    [scenario.aCliSession, `admin-user:${scenario.admin}`, '2026-11-01T11:02:00.000Z', 'parent-revoked'],
+  ]);
   const then = await runAuthlog(['audit', 'impersonations', '--user', scenario.a, '--as-of', '2026-11-01T10:30:00Z', '--json'], env);
-  assert.equal(JSON.parse(then.stdout).live, true);
-  assert.equal(JSON.parse(then.stdout).revoked_at, null);
+  const thenRows = then.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(thenRows.map((r) => [r.session_id, r.live, r.revoked_at]), [[scenario.aSession, true, null], [scenario.aCliSession, true, null]]);
   const table = await runAuthlog(['audit', 'impersonations', '--actor', `admin-user:${scenario.admin}`], env);
   assert.match(table.stdout.split('\n')[0] ?? '', /^created\s+actor\s+user/);
   assert.match(table.stdout, scenario.a);
-  assert.match(table.stderr, /1 sessions from \d+ events in \d+ ms/);
+  assert.match(table.stderr, /2 sessions from \d+ events in \d+ ms/);
 });
 
 test('only admin access reaches the audit and the events (client and server → 401)', async () => {

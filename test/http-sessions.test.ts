@@ -7,6 +7,7 @@ import { createAdjustableClock } from '../src/clock.ts';
 import { changeProject } from '../src/commands/project/change-project.ts';
 import { systemOrigin } from '../src/app-context.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
+import { signInPerson } from './support/sign-in-person.ts';
 import { adminHeaders, clientHeaders, serverHeaders, startTestService, storedLog, type ApiResponse, type TestService } from './support/service.ts';
 
 // Frozen at the start and moved only by the tests, so that expiry boundaries are exact.
@@ -131,8 +132,11 @@ test('is_impersonation: act.sub names the actor; admin lists the session, server
 });
 
 test('an admin user (authlog project add-admin) impersonates with their access token; act.sub names the person', async () => {
-  const adminId = await newUser();
-  const adminSession = await newSession(adminId);
+  const adminEmail = `admin-${Date.now()}@example.com`;
+  const adminId = await newUser(project, adminEmail);
+  // Signed in by the admin themselves: a session a key made for them carries no admin rights.
+  const signedIn = await signInPerson(service.app, project.project_id, adminEmail);
+  const adminSession = { refresh_token: signedIn.refreshToken, access_token: signedIn.accessToken };
   const target = await newUser();
   const asAdminUser = { 'x-stack-project-id': project.project_id, 'x-stack-admin-access-token': adminSession.access_token };
   assertError(await service.request('POST', '/api/v1/auth/sessions', { headers: asAdminUser, body: { user_id: target } }), 401, 'INVALID_ADMIN_ACCESS_TOKEN');

@@ -1,10 +1,13 @@
 // The impersonation audit: every session created through /auth/sessions (impersonation or not),
-// who created it, for whom, when and from where, its expiry, its revocation and its use —
+// every session whose tokens act for someone (`act`), however it came to be, and every session
+// derived from one of those — who created it, for whom, when and from where, its parent and actor
+// chain, its expiry, its revocation (its own, or its parent's when it ends with it) and its use —
 // computed by replaying the log, never from the read model, optionally as the world was at an
 // instant. It streams the log: memory holds one row per matching session, not the events.
 import type { AllFilter, EventStore, RecordedEvent } from '../store/event-store.ts';
 import { asDomainEvent } from '../events/catalogue.ts';
 import { actorSubject } from '../actor-subject.ts';
+import { termsOf } from '../policy/session-authority.ts';
 
 export interface AuditFilters {
   projectId?: string;
@@ -23,8 +26,14 @@ export interface ImpersonationRow {
   project_id: string;
   user_id: string;
   is_impersonation: boolean;
-  /** Who created the session: `kind:id`. */
+  /** How it came to be: sessions-api, cli-login, sign-in-code. */
+  via: string;
+  /** Who created the session (for a derived impersonation session, the impersonator): `kind:id`. */
   actor: string;
+  /** The session it was derived from (a CLI login's approving session), or null. */
+  parent_session_id: string | null;
+  /** The actor chain its tokens carry in `act`, current actor first; empty for none. */
+  actor_chain: string[];
   created_at: string;
   ip: string | null;
   user_agent: string | null;
@@ -32,6 +41,7 @@ export interface ImpersonationRow {
   expires_at: string;
   revoked_at: string | null;
   revoked_by: string | null;
+  /** sign-out, revoked, user-deleted, or parent-revoked (it ended with its parent). */
   revoke_reason: string | null;
   /** Use as recorded in the log: at most one record per 15 minutes of refreshes. */
   first_used_at: string | null;
@@ -65,6 +75,10 @@ export async function auditImpersonations(
   onProgress?: (eventsRead: number) => void,
 ): Promise<{ rows: ImpersonationRow[]; eventsRead: number }> {
   const rows = new Map<string, ImpersonationRow>();
+  // Every session derived from an audited one is audited too, whatever the filters say of the
+  // parent; and sessions that end with their parent end on its revocation. Both need the links.
+  const audited = new Set<string>();
+  const endingWith = new Map<string, string[]>();
   const at = filters.asOfMs ?? nowMs;
   let eventsRead = 0;
   for await (const recorded of store.readAll({ filter: AUDIT_FILTER })) {
@@ -76,7 +90,11 @@ export async function auditImpersonations(
     switch (event.type) {
       case 'SessionCreated': {
         const d = event.data;
-        if (d.via !== 'sessions-api') break;
+        const terms = termsOf(d);
+        const parent = terms.parentSessionId;
+        if (!(d.via === 'sessions-api' || terms.actorChain.length > 0 || (parent !== undefined && audited.has(parent)))) break;
+        audited.add(d.sessionId);
+        if (terms.endsWithParent && parent !== undefined) endingWith.set(parent, [...(endingWith.get(parent) ?? []), d.sessionId]);
         if (filters.projectId !== undefined && d.projectId !== filters.projectId) break;
         if (filters.userId !== undefined && d.userId !== filters.userId) break;
         const actor = actorSubject(d.createdBy);
@@ -88,7 +106,10 @@ export async function auditImpersonations(
           project_id: d.projectId,
           user_id: d.userId,
           is_impersonation: d.isImpersonation,
+          via: d.via,
           actor,
+          parent_session_id: parent ?? null,
+          actor_chain: [...terms.actorChain],
           created_at: iso(d.createdAtMillis),
           ip: recorded.metadata.ip ?? null,
           user_agent: recorded.metadata.userAgent ?? null,
@@ -113,11 +134,15 @@ export async function auditImpersonations(
         break;
       }
       case 'SessionRevoked': {
-        const row = rows.get(event.data.sessionId);
-        if (!row) break;
-        row.revoked_at = iso(event.data.revokedAtMillis);
-        row.revoked_by = recorded.metadata.actor ? actorSubject(recorded.metadata.actor) : null;
-        row.revoke_reason = event.data.reason;
+        const revokedAt = iso(event.data.revokedAtMillis);
+        const revokedBy = recorded.metadata.actor ? actorSubject(recorded.metadata.actor) : null;
+        endRow(rows.get(event.data.sessionId), revokedAt, revokedBy, event.data.reason);
+        // Its descendants that end with it end now, each shown with the parent's revocation.
+        const pending = [...(endingWith.get(event.data.sessionId) ?? [])];
+        for (let child = pending.pop(); child !== undefined; child = pending.pop()) {
+          endRow(rows.get(child), revokedAt, revokedBy, 'parent-revoked');
+          pending.push(...(endingWith.get(child) ?? []));
+        }
         break;
       }
       default:
@@ -127,6 +152,14 @@ export async function auditImpersonations(
   const result = [...rows.values()];
   for (const row of result) row.live = row.revoked_at === null && Date.parse(row.expires_at) > at;
   return { rows: result, eventsRead };
+}
+
+/** A row's first end is the one that counts: a later revocation changes nothing. */
+function endRow(row: ImpersonationRow | undefined, at: string, by: string | null, reason: string): void {
+  if (!row || row.revoked_at !== null) return;
+  row.revoked_at = at;
+  row.revoked_by = by;
+  row.revoke_reason = reason;
 }
 
 /** When the event happened, by the clock of the process that decided it. */

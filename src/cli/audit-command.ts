@@ -19,9 +19,11 @@ const COLUMNS: [keyof ImpersonationRow, string][] = [
   ['actor', 'actor'],
   ['user_id', 'user'],
   ['is_impersonation', 'imp'],
+  ['parent_session_id', 'parent'],
   ['ip', 'from'],
   ['revoked_at', 'revoked'],
   ['revoked_by', 'revoked by'],
+  ['revoke_reason', 'why'],
   ['last_used_at', 'last used'],
   ['live', 'live'],
 ];

@@ -122,11 +122,23 @@ test('the key is the documented derivation: HKDF-SHA-256 of the secret, info "au
 
 test('an impersonation token carries act.sub and verifies with the actor', async () => {
   const s = signer();
-  const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, actorSub: ADMIN }, NOW);
+  const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, actorChain: [ADMIN] }, NOW);
   assert.equal(payloadOf(token).act, { sub: ADMIN });
   const verified = await s.verify(token, NOW);
   assert.is(verified?.actorSub, ADMIN);
   assert.is(verified?.userId, USER);
+});
+
+test('a derived session\'s token nests its actor chain in act (RFC 8693 §4.1) and verifies with the whole chain', async () => {
+  const s = signer();
+  const chain = ['admin-user:a', 'server-key:k', 'admin-key:z'];
+  const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, actorChain: chain }, NOW);
+  assert.equal(payloadOf(token).act, { sub: 'admin-user:a', act: { sub: 'server-key:k', act: { sub: 'admin-key:z' } } });
+  const verified = await s.verify(token, NOW);
+  assert.is(verified?.actorSub, 'admin-user:a');
+  assert.equal(verified?.actorChain, chain);
+  const plain = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, actorChain: [] }, NOW);
+  assert.is(payloadOf(plain).act, undefined, 'an empty chain is no act claim');
 });
 
 test('same secret, new signer (a restart or another instance): same kid, same key, tokens still verify', async () => {

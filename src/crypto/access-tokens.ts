@@ -13,8 +13,11 @@ export interface AccessTokenClaims {
   sub: string;
   projectId: string;
   sessionId: string;
-  /** RFC 8693 actor for impersonation sessions */
-  actorSub?: string;
+  /**
+   * RFC 8693 actor chain of impersonation sessions, current actor first: `act.sub` is the first,
+   * each further one nested in the previous `act` (§4.1). Empty or absent: no `act` claim.
+   */
+  actorChain?: readonly string[];
   /** The user, as upstream's tokens describe them; the official SDK refuses a token without it. */
   profile?: AccessTokenProfile;
 }
@@ -30,7 +33,10 @@ export interface VerifiedAccessToken {
   userId: string;
   projectId: string;
   sessionId: string;
+  /** The current actor (`act.sub`) of an impersonation session's token. */
   actorSub?: string;
+  /** The whole chain, current actor first; set whenever actorSub is. */
+  actorChain?: string[];
   expiresAtMs: number;
 }
 
@@ -175,7 +181,7 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
         refresh_token_id: claims.sessionId,
         role: ROLE,
       };
-      if (claims.actorSub !== undefined) payload.act = { sub: claims.actorSub };
+      if (claims.actorChain && claims.actorChain.length > 0) payload.act = nestActors(claims.actorChain);
       if (claims.profile) Object.assign(payload, upstreamUserClaims(claims.profile));
       return new SignJWT(payload)
         .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
@@ -219,8 +225,10 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
         if (typeof exp !== 'number') return undefined;
         const verified: VerifiedAccessToken = { userId: sub, projectId, sessionId, expiresAtMs: exp * 1000 };
         if (act !== undefined) {
-          if (typeof act !== 'object' || act === null || !('sub' in act) || typeof act.sub !== 'string') return undefined;
-          verified.actorSub = act.sub;
+          const chain = unnestActors(act);
+          if (!chain) return undefined;
+          verified.actorSub = chain[0];
+          verified.actorChain = chain;
         }
         return verified;
       } catch {
@@ -232,6 +240,28 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
       return { keys: [{ ...keyFor(projectId).publicJwk }] };
     },
   };
+}
+
+const MAX_ACTOR_DEPTH = 64;
+type ActClaim = { sub: string; act?: ActClaim };
+
+function nestActors(chain: readonly string[]): ActClaim {
+  let act: ActClaim | undefined;
+  for (let i = chain.length - 1; i >= 0; i--) act = act ? { sub: chain[i] as string, act } : { sub: chain[i] as string };
+  if (!act) throw new Error('nestActors: empty chain');
+  return act;
+}
+
+/** The chain an `act` claim nests, current actor first; undefined when it is not of that shape. */
+function unnestActors(act: unknown): string[] | undefined {
+  const chain: string[] = [];
+  let level: unknown = act;
+  while (level !== undefined) {
+    if (typeof level !== 'object' || level === null || !('sub' in level) || typeof level.sub !== 'string' || chain.length >= MAX_ACTOR_DEPTH) return undefined;
+    chain.push(level.sub);
+    level = 'act' in level ? level.act : undefined;
+  }
+  return chain;
 }
 
 /**

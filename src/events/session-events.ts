@@ -29,6 +29,16 @@ export const sessionEvents = {
     approvingSessionId: z.uuid().optional(),
     /** For a sign-in with a code: the code's stream id (`signInCode-<digest of the nonce>`). */
     signInCodeStream: z.string().optional(),
+    // What the session may do and what ends it (policy/session-authority.ts). Absent
+    // on events written before they were recorded; termsOf() reads those conservatively.
+    /** The person started it themselves: the only kind of session that may carry admin rights. */
+    startedByUser: z.boolean().optional(),
+    /** The session it was derived from (for a CLI login, the approving session). */
+    parentSessionId: z.uuid().optional(),
+    /** It ends when its parent ends (an impersonation's descendants). */
+    endsWithParent: z.boolean().optional(),
+    /** RFC 8693 actor chain of its tokens, current actor first (`kind:id` each). */
+    actorChain: z.array(z.string().min(1)).max(64).optional(),
   }),
   /**
    * The session was used (its refresh token exchanged for an access token). Recorded at most

@@ -13,6 +13,7 @@ import { bearer, stackHeader } from './headers.ts';
 import { knownError, type ErrorCode } from '../errors.ts';
 import { findApiKey, findProject, isProjectAdmin, type AccessLevel, type ProjectView } from '../projections/project-projection.ts';
 import { findSession } from '../projections/session-projection.ts';
+import { mayActAsAdmin } from '../policy/session-authority.ts';
 
 const LEVELS: readonly AccessLevel[] = ['client', 'server', 'admin'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -104,9 +105,10 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
     if (verified.actorSub !== undefined) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
     if (!(await isProjectAdmin(app.readModel, verified.projectId, verified.userId))) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
     // Admin access is too strong to outlive its session by the token's 10 minutes: a signed-out
-    // or revoked admin session stops at once.
+    // or revoked admin session stops at once. And only a session the admin started themselves
+    // carries it: one a server key created for them would make the key a named admin.
     const session = await findSession(app.readModel, verified.projectId, verified.sessionId);
-    if (session?.userId !== verified.userId) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
+    if (session?.userId !== verified.userId || !mayActAsAdmin(session)) throw knownError('INVALID_ADMIN_ACCESS_TOKEN');
     projectId = verified.projectId;
     actor = { kind: 'admin-user', id: verified.userId, sessionId: verified.sessionId };
   } else {

@@ -8,6 +8,7 @@ import { callerOf } from './access.ts';
 import { stackHeader } from './headers.ts';
 import { knownError } from '../errors.ts';
 import { decodeJwt } from 'jose';
+import { findSession, type SessionView } from '../projections/session-projection.ts';
 
 /** The verified access token, or undefined when none is sent. An invalid one is a 401. */
 export async function optionalUserToken(app: AppContext, ctx: AppCtx): Promise<VerifiedAccessToken | undefined> {
@@ -23,6 +24,17 @@ export async function requireUserToken(app: AppContext, ctx: AppCtx): Promise<Ve
   const verified = await optionalUserToken(app, ctx);
   if (!verified) throw knownError('USER_AUTHENTICATION_REQUIRED', 'This endpoint needs the user\'s access token in x-stack-access-token.');
   return verified;
+}
+
+/**
+ * The token's session, which must still be live: an access token of a revoked or signed-out
+ * session may still read for its remaining minutes, but never changes anything (revoking a
+ * session, approving a CLI login).
+ */
+export async function liveSessionOf(app: AppContext, token: VerifiedAccessToken): Promise<SessionView> {
+  const session = await findSession(app.readModel, token.projectId, token.sessionId);
+  if (session?.userId !== token.userId) throw knownError('UNPARSABLE_ACCESS_TOKEN', 'The access token belongs to a session that has ended.');
+  return session;
 }
 
 /** Only picks the error message: the claims of a token that failed verification decide nothing else. */

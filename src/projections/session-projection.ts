@@ -1,9 +1,12 @@
 // Read model of sessions: the session record (absolute expiry from the event), the index from a
 // refresh-token digest to its session, and each user's session ids. Revocation removes the
 // record and the index entry, so refresh answers 401 from the moment the revocation is visible.
+// A session that ends with its parent (an impersonation's descendants) is found only while every
+// such ancestor is: revoking the parent ends the children at the same instant, without an event
+// per child.
 import type { Projector } from './projector.ts';
 import type { ReadModelQueries } from '../readmodel/read-model.ts';
-import { actorSubject } from '../actor-subject.ts';
+import { termsOf } from '../policy/session-authority.ts';
 
 const sessionKey = (sessionId: string) => `session:${sessionId}`;
 const refreshKey = (digest: string) => `refresh:${digest}`;
@@ -13,6 +16,7 @@ export const sessionProjector: Projector = (event) => {
   switch (event.type) {
     case 'SessionCreated': {
       const d = event.data;
+      const terms = termsOf(d);
       return [
         {
           op: 'hset',
@@ -23,8 +27,11 @@ export const sessionProjector: Projector = (event) => {
             createdAt: String(d.createdAtMillis),
             expiresAt: String(d.expiresAtMillis),
             isImpersonation: d.isImpersonation ? '1' : '0',
-            // The RFC 8693 actor every access token of an impersonation session names.
-            actorSub: d.isImpersonation ? actorSubject(d.createdBy) : '',
+            startedByUser: terms.startedByUser ? '1' : '0',
+            parentSessionId: terms.parentSessionId ?? '',
+            endsWithParent: terms.endsWithParent ? '1' : '0',
+            // The RFC 8693 actor chain every access token of an impersonation session names.
+            actorChain: terms.actorChain.join(' '),
           },
           expireAtMs: d.expiresAtMillis,
         },
@@ -62,23 +69,53 @@ export interface SessionView {
   expiresAtMillis: number;
   lastUsedAtMillis: number | undefined;
   isImpersonation: boolean;
-  actorSub: string | undefined;
+  /** Started by the user themselves (session-authority.ts: the only sessions with admin rights). */
+  startedByUser: boolean;
+  parentSessionId: string | undefined;
+  /** The RFC 8693 actor chain of its tokens, current actor first; empty when it acts for nobody. */
+  actorChain: string[];
 }
 
-/** The live (not revoked, not expired) session, if it belongs to this project. */
+/** Bounds the walk up a session's ancestors (see parent-session.ts). */
+const MAX_ANCESTORS = 64;
+
+/**
+ * The live (not revoked, not expired) session, if it belongs to this project — and, when it ends
+ * with its parent, only while every such ancestor is live too.
+ */
 export async function findSession(rm: ReadModelQueries, projectId: string, sessionId: string): Promise<SessionView | undefined> {
+  const found = await sessionRecord(rm, projectId, sessionId);
+  if (!found) return undefined;
+  let { endsWithParent, view: ancestor } = found;
+  for (let depth = 0; endsWithParent; depth++) {
+    if (ancestor.parentSessionId === undefined || depth >= MAX_ANCESTORS) return undefined;
+    const parent = await sessionRecord(rm, projectId, ancestor.parentSessionId);
+    if (!parent) return undefined;
+    ({ endsWithParent, view: ancestor } = parent);
+  }
+  return found.view;
+}
+
+async function sessionRecord(rm: ReadModelQueries, projectId: string, sessionId: string): Promise<{ view: SessionView; endsWithParent: boolean } | undefined> {
   const h = await rm.hgetall(sessionKey(sessionId));
   // A record holding only lastUsedAt (its creation never projected) is not a session.
   if (!h || h.projectId !== projectId || !h.userId) return undefined;
+  // Records projected before the chain was kept hold the one actor as actorSub.
+  const chain = h.actorChain !== undefined ? h.actorChain : (h.actorSub ?? '');
   return {
-    id: sessionId,
-    projectId,
-    userId: h.userId,
-    createdAtMillis: Number(h.createdAt),
-    expiresAtMillis: Number(h.expiresAt),
-    lastUsedAtMillis: h.lastUsedAt ? Number(h.lastUsedAt) : undefined,
-    isImpersonation: h.isImpersonation === '1',
-    actorSub: h.actorSub || undefined,
+    endsWithParent: h.endsWithParent === '1',
+    view: {
+      id: sessionId,
+      projectId,
+      userId: h.userId,
+      createdAtMillis: Number(h.createdAt),
+      expiresAtMillis: Number(h.expiresAt),
+      lastUsedAtMillis: h.lastUsedAt ? Number(h.lastUsedAt) : undefined,
+      isImpersonation: h.isImpersonation === '1',
+      startedByUser: h.startedByUser === '1',
+      parentSessionId: h.parentSessionId || undefined,
+      actorChain: chain === '' ? [] : chain.split(' '),
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import { cliAuthDecider, isCliAuthExpired } from './cli-auth-decider.ts';
 import { createSession } from '../session/create-session.ts';
 import { userIsLive } from '../user/user-is-live.ts';
 import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
+import { liveParentSession } from '../session/parent-session.ts';
 
 export type ClaimOutcome =
   | { status: 'claimed'; refreshToken: string }
@@ -38,18 +39,22 @@ export async function claimCliAuth(ctx: AppContext, projectId: string, cliAuthId
   const userId = state.userId as string;
   // The approver was deleted between approval and claim: no session for them.
   if (!(await userIsLive(ctx, projectId, userId))) return { status: 'expired' };
+  // The CLI's session is derived from the one that approved it, which must still be in force:
+  // it bounds the new session's life, and an impersonation carries over with its actor.
+  const parent = state.approvingSessionId === undefined ? undefined : await liveParentSession(ctx, projectId, state.approvingSessionId, now);
+  if (!parent) return { status: 'expired' };
   const session = await createSession(
     ctx,
     {
       projectId,
       userId,
       expiresInMs: DEFAULT_SESSION_MS,
-      isImpersonation: state.impersonator !== undefined,
-      ...(state.impersonator ? { createdBy: state.impersonator } : {}),
+      isImpersonation: false,
+      parent,
       via: 'cli-login',
       sessionId,
       cliAuthId,
-      ...(state.approvingSessionId ? { approvingSessionId: state.approvingSessionId } : {}),
+      approvingSessionId: parent.sessionId,
     },
     origin,
   );

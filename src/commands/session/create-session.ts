@@ -8,11 +8,10 @@ import { newRefreshToken } from '../../crypto/codes.ts';
 import { streamName } from '../../events/streams.ts';
 import type { EventData } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
-import type { Actor } from '../../store/event-store.ts';
 import { handleCommand } from '../handler.ts';
 import { findLiveUser } from '../user/live-user.ts';
 import { sessionDecider } from './session-decider.ts';
-import { actorSubject } from '../../actor-subject.ts';
+import { termsFields, termsForNewSession, type ParentSession } from '../../policy/session-authority.ts';
 
 export interface CreateSessionInput {
   projectId: string;
@@ -21,10 +20,10 @@ export interface CreateSessionInput {
   isImpersonation: boolean;
   via: EventData<'SessionCreated'>['via'];
   /**
-   * Who the session is created for, when not the caller: a CLI login approved from an
-   * impersonation session is that impersonator's doing, not the polling CLI's.
+   * The live session this one is derived from (liveParentSession): it bounds the new session's
+   * life and powers, and an impersonator acting through it stays the one responsible.
    */
-  createdBy?: Actor;
+  parent?: ParentSession;
   /** Chosen by the caller when it must name the session before it exists (a CLI claim). */
   sessionId?: string;
   cliAuthId?: string;
@@ -36,6 +35,7 @@ export interface CreatedSession {
   sessionId: string;
   refreshToken: string;
   accessToken: string;
+  expiresAtMillis: number;
   position: bigint | undefined;
 }
 
@@ -52,20 +52,24 @@ export async function createSession(
   const now = ctx.clock();
   const sessionId = input.sessionId ?? randomUUID();
   const refreshToken = newRefreshToken();
-  const createdBy: Actor = input.createdBy ?? origin.actor;
+  const { terms, createdBy } = termsForNewSession(
+    { via: input.via, isImpersonation: input.isImpersonation, createdBy: origin.actor, nowMs: now, expiresInMs: input.expiresInMs },
+    input.parent,
+  );
   const data: EventData<'SessionCreated'> = {
     sessionId,
     projectId: input.projectId,
     userId: input.userId,
     refreshTokenDigest: ctx.hasher.digest('refresh-token', refreshToken),
     createdAtMillis: now,
-    expiresAtMillis: now + input.expiresInMs,
-    isImpersonation: input.isImpersonation,
+    expiresAtMillis: terms.expiresAtMillis,
+    isImpersonation: terms.isImpersonation,
     createdBy,
     via: input.via,
     ...(input.cliAuthId ? { cliAuthId: input.cliAuthId } : {}),
     ...(input.approvingSessionId ? { approvingSessionId: input.approvingSessionId } : {}),
     ...(input.signInCodeStream ? { signInCodeStream: input.signInCodeStream } : {}),
+    ...termsFields(terms),
   };
   const result = await handleCommand(
     ctx.store,
@@ -76,8 +80,8 @@ export async function createSession(
   );
   if (options.settle ?? true) await settle(ctx, result.position);
   const accessToken = await ctx.tokens.sign(
-    { sub: input.userId, projectId: input.projectId, sessionId, profile, ...(input.isImpersonation ? { actorSub: actorSubject(createdBy) } : {}) },
+    { sub: input.userId, projectId: input.projectId, sessionId, profile, actorChain: terms.actorChain },
     now,
   );
-  return { sessionId, refreshToken, accessToken, position: result.position };
+  return { sessionId, refreshToken, accessToken, expiresAtMillis: terms.expiresAtMillis, position: result.position };
 }

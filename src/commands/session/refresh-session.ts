@@ -21,7 +21,7 @@ export async function refreshSession(app: AppContext, projectId: string, refresh
   if (!user) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
   const now = app.clock();
   const accessToken = await app.tokens.sign(
-    { sub: session.userId, projectId, sessionId: session.id, profile: user, ...(session.actorSub ? { actorSub: session.actorSub } : {}) },
+    { sub: session.userId, projectId, sessionId: session.id, profile: user, actorChain: session.actorChain },
     now,
   );
   // At most one activity event per interval: a CLI refreshing every few minutes would otherwise

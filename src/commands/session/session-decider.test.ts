@@ -154,6 +154,9 @@ test('evolve: SessionCreated makes an active session holding the event data', ()
     refreshTokenDigest: createdData0.refreshTokenDigest,
     isImpersonation: false,
     lastActivityAtMillis: undefined,
+    createdBy: createdData0.createdBy,
+    // An event without the authority fields (written before they existed) is read conservatively.
+    terms: { isImpersonation: false, startedByUser: false, parentSessionId: undefined, endsWithParent: false, actorChain: [], expiresAtMillis: createdData0.expiresAtMillis },
   });
   assert.is(fold([{ type: 'SessionCreated', data: createdData({ isImpersonation: true }) }]).isImpersonation, true);
 });

@@ -3,6 +3,8 @@
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
+import type { Actor } from '../../store/event-store.ts';
+import { termsOf, type ParentSession, type SessionTerms } from '../../policy/session-authority.ts';
 
 /**
  * Activity is recorded at most this often per session. Access tokens live 10 minutes, so an
@@ -20,6 +22,9 @@ export interface SessionState {
   refreshTokenDigest: string;
   isImpersonation: boolean;
   lastActivityAtMillis: number | undefined;
+  /** Set once created: who created it and what it may do (session-authority.ts). */
+  createdBy: Actor | undefined;
+  terms: SessionTerms | undefined;
 }
 
 export type SessionCommand =
@@ -31,6 +36,12 @@ type SessionEvent = EventOf<'SessionCreated' | 'SessionActivityRecorded' | 'Sess
 
 export const isSessionLive = (state: SessionState, nowMs: number): boolean => state.status === 'active' && nowMs < state.expiresAtMillis;
 
+/** The session as a parent of a derived one: only while it is live (its own stream says so). */
+export function asParent(state: SessionState, nowMs: number): ParentSession | undefined {
+  if (!isSessionLive(state, nowMs) || !state.terms || !state.createdBy) return undefined;
+  return { ...state.terms, sessionId: state.sessionId, createdBy: state.createdBy };
+}
+
 export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent> = {
   initialState: () => ({
     status: 'none',
@@ -41,6 +52,8 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
     refreshTokenDigest: '',
     isImpersonation: false,
     lastActivityAtMillis: undefined,
+    createdBy: undefined,
+    terms: undefined,
   }),
 
   evolve(state, event) {
@@ -55,6 +68,8 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
           refreshTokenDigest: event.data.refreshTokenDigest,
           isImpersonation: event.data.isImpersonation,
           lastActivityAtMillis: undefined,
+          createdBy: event.data.createdBy,
+          terms: termsOf(event.data),
         };
       case 'SessionActivityRecorded':
         return { ...state, lastActivityAtMillis: event.data.atMillis };

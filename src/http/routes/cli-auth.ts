@@ -7,7 +7,7 @@ import type { AppCtx, AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
-import { optionalUserToken } from '../user-auth.ts';
+import { liveSessionOf, optionalUserToken } from '../user-auth.ts';
 import { consumeLimits, projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
@@ -15,7 +15,7 @@ import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../co
 import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
 import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
-import { findSession, findSessionByRefreshDigest } from '../../projections/session-projection.ts';
+import { findSessionByRefreshDigest } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { parseActorSubject } from '../../actor-subject.ts';
@@ -115,10 +115,14 @@ export const loginCodeGuessLimits = (project: ProjectView, ip: string): RateLimi
   projectLimit(project, 'login-code-guesses-per-project', `cli-guess-project:${project.id}`),
 ];
 
-/** An approval from an impersonation session is the impersonator's: it carries them on. */
-function withImpersonator(approver: Approver, actorSub: string | undefined): Approver {
-  if (actorSub === undefined) return approver;
-  const impersonator = parseActorSubject(actorSub);
+/**
+ * An approval from an impersonation session is the impersonator's: the event names them. (The
+ * CLI's session takes its terms from the approving session's own stream when it is claimed.)
+ */
+function withImpersonator(approver: Approver, actorChain: readonly string[]): Approver {
+  const current = actorChain[0];
+  if (current === undefined) return approver;
+  const impersonator = parseActorSubject(current);
   if (!impersonator) throw new Error(`session ${approver.sessionId} has an unreadable actor`);
   return { ...approver, impersonator };
 }
@@ -130,14 +134,13 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
   if (refreshToken !== undefined) {
     const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
     if (!session || !(await findUser(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
-    return withImpersonator({ userId: session.userId, sessionId: session.id }, session.actorSub);
+    return withImpersonator({ userId: session.userId, sessionId: session.id }, session.actorChain);
   }
   const token = await optionalUserToken(app, ctx);
   if (token) {
-    // A session minted from this approval lives a year: the approving session must still be live.
-    const session = await findSession(app.readModel, projectId, token.sessionId);
-    if (session?.userId !== token.userId) throw knownError('UNPARSABLE_ACCESS_TOKEN', 'The access token belongs to a session that has ended.');
-    return withImpersonator({ userId: token.userId, sessionId: token.sessionId }, session.actorSub);
+    // Approving mints a session: the approving session must still be live, not just its token.
+    const session = await liveSessionOf(app, token);
+    return withImpersonator({ userId: token.userId, sessionId: token.sessionId }, session.actorChain);
   }
   if (caller.actor.kind === 'admin-user' && caller.actor.sessionId) return { userId: caller.actor.id, sessionId: caller.actor.sessionId };
   throw knownError(

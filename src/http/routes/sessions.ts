@@ -8,7 +8,7 @@ import { callerOf, requireAccess } from '../access.ts';
 import { parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { stackHeader } from '../headers.ts';
-import { optionalUserToken, requireUserToken } from '../user-auth.ts';
+import { liveSessionOf, optionalUserToken, requireUserToken } from '../user-auth.ts';
 import { createSession } from '../../commands/session/create-session.ts';
 import { revokeSession } from '../../commands/session/revoke-session.ts';
 import { refreshSession } from '../../commands/session/refresh-session.ts';
@@ -174,6 +174,8 @@ export function sessionRoutes(app: AppContext): Router<AppState> {
     const caller = callerOf(ctx);
     const token = caller.accessType === 'client' ? await requireUserToken(app, ctx) : await optionalUserToken(app, ctx);
     if (caller.accessType === 'client' && token?.userId !== userId) throw knownError('CLIENT_CANNOT_ACCESS_OTHER_USER');
+    // Revoking is a change: a token whose session has ended may no longer make it.
+    if (token && caller.accessType === 'client') await liveSessionOf(app, token);
     if (token?.sessionId === sessionId) throw knownError('CANNOT_DELETE_CURRENT_SESSION');
     const session = z.uuid().safeParse(sessionId).success ? await findSession(app.readModel, caller.project.id, sessionId) : undefined;
     if (!session || session.userId !== userId || (session.isImpersonation && caller.accessType !== 'admin')) throw knownError('SESSION_NOT_FOUND');
