@@ -7,6 +7,7 @@ import type { AccessTokenSigner } from './crypto/access-tokens.ts';
 import type { Logger } from './log.ts';
 import type { Mailer } from './mail/mailer.ts';
 import type { Metrics } from './metrics.ts';
+import type { PersonalData } from './crypto/personal-data.ts';
 import type { ProjectionRunner } from './projections/runner.ts';
 import type { ReadModel } from './readmodel/read-model.ts';
 import type { Actor, EventMetadata, EventStore } from './store/event-store.ts';
@@ -22,6 +23,8 @@ export interface AppContext {
   mailer: Mailer;
   log: Logger;
   metrics: Metrics;
+  /** Seals and opens personal data; erases subjects (crypto-shredding). */
+  personal: PersonalData;
 }
 
 /** Who asked and from where: recorded on every event a request causes. */

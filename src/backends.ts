@@ -11,6 +11,12 @@ import { openSqliteEventStore } from './store/sqlite-event-store.ts';
 import { openEsdbEventStore } from './store/esdb-event-store.ts';
 import { createMemoryReadModel } from './readmodel/memory-read-model.ts';
 import { createRedisReadModel } from './readmodel/redis-read-model.ts';
+import { resolveServerSecret, type ServerSecret } from './server-secret.ts';
+import { createPersonalData, type PersonalData } from './crypto/personal-data.ts';
+import type { DataKeyStore } from './keystore/data-key-store.ts';
+import { openSqliteDataKeyStore } from './keystore/sqlite-data-key-store.ts';
+import { openEsdbDataKeyStore } from './keystore/esdb-data-key-store.ts';
+import { sealingPersonalData } from './store/sealing-store.ts';
 
 export const sqlitePath = (config: Pick<Config, 'AUTHLOG_DATA_DIR'>): string => join(config.AUTHLOG_DATA_DIR, 'events.db');
 
@@ -36,4 +42,40 @@ export function openEventStore(
 export function openReadModel(config: Pick<Config, 'REDIS_URL' | 'REDIS_PREFIX'>, clock: Clock): ReadModel {
   if (config.REDIS_URL) return createRedisReadModel({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, now: clock });
   return createMemoryReadModel({ now: clock });
+}
+
+type LogConfig = Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR' | 'AUTHLOG_SECRET' | 'ORIGIN_RETENTION_DAYS'>;
+
+/** The data keys live apart from the log: their own file beside it, or their own streams. */
+export function openDataKeyStore(config: Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR'>): DataKeyStore {
+  if (config.EVENTSTORE_URL) return openEsdbDataKeyStore(config.EVENTSTORE_URL, { callTimeoutMs: config.EVENTSTORE_TIMEOUT_MS });
+  mkdirSync(config.AUTHLOG_DATA_DIR, { recursive: true, mode: 0o700 });
+  return openSqliteDataKeyStore(join(config.AUTHLOG_DATA_DIR, 'keys.db'));
+}
+
+export interface OpenLog {
+  /** Appends seal personal data (store/sealing-store.ts); reads return it sealed. */
+  store: EventStore;
+  personal: PersonalData;
+  secret: ServerSecret;
+  close(): Promise<void>;
+}
+
+/** The log as every process (server and `authlog` command) opens it: the event store behind the sealing of personal data. */
+export function openLog(config: LogConfig, log?: (msg: string, fields?: Record<string, unknown>) => void, now?: () => number): OpenLog {
+  const secret = resolveServerSecret(config);
+  const keys = openDataKeyStore(config);
+  const personal = createPersonalData(secret.value, keys, now);
+  const raw = openEventStore(config, log);
+  const store = sealingPersonalData(raw, personal, { originRetentionDays: config.ORIGIN_RETENTION_DAYS });
+  return {
+    store,
+    personal,
+    secret,
+    async close() {
+      const closed = await Promise.allSettled([raw.close(), keys.close()]);
+      const failed = closed.find((c) => c.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
 }

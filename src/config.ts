@@ -36,6 +36,11 @@ const configSchema = z.object({
   METRICS_PORT: port.optional(),
   /** How long in-flight requests get to finish on SIGTERM/SIGINT before their connections are cut (ms). */
   SHUTDOWN_DRAIN_MS: wholeNumber(60_000).default(5000),
+  /**
+   * Days a client's address and user agent stay readable in the log (they are sealed under a key
+   * per day, deleted after this); 0 records neither.
+   */
+  ORIGIN_RETENTION_DAYS: wholeNumber(3650).default(90),
   /** How long a write waits for its projection before answering anyway (ms). */
   PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });

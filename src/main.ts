@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createLogger, type Logger } from './log.ts';
-import { resolveServerSecret } from './server-secret.ts';
-import { describeEventStore, openEventStore, openReadModel } from './backends.ts';
+import { describeEventStore, openLog, openReadModel } from './backends.ts';
 import { createHasher } from './crypto/digests.ts';
 import { createAccessTokenSigner } from './crypto/access-tokens.ts';
 import { createLogMailer } from './mail/log-mailer.ts';
@@ -23,6 +22,7 @@ import { createMetrics } from './metrics.ts';
 import { countingAppends } from './store/counting-store.ts';
 import { answerClientError } from './http/client-error.ts';
 import type { AppContext } from './app-context.ts';
+import { forgetExpiredOrigins } from './crypto/origin-retention.ts';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -69,11 +69,12 @@ async function listen(server: Server, port: number, host: string): Promise<strin
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<RunningService> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   const clock = options.clock ?? systemClock;
-  const secret = resolveServerSecret(config);
+  const opened = openLog(config, (msg, fields) => log.warn(msg, fields), clock);
+  const secret = opened.secret;
   if (secret.source === 'generated') log.info('generated a new server secret', { path: secret.path });
 
   const metrics = createMetrics();
-  const store = countingAppends(openEventStore(config, (msg, fields) => log.warn(msg, fields)), (events) => {
+  const store = countingAppends(opened.store, (events) => {
     for (const e of events) metrics.eventsAppended.inc({ type: e.type });
   });
   // Every request reads its project and key; in-process, invalidated by the projection's own writes.
@@ -94,7 +95,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const closeBackends = async (): Promise<string[]> => {
     // Projections first: they flush what they hold into the read model before it closes.
     const stopped = await Promise.allSettled([projections.stop()]);
-    const closed = await Promise.allSettled([store.close(), readModel.close(), mailer.close()]);
+    const closed = await Promise.allSettled([opened.close(), readModel.close(), mailer.close()]);
     const names = ['projections', 'event store', 'read model', 'mailer'];
     return [...stopped, ...closed].flatMap((outcome, i) => (outcome.status === 'rejected' ? [names[i]!] : []));
   };
@@ -138,8 +139,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
     mailer,
     log,
     metrics,
+    personal: opened.personal,
   };
   // Attached in the same turn as listen() resolved: no request can have arrived before it.
+  // Addresses and user agents older than the retention period become unreadable (a key per day).
+  const forgetOrigins = () =>
+    forgetExpiredOrigins(app.personal, clock(), config.ORIGIN_RETENTION_DAYS).then(
+      (forgotten) => forgotten.length > 0 && log.info('forgot client addresses and user agents past retention', { days: forgotten }),
+      (error: unknown) => log.warn('could not forget expired client addresses', { error: error instanceof Error ? error.message : String(error) }),
+    );
+  void forgetOrigins();
+  const originTimer = setInterval(() => void forgetOrigins(), 3_600_000);
+  originTimer.unref();
   server.on('request', createHttpApp(app).callback());
   metricsServer?.on('request', createMetricsApp(app).callback());
   log.info('authlog listening', {
@@ -171,6 +182,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let closing: Promise<ShutdownReport> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(originTimer);
       let cutRequests = 0;
       const cutting = setTimeout(() => (cutRequests = inFlight), config.SHUTDOWN_DRAIN_MS);
       await Promise.all([drain(server), metricsServer ? drain(metricsServer) : undefined]);

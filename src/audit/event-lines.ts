@@ -2,6 +2,12 @@
 // (which holds only digests of secrets, as the log does), or the event as JSON.
 import type { RecordedEvent } from '../store/event-store.ts';
 import { actorSubject } from '../actor-subject.ts';
+import type { PersonalData } from '../crypto/personal-data.ts';
+
+/** The event with its personal data opened for reading (`[erased]` where the key is gone). */
+export async function openedEvent(personal: PersonalData, e: RecordedEvent): Promise<RecordedEvent> {
+  return { ...e, data: await personal.showDeep(e.data), metadata: (await personal.showDeep(e.metadata)) as RecordedEvent['metadata'] };
+}
 
 export interface EventJson {
   position: string;

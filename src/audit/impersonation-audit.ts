@@ -8,6 +8,8 @@ import type { AllFilter, EventStore, RecordedEvent } from '../store/event-store.
 import { asDomainEvent } from '../events/catalogue.ts';
 import { actorSubject } from '../actor-subject.ts';
 import { termsOf } from '../policy/session-authority.ts';
+import type { PersonalData } from '../crypto/personal-data.ts';
+import type { Personal } from '../crypto/sealed.ts';
 
 export interface AuditFilters {
   projectId?: string;
@@ -70,11 +72,14 @@ function actorMatches(actor: string, wanted: string | undefined): boolean {
  */
 export async function auditImpersonations(
   store: EventStore,
+  personal: PersonalData,
   filters: AuditFilters,
   nowMs: number,
   onProgress?: (eventsRead: number) => void,
 ): Promise<{ rows: ImpersonationRow[]; eventsRead: number }> {
   const rows = new Map<string, ImpersonationRow>();
+  // Addresses and user agents stay sealed while the log streams by; only the rows' are opened.
+  const origins = new Map<string, { ip: Personal | undefined; userAgent: Personal | undefined }>();
   // Every session derived from an audited one is audited too, whatever the filters say of the
   // parent; and sessions that end with their parent end on its revocation. Both need the links.
   const audited = new Set<string>();
@@ -111,8 +116,8 @@ export async function auditImpersonations(
           parent_session_id: parent ?? null,
           actor_chain: [...terms.actorChain],
           created_at: iso(d.createdAtMillis),
-          ip: recorded.metadata.ip ?? null,
-          user_agent: recorded.metadata.userAgent ?? null,
+          ip: null,
+          user_agent: null,
           request_id: recorded.metadata.requestId ?? null,
           expires_at: iso(d.expiresAtMillis),
           revoked_at: null,
@@ -123,6 +128,7 @@ export async function auditImpersonations(
           use_records: 0,
           live: false,
         });
+        origins.set(d.sessionId, { ip: recorded.metadata.ip, userAgent: recorded.metadata.userAgent });
         break;
       }
       case 'SessionActivityRecorded': {
@@ -148,6 +154,12 @@ export async function auditImpersonations(
       default:
         break;
     }
+  }
+  for (const [sessionId, origin] of origins) {
+    const row = rows.get(sessionId);
+    if (!row) continue;
+    row.ip = origin.ip === undefined ? null : await personal.show(origin.ip);
+    row.user_agent = origin.userAgent === undefined ? null : await personal.show(origin.userAgent);
   }
   const result = [...rows.values()];
   for (const row of result) row.live = row.revoked_at === null && Date.parse(row.expires_at) > at;

@@ -2,7 +2,7 @@
 // as JSON lines; its time goes to stderr.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
-import { openEventStore } from '../backends.ts';
+import { openLog } from '../backends.ts';
 import { auditImpersonations, type ImpersonationRow } from '../audit/impersonation-audit.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
@@ -45,11 +45,12 @@ export async function auditCommand(config: Config, args: string[], io: CliIo): P
     strict: true,
     allowPositionals: false,
   });
-  const store = openEventStore(config);
+  const log = openLog(config);
   const started = performance.now();
   try {
     const { rows, eventsRead } = await auditImpersonations(
-      store,
+      log.store,
+      log.personal,
       {
         projectId: values.project,
         userId: values.user,
@@ -66,7 +67,7 @@ export async function auditCommand(config: Config, args: string[], io: CliIo): P
     const rssMb = Math.round(process.memoryUsage().rss / 1e6);
     io.err(`${rows.length} sessions from ${eventsRead} events in ${Math.round(performance.now() - started)} ms (RSS ${rssMb} MB)`);
   } finally {
-    await store.close();
+    await log.close();
   }
 }
 

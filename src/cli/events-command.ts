@@ -2,8 +2,10 @@
 // secrets only ever as the digests the log holds.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
-import { openEventStore } from '../backends.ts';
-import { eventJson, eventLine } from '../audit/event-lines.ts';
+import { openLog } from '../backends.ts';
+import { eventJson, eventLine, openedEvent } from '../audit/event-lines.ts';
+import { DATA_KEY_STREAM_PREFIX } from '../keystore/esdb-data-key-store.ts';
+import type { PersonalData } from '../crypto/personal-data.ts';
 import { STREAM_CATEGORIES } from '../events/streams.ts';
 import type { AllFilter, RecordedEvent } from '../store/event-store.ts';
 import { UsageError } from './usage.ts';
@@ -20,13 +22,13 @@ async function show(config: Config, rest: string[], io: CliIo): Promise<void> {
   const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, strict: true, allowPositionals: true });
   const stream = positionals[0];
   if (!stream || positionals.length > 1) throw new UsageError('events show needs one STREAM, e.g. session-<uuid>');
-  const store = openEventStore(config);
+  const log = openLog(config);
   try {
-    const events = await store.readStream(stream);
+    const events = stream.startsWith(DATA_KEY_STREAM_PREFIX) ? [] : await log.store.readStream(stream);
     if (events.length === 0) io.err(`no stream ${stream}`);
-    for (const e of events) io.out(values.json ? JSON.stringify(eventJson(e)) : eventLine(e));
+    for (const e of events) io.out(await render(log.personal, e, values.json));
   } finally {
-    await store.close();
+    await log.close();
   }
 }
 
@@ -53,10 +55,17 @@ async function tail(config: Config, rest: string[], io: CliIo, untilStopped: Pro
     ...(values.stream ? { streamPrefixes: [values.stream] } : values.category ? { streamPrefixes: [`${values.category}-`] } : {}),
     ...(values.type ? { eventTypes: [values.type] } : {}),
   };
-  const matches = (e: RecordedEvent) => (!values.stream || e.streamId === values.stream) && (!values.type || e.type === values.type);
-  const print = (e: RecordedEvent) => io.out(values.json ? JSON.stringify(eventJson(e)) : eventLine(e));
-
-  const store = openEventStore(config);
+  // Data keys (their own streams on EventStoreDB) are never shown, wrapped or not.
+  const matches = (e: RecordedEvent) =>
+    !e.streamId.startsWith(DATA_KEY_STREAM_PREFIX) && (!values.stream || e.streamId === values.stream) && (!values.type || e.type === values.type);
+  const log = openLog(config);
+  const store = log.store;
+  // Printed in order: each line waits for the one before it to be opened.
+  let printed = Promise.resolve();
+  const print = (e: RecordedEvent) => {
+    printed = printed.then(async () => io.out(await render(log.personal, e, values.json)));
+    return printed;
+  };
   try {
     // The last `lines` events: a window slides over the log, so memory stays small however long it is.
     const last: RecordedEvent[] = [];
@@ -67,7 +76,7 @@ async function tail(config: Config, rest: string[], io: CliIo, untilStopped: Pro
       last.push(e);
       if (last.length > lines) last.shift();
     }
-    for (const e of last) print(e);
+    for (const e of last) await print(e);
     if (!values.follow) return;
     const head = await store.headPosition();
     const subscription = store.subscribeToAll(
@@ -77,7 +86,14 @@ async function tail(config: Config, rest: string[], io: CliIo, untilStopped: Pro
     io.err('(following new events; Ctrl-C to stop)');
     await untilStopped;
     await subscription.close();
+    await printed;
   } finally {
-    await store.close();
+    await log.close();
   }
+}
+
+/** One event as an operator reads it, its personal data opened (`[erased]` where the key is gone). */
+async function render(personal: PersonalData, e: RecordedEvent, json: boolean): Promise<string> {
+  const opened = await openedEvent(personal, e);
+  return json ? JSON.stringify(eventJson(opened)) : eventLine(opened);
 }

@@ -7,6 +7,7 @@ import { loginCommand } from './login-command.ts';
 import { auditCommand } from './audit-command.ts';
 import { eventsCommand } from './events-command.ts';
 import { projectionsCommand } from './projections-command.ts';
+import { userCommand } from './user-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { USAGE, UsageError } from './usage.ts';
 
@@ -44,6 +45,8 @@ async function run(argv: string[]): Promise<void> {
       return eventsCommand(loadConfig(), rest, io, untilStopped());
     case 'projections':
       return projectionsCommand(loadConfig(), rest, io);
+    case 'user':
+      return userCommand(loadConfig(), rest, io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; run \`authlog help\``);
   }

@@ -4,8 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { systemClock } from '../clock.ts';
-import { resolveServerSecret } from '../server-secret.ts';
-import { openEventStore } from '../backends.ts';
+import { openLog } from '../backends.ts';
 import { createHasher } from '../crypto/digests.ts';
 import { createProject, type CreatedProject } from '../commands/project/create-project.ts';
 import { changeProject, normaliseTrustedDomain } from '../commands/project/change-project.ts';
@@ -42,7 +41,8 @@ async function changeAdmins(config: Config, sub: 'add-admin' | 'remove-admin', r
   if (!values.user || !UUID.test(values.user)) throw new UsageError(`project ${sub} needs --user USER_ID (a UUID)`);
   const projectId = values.project.toLowerCase();
   const userId = values.user.toLowerCase();
-  const store = openEventStore(config);
+  const log = openLog(config);
+  const store = log.store;
   try {
     if (sub === 'add-admin' && !(await userIsLive({ store }, projectId, userId))) {
       throw new Error(`user ${userId} does not exist in project ${projectId}`);
@@ -55,7 +55,7 @@ async function changeAdmins(config: Config, sub: 'add-admin' | 'remove-admin', r
     const done = sub === 'add-admin' ? 'is an admin of' : 'is no longer an admin of';
     out(`User ${userId} ${done} project ${projectId}${result.changed ? '' : ' (unchanged)'}.`);
   } finally {
-    await store.close();
+    await log.close();
   }
 }
 
@@ -82,12 +82,13 @@ async function setTrustedDomains(config: Config, rest: string[], out: (line: str
   if (!values.project || !UUID.test(values.project)) throw new UsageError('project set-trusted-domains needs --project PROJECT_ID (a UUID)');
   const trustedDomains = parseTrustedDomains(values['trusted-domain']);
   const projectId = values.project.toLowerCase();
-  const store = openEventStore(config);
+  const log = openLog(config);
+  const store = log.store;
   try {
     const result = await changeProject({ store, clock: systemClock }, { type: 'SetTrustedDomains', projectId, trustedDomains }, systemOrigin('cli'));
     out(`Project ${projectId} trusts ${trustedDomains.join(', ') || 'no domain'}${result.changed ? '' : ' (unchanged)'}.`);
   } finally {
-    await store.close();
+    await log.close();
   }
 }
 
@@ -109,7 +110,8 @@ async function setRateLimit(config: Config, rest: string[], out: (line: string) 
   const name = values.name as RateLimitName | undefined;
   if (!name || !RATE_LIMIT_NAMES.includes(name)) throw new UsageError(`--name must be one of ${RATE_LIMIT_NAMES.join(', ')}`);
   const projectId = values.project.toLowerCase();
-  const store = openEventStore(config);
+  const log = openLog(config);
+  const store = log.store;
   try {
     const current = foldStream(projectDecider, await store.readStream(streamName('project', projectId)));
     const rateLimits: RateLimitOverrides = { ...current.rateLimits };
@@ -126,7 +128,7 @@ async function setRateLimit(config: Config, rest: string[], out: (line: string) 
     const now = effectiveRateLimit(rateLimits, name);
     out(`Project ${projectId}: ${name} is ${now.limit} per ${now.windowMs / 1000} s${values.default ? ' (the default)' : ''}${result.changed ? '' : ' (unchanged)'}.`);
   } finally {
-    await store.close();
+    await log.close();
   }
 }
 
@@ -146,13 +148,14 @@ async function create(config: Config, rest: string[], out: (line: string) => voi
   if (name.length > 200) throw new UsageError('--name must be at most 200 characters');
   const trustedDomains = parseTrustedDomains(values['trusted-domain']);
 
-  const secret = resolveServerSecret(config);
-  const store = openEventStore(config);
+  const log = openLog(config);
+  const store = log.store;
+  const secret = log.secret;
   let created: CreatedProject;
   try {
     created = await createProject({ store, hasher: createHasher(secret.value), clock: systemClock }, { name, trustedDomains }, systemOrigin('cli'));
   } finally {
-    await store.close();
+    await log.close();
   }
   if (values.json) {
     out(JSON.stringify(created));

@@ -13,6 +13,9 @@ Usage:
                                          replace the domains sign-in links may point to
   authlog project set-rate-limit --project PROJECT_ID --name NAME (--limit N [--window-seconds S] | --default)
                                          override one of the project's rate limits
+  authlog user erase --project PROJECT_ID --user USER_ID [--json]
+                                         erase a person: delete the user and their data keys;
+                                         their personal data reads [erased] everywhere
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials

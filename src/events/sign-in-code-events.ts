@@ -3,6 +3,7 @@
 // that counts wrong guesses per email across codes, so a fresh code does not reset an attacker's
 // budget. The code itself, and its OTP, appear only as a digest.
 import { z } from 'zod';
+import { personalString } from '../crypto/sealed.ts';
 
 export const signInCodeEvents = {
   SignInCodeSent: z.object({
@@ -10,7 +11,7 @@ export const signInCodeEvents = {
     nonceDigest: z.string().min(1),
     /** Digest of the whole 45-character code (OTP + nonce), which is also the magic link's code. */
     codeDigest: z.string().min(1),
-    email: z.string().min(3),
+    email: personalString,
     emailDigest: z.string().min(1),
     callbackUrl: z.string().min(1),
     sentAtMillis: z.number().int(),

@@ -1,19 +1,28 @@
 // Events of the `user-<id>` stream and of the `userEmail-<project>.<digest>` reservation stream
 // that keeps primary emails unique per project in the write path.
 import { z } from 'zod';
+import { personalString } from '../crypto/sealed.ts';
 
 export const userEvents = {
   UserCreated: z.object({
     userId: z.string().uuid(),
     projectId: z.string().uuid(),
-    primaryEmail: z.string().nullable(),
+    primaryEmail: personalString.nullable(),
+    /** The email's digest (`email` purpose), which names its reservation and its address subject; absent on older events. */
+    primaryEmailDigest: z.string().min(1).optional(),
     primaryEmailVerified: z.boolean(),
-    displayName: z.string().nullable(),
+    displayName: personalString.nullable(),
     signedUpAtMillis: z.number().int(),
     /** How the user came to be: created through the API, or signed up with a sign-in code. */
     origin: z.enum(['api', 'sign-in-code']),
   }),
   UserDeleted: z.object({ userId: z.string().uuid(), projectId: z.string().uuid() }),
+  /**
+   * The person's data keys were deleted (crypto-shredding): everything sealed under these subjects,
+   * in the log, its backups and replicas, reads as `[erased]` from now on. Appended before the keys
+   * are deleted, so a crash in between leaves a record that `authlog user erase` completes.
+   */
+  PersonalDataErased: z.object({ userId: z.string().uuid(), projectId: z.string().uuid(), subjects: z.array(z.string().min(1)).max(16), erasedAtMillis: z.number().int() }),
   UserEmailReserved: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),
   UserEmailReleased: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),
 };

@@ -3,6 +3,7 @@
 // agent the CLI started from (the metadata of CliAuthInitiated, which records every request's
 // origin). Entries outlive the attempt by a day, so a late poll hears `expired` rather than
 // "no such code".
+import { decodePersonal, encodePersonal, type Personal } from '../crypto/sealed.ts';
 import type { Projector } from './projector.ts';
 import type { ReadModelOp, ReadModelQueries } from '../readmodel/read-model.ts';
 
@@ -29,8 +30,9 @@ export const cliAuthProjector: Projector = (event, recorded) => {
         createdAt: String(d.createdAtMillis),
         expiresAt: String(d.expiresAtMillis),
       };
-      if (recorded.metadata.ip) fields.ip = recorded.metadata.ip;
-      if (recorded.metadata.userAgent) fields.userAgent = recorded.metadata.userAgent;
+      // Sealed as in the log: the approval page opens them to show where the CLI started.
+      if (recorded.metadata.ip) fields.ip = encodePersonal(recorded.metadata.ip);
+      if (recorded.metadata.userAgent) fields.userAgent = encodePersonal(recorded.metadata.userAgent);
       return [
         { op: 'set', key: pollKey(d.pollingCodeDigest), value: d.cliAuthId, expireAtMs: keepUntil },
         { op: 'hset', key: attemptKey(d.cliAuthId), fields, expireAtMs: keepUntil },
@@ -55,8 +57,8 @@ export interface CliAuthView {
   createdAtMillis: number | undefined;
   expiresAtMillis: number;
   /** Where the CLI started from, when the request recorded it. */
-  ip: string | undefined;
-  userAgent: string | undefined;
+  ip: Personal | undefined;
+  userAgent: Personal | undefined;
 }
 
 const STATUSES: readonly string[] = ['pending', 'completed', 'used', 'denied'] satisfies CliAuthStatus[];
@@ -72,8 +74,8 @@ export async function findCliAuth(rm: ReadModelQueries, projectId: string, cliAu
     status,
     createdAtMillis: h.createdAt ? Number(h.createdAt) : undefined,
     expiresAtMillis: Number(h.expiresAt),
-    ip: h.ip || undefined,
-    userAgent: h.userAgent || undefined,
+    ip: h.ip ? decodePersonal(h.ip) : undefined,
+    userAgent: h.userAgent ? decodePersonal(h.userAgent) : undefined,
   };
 }
 

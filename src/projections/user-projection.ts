@@ -2,6 +2,8 @@
 // refresh (a deleted user's sessions stop working at once).
 import type { Projector } from './projector.ts';
 import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import { decodePersonal, encodePersonal, type Personal } from '../crypto/sealed.ts';
+import type { PersonalData } from '../crypto/personal-data.ts';
 
 const userKey = (userId: string) => `user:${userId}`;
 
@@ -15,9 +17,10 @@ export const userProjector: Projector = (event) => {
           key: userKey(d.userId),
           fields: {
             projectId: d.projectId,
-            primaryEmail: d.primaryEmail ?? '',
+            // Sealed as in the log: a Redis dump holds no plain email or name.
+            primaryEmail: d.primaryEmail === null ? '' : encodePersonal(d.primaryEmail),
             hasEmail: d.primaryEmail === null ? '0' : '1',
-            displayName: d.displayName ?? '',
+            displayName: d.displayName === null ? '' : encodePersonal(d.displayName),
             hasDisplayName: d.displayName === null ? '0' : '1',
             primaryEmailVerified: d.primaryEmailVerified ? '1' : '0',
             signedUpAtMillis: String(d.signedUpAtMillis),
@@ -26,6 +29,7 @@ export const userProjector: Projector = (event) => {
       ];
     }
     case 'UserDeleted':
+    case 'PersonalDataErased':
       return [{ op: 'del', key: userKey(event.data.userId) }];
     default:
       return [];
@@ -41,16 +45,24 @@ export interface UserView {
   signedUpAtMillis: number;
 }
 
-/** The user, if it exists in this project (a user of another project reads as absent). */
-export async function findUser(rm: ReadModelQueries, projectId: string, userId: string): Promise<UserView | undefined> {
+/** The user, if it exists in this project (a user of another project reads as absent), with its personal fields opened. */
+export async function findUser(rm: ReadModelQueries, personal: PersonalData, projectId: string, userId: string): Promise<UserView | undefined> {
   const h = await rm.hgetall(userKey(userId));
   if (!h || h.projectId !== projectId) return undefined;
+  const open = async (has: string | undefined, stored: string | undefined): Promise<string | null> =>
+    has === '1' ? await personal.show(decodePersonal(stored ?? '') as Personal) : null;
   return {
     id: userId,
     projectId,
-    primaryEmail: h.hasEmail === '1' ? (h.primaryEmail ?? '') : null,
-    displayName: h.hasDisplayName === '1' ? (h.displayName ?? '') : null,
+    primaryEmail: await open(h.hasEmail, h.primaryEmail),
+    displayName: await open(h.hasDisplayName, h.displayName),
     primaryEmailVerified: h.primaryEmailVerified === '1',
     signedUpAtMillis: Number(h.signedUpAtMillis),
   };
+}
+
+/** Whether the user exists in this project, without opening anything. */
+export async function userExists(rm: ReadModelQueries, projectId: string, userId: string): Promise<boolean> {
+  const h = await rm.hgetall(userKey(userId));
+  return !!h && h.projectId === projectId;
 }

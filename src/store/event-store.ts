@@ -2,6 +2,8 @@
 // translation and the embedded SQLite adapter behaves the same way: streams with 0-based
 // revisions, one global position ordering everything, optimistic concurrency on append.
 
+import type { Personal } from '../crypto/sealed.ts';
+
 /** Metadata every event carries: who caused it, from where, and when. */
 export type Actor =
   | { kind: 'client-key' | 'server-key' | 'admin-key'; id: string }
@@ -12,8 +14,9 @@ export interface EventMetadata {
   projectId?: string;
   actor?: Actor;
   requestId?: string;
-  ip?: string;
-  userAgent?: string;
+  /** The client's address and user agent: plain as a command hands them over, sealed in the log (store/sealing-store.ts). */
+  ip?: Personal;
+  userAgent?: Personal;
   /** ISO 8601, from the injected clock of the process that decided. */
   occurredAt: string;
   causationId?: string;

@@ -17,7 +17,7 @@ export async function refreshSession(app: AppContext, projectId: string, refresh
   const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
   if (!session) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
   // A deleted user's sessions stop at once, even before their revocations are written.
-  const user = await findUser(app.readModel, projectId, session.userId);
+  const user = await findUser(app.readModel, app.personal, projectId, session.userId);
   if (!user) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
   const now = app.clock();
   const accessToken = await app.tokens.sign(

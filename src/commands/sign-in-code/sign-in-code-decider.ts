@@ -1,6 +1,7 @@
 // A sign-in code: sent once; each wrong guess is recorded, and the fifth locks it; used once, by
 // one sign-in, before it expires. Whether the guess is right is decided by the caller comparing
 // digests (constant time); what that means for the code is decided here.
+import type { Personal } from '../../crypto/sealed.ts';
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
@@ -12,7 +13,8 @@ export interface SignInCodeState {
   projectId: string;
   nonceDigest: string;
   codeDigest: string;
-  email: string;
+  /** Sealed under the address's subject; opened only by the sign-in that uses the code. */
+  email: Personal;
   emailDigest: string;
   expiresAtMillis: number;
   wrongGuesses: number;

@@ -40,11 +40,14 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
     throw knownError('VERIFICATION_CODE_NOT_FOUND');
   }
 
+  // The address, sealed under its own key: erased, the code is as good as gone.
+  const email = await ctx.personal.tryOpen(state.email);
+  if (email === undefined) throw knownError('VERIFICATION_CODE_NOT_FOUND');
+
   const now = ctx.clock();
   const sessionId = randomUUID();
   const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, emailLocked, nowMs: now }, metadataFor({ ...origin, projectId }, now));
 
-  const email = used.state.email;
   let userId = await findUserIdByEmail(ctx, projectId, email);
   let isNewUser = false;
   if (userId === undefined) {

@@ -13,7 +13,10 @@ import { emailReservationDecider } from './email-reservation-decider.ts';
 const ABANDONED_RESERVATION_MS = 30_000;
 
 export const emailReservationStream = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string =>
-  streamName('userEmail', `${projectId}.${ctx.hasher.digest('email', email.trim().toLowerCase())}`);
+  emailReservationStreamOf(projectId, emailDigestFor(ctx, email));
+
+/** The reservation stream of an email, by its digest. */
+export const emailReservationStreamOf = (projectId: string, emailDigest: string): string => streamName('userEmail', `${projectId}.${emailDigest}`);
 
 export interface CreateUserInput {
   projectId: string;
@@ -41,7 +44,18 @@ async function checkHolder(
   return { userId: state.holder, isLive: ctx.clock() - reservedAt > ABANDONED_RESERVATION_MS ? false : undefined };
 }
 
-export async function createUser(ctx: AppContext, input: CreateUserInput, origin: Origin): Promise<EventData<'UserCreated'>> {
+export interface CreatedUser {
+  userId: string;
+  projectId: string;
+  primaryEmail: string | null;
+  displayName: string | null;
+  primaryEmailVerified: boolean;
+  signedUpAtMillis: number;
+}
+
+export const emailDigestFor = (ctx: Pick<AppContext, 'hasher'>, email: string): string => ctx.hasher.digest('email', email.trim().toLowerCase());
+
+export async function createUser(ctx: AppContext, input: CreateUserInput, origin: Origin): Promise<CreatedUser> {
   const userId = randomUUID();
   const now = ctx.clock();
   const metadata = metadataFor({ ...origin, projectId: input.projectId }, now);
@@ -65,7 +79,9 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
   const data: EventData<'UserCreated'> = {
     userId,
     projectId: input.projectId,
+    // Plain here: the sealing store seals it under the user's key before it reaches the log.
     primaryEmail: input.primaryEmail,
+    ...(input.primaryEmail !== null ? { primaryEmailDigest: emailDigestFor(ctx, input.primaryEmail) } : {}),
     primaryEmailVerified: input.primaryEmailVerified,
     displayName: input.displayName,
     signedUpAtMillis: now,
@@ -73,7 +89,7 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
   };
   const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'CreateUser', data }, metadata);
   await settle(ctx, result.position);
-  return data;
+  return { userId, projectId: input.projectId, primaryEmail: input.primaryEmail, displayName: input.displayName, primaryEmailVerified: input.primaryEmailVerified, signedUpAtMillis: now };
 }
 
 /** The live user holding this email in this project, read from the write side (not the read model). */

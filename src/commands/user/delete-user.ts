@@ -7,9 +7,18 @@ import { streamName } from '../../events/streams.ts';
 import { handleCommand } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
-import { emailReservationStream } from './create-user.ts';
+import { emailDigestFor, emailReservationStreamOf } from './create-user.ts';
+import type { UserState } from './user-decider.ts';
 import { revokeSession } from '../session/revoke-session.ts';
 import { listUserSessions } from '../../projections/session-projection.ts';
+
+/** The digest of the user's primary email: recorded since sealing, computed from the email before. */
+export async function emailDigestOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, state: UserState): Promise<string | undefined> {
+  if (state.primaryEmailDigest !== undefined) return state.primaryEmailDigest;
+  if (state.primaryEmail === null) return undefined;
+  const email = await ctx.personal.tryOpen(state.primaryEmail);
+  return email === undefined ? undefined : emailDigestFor(ctx, email);
+}
 
 export async function deleteUser(ctx: AppContext, projectId: string, userId: string, origin: Origin): Promise<void> {
   const metadata = metadataFor({ ...origin, projectId }, ctx.clock());
@@ -18,10 +27,11 @@ export async function deleteUser(ctx: AppContext, projectId: string, userId: str
   const sessions = await listUserSessions(ctx.readModel, projectId, userId);
   const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'DeleteUser', userId, projectId }, metadata);
   let position = result.position;
-  if (result.state.primaryEmail !== null) {
+  const emailDigest = await emailDigestOf(ctx, result.state);
+  if (emailDigest !== undefined) {
     const released = await handleCommand(
       ctx.store,
-      emailReservationStream(ctx, projectId, result.state.primaryEmail),
+      emailReservationStreamOf(projectId, emailDigest),
       emailReservationDecider,
       { type: 'Release', projectId, userId },
       metadata,

@@ -8,7 +8,7 @@ import { foldStream } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { asDomainEvent } from '../../events/catalogue.ts';
 
-export async function findLiveUser(ctx: Pick<AppContext, 'store'>, projectId: string, userId: string): Promise<AccessTokenProfile | undefined> {
+export async function findLiveUser(ctx: Pick<AppContext, 'store' | 'personal'>, projectId: string, userId: string): Promise<AccessTokenProfile | undefined> {
   const events = await ctx.store.readStream(streamName('user', userId));
   const user = foldStream(userDecider, events);
   if (user.status !== 'active' || user.projectId !== projectId) return undefined;
@@ -16,7 +16,9 @@ export async function findLiveUser(ctx: Pick<AppContext, 'store'>, projectId: st
     const event = asDomainEvent(recorded);
     if (event?.type === 'UserCreated') {
       const { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis } = event.data;
-      return { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis };
+      // Tokens carry these to the client; a value whose key is gone is no value.
+      const open = async (v: typeof primaryEmail) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
+      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis };
     }
   }
   return undefined;

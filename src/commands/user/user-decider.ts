@@ -3,26 +3,30 @@
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
+import type { Personal } from '../../crypto/sealed.ts';
 
 export interface UserState {
   status: 'none' | 'active' | 'deleted';
   projectId: string;
-  primaryEmail: string | null;
+  /** Sealed in the log; plain only in events written before sealing. */
+  primaryEmail: Personal | null;
+  primaryEmailDigest: string | undefined;
 }
 
 export type UserCommand =
   | { type: 'CreateUser'; data: EventData<'UserCreated'> }
-  | { type: 'DeleteUser'; userId: string; projectId: string };
+  | { type: 'DeleteUser'; userId: string; projectId: string }
+  | { type: 'EraseUser'; userId: string; projectId: string; subjects: string[]; nowMs: number };
 
-type UserEvent = EventOf<'UserCreated' | 'UserDeleted'>;
+type UserEvent = EventOf<'UserCreated' | 'UserDeleted' | 'PersonalDataErased'>;
 
 export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
-  initialState: () => ({ status: 'none', projectId: '', primaryEmail: null }),
+  initialState: () => ({ status: 'none', projectId: '', primaryEmail: null, primaryEmailDigest: undefined }),
 
   evolve(state, event) {
     switch (event.type) {
       case 'UserCreated':
-        return { status: 'active', projectId: event.data.projectId, primaryEmail: event.data.primaryEmail };
+        return { status: 'active', projectId: event.data.projectId, primaryEmail: event.data.primaryEmail, primaryEmailDigest: event.data.primaryEmailDigest };
       case 'UserDeleted':
         return { ...state, status: 'deleted' };
       default:
@@ -39,6 +43,11 @@ export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
       case 'DeleteUser':
         if (state.status !== 'active' || state.projectId !== command.projectId) throw knownError('USER_NOT_FOUND');
         return [{ type: 'UserDeleted', data: { userId: command.userId, projectId: command.projectId } }];
+      case 'EraseUser':
+        // Only a deleted user is erased (erasing deletes first); erasing again records it again,
+        // for keys made since (an address that signed in anew).
+        if (state.status !== 'deleted' || state.projectId !== command.projectId) throw knownError('USER_NOT_FOUND');
+        return [{ type: 'PersonalDataErased', data: { userId: command.userId, projectId: command.projectId, subjects: command.subjects, erasedAtMillis: command.nowMs } }];
     }
   },
 };

@@ -94,7 +94,10 @@ ${errorBox(error, 'otp-error')}
 }
 
 /** Step 3: what asked, and the person's decision (RFC 8628 §5.4: show the request, confirm the code). */
-export function approveView(form: FormContext, attempt: CliAuthView, signedInAs: string, now: number, error?: string): RenderedPage {
+/** An attempt as the page shows it: where it started from, opened. */
+export type ShownAttempt = Omit<CliAuthView, 'ip' | 'userAgent'> & { ip: string | undefined; userAgent: string | undefined };
+
+export function approveView(form: FormContext, attempt: ShownAttempt, signedInAs: string, now: number, error?: string): RenderedPage {
   return {
     status: error ? 400 : 200,
     body: page(

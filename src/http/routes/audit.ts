@@ -7,7 +7,7 @@ import type { AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
 import { parseInput } from '../validate.ts';
 import { auditImpersonations } from '../../audit/impersonation-audit.ts';
-import { eventJson, type EventJson } from '../../audit/event-lines.ts';
+import { eventJson, openedEvent, type EventJson } from '../../audit/event-lines.ts';
 import { STREAM_CATEGORIES } from '../../events/streams.ts';
 import { describeRoutes } from '../route-description.ts';
 
@@ -106,6 +106,7 @@ export function auditRoutes(app: AppContext): Router<AppState> {
     const q = parseInput(ctx, auditQuery, ctx.query, 'query');
     const { rows, eventsRead } = await auditImpersonations(
       app.store,
+      app.personal,
       { projectId: callerOf(ctx).project.id, userId: q.user_id, actor: q.actor, sinceMs: q.since, untilMs: q.until, asOfMs: q.as_of },
       app.clock(),
     );
@@ -129,7 +130,7 @@ export function auditRoutes(app: AppContext): Router<AppState> {
       if (++scanned > MAX_SCAN_PER_REQUEST) break;
       // A project's admin sees its own project's events only.
       if (e.metadata.projectId !== projectId || (q.stream && e.streamId !== q.stream) || (q.type && e.type !== q.type)) continue;
-      items.push(eventJson(e));
+      items.push(eventJson(await openedEvent(app.personal, e)));
       if (items.length >= limit) break;
     }
     ctx.body = { items, next_from: scannedTo };

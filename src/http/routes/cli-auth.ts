@@ -16,7 +16,7 @@ import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
 import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
 import { findSessionByRefreshDigest } from '../../projections/session-projection.ts';
-import { findUser } from '../../projections/user-projection.ts';
+import { userExists } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { parseActorSubject } from '../../actor-subject.ts';
 import { describeRoutes } from '../route-description.ts';
@@ -133,7 +133,7 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
   const projectId = caller.project.id;
   if (refreshToken !== undefined) {
     const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
-    if (!session || !(await findUser(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+    if (!session || !(await userExists(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
     return withImpersonator({ userId: session.userId, sessionId: session.id }, session.actorChain);
   }
   const token = await optionalUserToken(app, ctx);

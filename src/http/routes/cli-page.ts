@@ -31,6 +31,7 @@ import { readFormBody } from '../page/form-body.ts';
 import { CONTENT_SECURITY_POLICY } from '../page/html.ts';
 import {
   approveView,
+  type ShownAttempt,
   enterCodeView,
   otpView,
   outcomeView,
@@ -146,14 +147,16 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
   }
 
   /** The live pending attempt the code names. Failed guesses count as at POST /auth/cli/complete. */
-  async function attemptOf(ctx: AppCtx, project: ProjectView, loginCode: string): Promise<CliAuthView> {
+  async function attemptOf(ctx: AppCtx, project: ProjectView, loginCode: string): Promise<ShownAttempt> {
     const guess = await reserveLimits(app, loginCodeGuessLimits(project, ctx.ip));
     const cliAuthId = await findCliAuthByLoginCode(app, project.id, loginCode);
     if (cliAuthId === undefined) throw knownError('INVALID_LOGIN_CODE'); // a failed guess: it stays counted
     await guess.release();
     const attempt = await findCliAuth(app.readModel, project.id, cliAuthId);
     if (!attempt || attempt.status !== 'pending' || app.clock() >= attempt.expiresAtMillis) throw knownError('INVALID_LOGIN_CODE');
-    return attempt;
+    // Where the CLI started, opened for the person deciding (sealed in the log and the read model).
+    const open = async (v: CliAuthView['ip']) => (v === undefined ? undefined : await app.personal.show(v));
+    return { ...attempt, ip: await open(attempt.ip), userAgent: await open(attempt.userAgent) };
   }
 
   /** The person signed in in this browser, for this project. */
@@ -162,7 +165,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
     if (refreshToken === undefined) return undefined;
     const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
     if (!session || session.isImpersonation || app.clock() >= session.expiresAtMillis) return undefined;
-    const user = await findUser(app.readModel, projectId, session.userId);
+    const user = await findUser(app.readModel, app.personal, projectId, session.userId);
     if (!user) return undefined;
     return { userId: user.id, sessionId: session.id, label: user.primaryEmail ?? user.displayName ?? user.id };
   }

@@ -14,7 +14,7 @@ import { revokeSession } from '../../commands/session/revoke-session.ts';
 import { refreshSession } from '../../commands/session/refresh-session.ts';
 import { DEFAULT_SESSION_MS, MAX_SESSION_MS } from '../../commands/session/session-lifetimes.ts';
 import { findSession, listUserSessions, type SessionView } from '../../projections/session-projection.ts';
-import { findUser } from '../../projections/user-projection.ts';
+import { userExists } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { describeRoutes, type RouteDescription } from '../route-description.ts';
 
@@ -161,7 +161,7 @@ export function sessionRoutes(app: AppContext): Router<AppState> {
     const caller = callerOf(ctx);
     const token = caller.accessType === 'client' ? await requireUserToken(app, ctx) : await optionalUserToken(app, ctx);
     if (caller.accessType === 'client' && token?.userId !== userId) throw knownError('CLIENT_CANNOT_ACCESS_OTHER_USER');
-    if (!(await findUser(app.readModel, caller.project.id, userId))) throw knownError('USER_NOT_FOUND');
+    if (!(await userExists(app.readModel, caller.project.id, userId))) throw knownError('USER_NOT_FOUND');
     const sessions = await listUserSessions(app.readModel, caller.project.id, userId);
     // Impersonation sessions are the admin's business: the user and the app server never see them.
     const visible = caller.accessType === 'admin' ? sessions : sessions.filter((s) => !s.isImpersonation);

@@ -7,7 +7,7 @@ import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { createUser } from '../../commands/user/create-user.ts';
-import { deleteUser } from '../../commands/user/delete-user.ts';
+import { eraseUser } from '../../commands/user/erase-user.ts';
 import { findUser, type UserView } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { requireUserToken } from '../user-auth.ts';
@@ -156,14 +156,14 @@ export function userRoutes(app: AppContext): Router<AppState> {
   // The signed-in user, from their access token: what the official SDK's getUser() reads.
   router.get('/me', requireAccess(app, 'client'), async (ctx) => {
     const token = await requireUserToken(app, ctx);
-    const user = await findUser(app.readModel, callerOf(ctx).project.id, token.userId);
+    const user = await findUser(app.readModel, app.personal, callerOf(ctx).project.id, token.userId);
     if (!user) throw knownError('USER_NOT_FOUND');
     ctx.body = userResponse(user);
   });
 
   router.get('/:userId', requireAccess(app, 'server'), async (ctx) => {
     const userId = ctx.params.userId ?? '';
-    const user = userIdParam.safeParse(userId).success ? await findUser(app.readModel, callerOf(ctx).project.id, userId) : undefined;
+    const user = userIdParam.safeParse(userId).success ? await findUser(app.readModel, app.personal, callerOf(ctx).project.id, userId) : undefined;
     if (!user) throw knownError('USER_NOT_FOUND');
     ctx.body = userResponse(user);
   });
@@ -171,7 +171,8 @@ export function userRoutes(app: AppContext): Router<AppState> {
   router.delete('/:userId', requireAccess(app, 'server'), async (ctx) => {
     const userId = ctx.params.userId ?? '';
     if (!userIdParam.safeParse(userId).success) throw knownError('USER_NOT_FOUND');
-    await deleteUser(app, callerOf(ctx).project.id, userId, originOf(ctx));
+    // Deleting is for good, as upstream's: the person's data keys go too (crypto-shredding).
+    await eraseUser(app, callerOf(ctx).project.id, userId, originOf(ctx), { onlyLive: true });
     ctx.body = { success: true };
   });
 

@@ -1,0 +1,39 @@
+// Erasing a person (GDPR Art. 17): the user is deleted (sessions revoked, email released), the
+// erasure recorded on their stream, and then their data keys deleted — their own and that of their
+// email address (which sealed the sign-in codes sent to it). The log keeps its shape and the audit
+// its facts (ids, times, actors); every copy of what was sealed under those keys reads `[erased]`.
+import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import { streamName } from '../../events/streams.ts';
+import { subjects } from '../../crypto/sealed.ts';
+import { foldStream, handleCommand } from '../handler.ts';
+import { userDecider } from './user-decider.ts';
+import { deleteUser, emailDigestOf } from './delete-user.ts';
+import { knownError } from '../../errors.ts';
+
+export interface Erasure {
+  userId: string;
+  /** The subjects whose keys were asked to go. */
+  subjects: string[];
+  /** Of those, the keys that existed and are now deleted. */
+  deletedKeys: string[];
+}
+
+/**
+ * `onlyLive`: the API's DELETE answers 404 for a user already deleted, as upstream; the command line
+ * may erase a user deleted before (e.g. before erasure existed, or a crash between delete and erase).
+ */
+export async function eraseUser(ctx: AppContext, projectId: string, userId: string, origin: Origin, options: { onlyLive?: boolean } = {}): Promise<Erasure> {
+  const stream = streamName('user', userId);
+  const before = foldStream(userDecider, await ctx.store.readStream(stream));
+  if (before.status === 'none' || before.projectId !== projectId) throw knownError('USER_NOT_FOUND');
+  if (options.onlyLive && before.status !== 'active') throw knownError('USER_NOT_FOUND');
+  // The address's digest must be read while the user's key can still open the email.
+  const emailDigest = await emailDigestOf(ctx, before);
+  if (before.status === 'active') await deleteUser(ctx, projectId, userId, origin);
+  const erased = [subjects.user(userId), ...(emailDigest !== undefined ? [subjects.email(projectId, emailDigest)] : [])];
+  const now = ctx.clock();
+  const result = await handleCommand(ctx.store, stream, userDecider, { type: 'EraseUser', userId, projectId, subjects: erased, nowMs: now }, metadataFor({ ...origin, projectId }, now));
+  const deletedKeys = await ctx.personal.erase(erased);
+  await settle(ctx, result.position);
+  return { userId, subjects: erased, deletedKeys };
+}
