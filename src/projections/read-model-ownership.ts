@@ -32,7 +32,12 @@ export async function ensureOwnReadModel(options: OwnershipOptions): Promise<boo
   for (let attempt = 1; ; attempt++) {
     const judgement = await judgeReadModel(store, readModel, filter);
     options.onJudged(judgement.logId);
-    if (judgement.verdict === 'same log') return attempt > 1;
+    if (judgement.verdict === 'same log') {
+      // Adopted (from before identities) or empty: it records this log from now on, so that a
+      // later judgement no longer depends on where the log's head happens to be.
+      if (judgement.readModelLogId === undefined) await readModel.applyBatch([], { logId: judgement.logId });
+      return attempt > 1;
+    }
     if (attempt > MAX_REBUILDS) {
       throw new Error(`the read model still does not answer for this log after ${MAX_REBUILDS} rebuilds (an instance of another log shares it?): ${judgement.reason}`);
     }

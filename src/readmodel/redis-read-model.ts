@@ -246,14 +246,17 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
 
   async function applyTo(gen: string, events: readonly ProjectedEvent[], options: ApplyOptions = {}): Promise<bigint> {
     validateEvents(events);
-    if (events.length === 0) return gen === '' ? parseCheckpoint(await read('cp', '')) : checkpointOf(gen);
+    // Nothing to apply and no identity to record: no need to run the script.
+    if (events.length === 0 && options.logId === undefined) return gen === '' ? parseCheckpoint(await read('cp', '')) : checkpointOf(gen);
     let checkpoint = -1n;
     // Only the first chunk checks: the later ones follow this call's own writes.
     let expectAtLeast = options.expectAtLeast !== undefined && options.expectAtLeast >= 0n ? padPosition(options.expectAtLeast) : '';
     const logId = options.logId ?? '';
     // Chunks go one after the other, never pipelined: were one to fail, a later one must not
     // move the checkpoint past the events it lost.
-    for (const chunk of encodeChunks(events)) {
+    const chunks = encodeChunks(events);
+    if (chunks.length === 0) chunks.push([]); // records (or checks) the log identity alone
+    for (const chunk of chunks) {
       const expected = expectAtLeast;
       let reply: unknown;
       try {
