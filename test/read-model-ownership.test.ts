@@ -206,6 +206,24 @@ for (const storeKind of ['sqlite', 'esdb-double'] as const) {
       assert.is(rebuildWarnings(again.lines).length, 0, 'no second rebuild');
     });
 
+    s('while the rebuild runs the runner says why (what /ready reports with its 503); once caught up, nothing', async () => {
+      const old = await newLog(storeKind);
+      await createProjects(old, 2, 'Old');
+      const { readModel } = sharedReadModel(rmKind);
+      const before = runner(old, readModel);
+      await before.runner.start();
+      await before.runner.stop();
+      const fresh = await newLog(storeKind);
+      await createProjects(fresh, 2, 'New');
+      const seen: (string | undefined)[] = [];
+      let r: ProjectionRunner | undefined;
+      const after = runner(fresh, readModel, (event, recorded) => (seen.push(r?.rebuildingBecause), allProjectors(event, recorded)));
+      r = after.runner;
+      await r.start();
+      assert.equal(seen, ['another log', 'another log'], 'each event of the rebuild is projected while the runner says why');
+      assert.is(r.rebuildingBecause, undefined);
+    });
+
     s('a read model ahead of its log (an older copy of the log) is rebuilt', async () => {
       const original = await newLog(storeKind);
       await createProjects(original, 5, 'Moved on');
