@@ -235,11 +235,12 @@ test('Redis read model: after SIGKILL mid-load the restart resumes from its chec
     const store = openSqliteEventStore(join(env.AUTHLOG_DATA_DIR!, 'events.db'), { readOnly: true });
     const redis = createRedisReadModel({ url: redisUrl, prefix: env.REDIS_PREFIX!, now: Date.now });
     // Watches every apply script sent for this prefix, by the position of its first event
-    // (arguments: prefix, generation, now, the checkpoint it expects at least, then the events).
+    // (arguments: prefix, generation, now, the checkpoint it expects at least, the log identity,
+    // then the events).
     const monitor = await admin.monitor();
     const applied: bigint[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[3] === `${env.REDIS_PREFIX}:{rm}:gen` && args[4] === `${env.REDIS_PREFIX}:{rm}:building` && /^\d{20}$/.test(args[9] ?? '')) applied.push(BigInt(args[9]!));
+      if (args[3] === `${env.REDIS_PREFIX}:{rm}:gen` && args[4] === `${env.REDIS_PREFIX}:{rm}:building` && /^\d{20}$/.test(args[10] ?? '')) applied.push(BigInt(args[10]!));
     });
     try {
       const checkpointAtKill = await redis.checkpoint();

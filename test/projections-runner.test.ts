@@ -300,6 +300,7 @@ test('a write that lands while rebuild() has the subscription closed releases it
       return {
         id: next.id,
         applyBatch: (events) => next.applyBatch(events),
+        provenance: () => next.provenance(),
         activate: () => next.activate(),
         discard: () => next.discard(),
         async checkpoint() {

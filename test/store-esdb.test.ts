@@ -16,6 +16,7 @@ import {
 } from '../src/store/event-store.ts';
 import { startEsdbDouble, type EsdbDouble, type EsdbDoubleOptions } from './support/esdb-double.ts';
 import { storeConformance, type StoreUnderTest } from './support/store-conformance.ts';
+import { logIdentityConformance } from './support/log-identity-conformance.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,6 +50,10 @@ function onDouble(options: EsdbDoubleOptions = {}) {
 
 storeConformance('esdb (protocol double, 22.10: BatchAppend, no caught_up)', onDouble());
 storeConformance('esdb (protocol double, 23.10: caught_up sent)', onDouble({ serverVersion: '23.10.0' }));
+
+// --- log identity (issue 18) -------------------------------------------------------------------
+logIdentityConformance('esdb (protocol double)', onDouble());
+// ---------------------------------------------------------------------------------------------
 
 const realServer = process.env.EVENTSTORE_URL;
 if (realServer) {

@@ -7,16 +7,22 @@
 import { createHash } from 'node:crypto';
 import {
   ReadModelBehindError,
+  ReadModelOfAnotherLogError,
   type ApplyOptions,
   type NextGeneration,
   type ProjectedEvent,
   type RateWindow,
   type ReadModel,
   type ReadModelOp,
+  type ReadModelProvenance,
 } from './read-model.ts';
 
 /** The key the Redis adapter stores a generation's checkpoint under; reserved in both adapters. */
 export const CHECKPOINT_KEY = '__checkpoint';
+/** Where the Redis adapter keeps the generation's log identity and the event at its checkpoint. */
+export const LOG_ID_KEY = '__log';
+export const CHECKPOINT_EVENT_KEY = '__checkpoint_event';
+const RESERVED_KEYS: readonly string[] = [CHECKPOINT_KEY, LOG_ID_KEY, CHECKPOINT_EVENT_KEY];
 
 /** Positions are u64 in the event store. */
 const MAX_POSITION = (1n << 64n) - 1n;
@@ -66,8 +72,8 @@ export function validateEvents(events: readonly ProjectedEvent[]): void {
       throw new RangeError(`read model: position ${String(event.position)} is not a u64`);
     }
     for (const op of event.ops) {
-      if (op.key === CHECKPOINT_KEY) {
-        throw new RangeError(`read model: the key ${CHECKPOINT_KEY} is reserved for the checkpoint`);
+      if (RESERVED_KEYS.includes(op.key)) {
+        throw new RangeError(`read model: the key ${op.key} is reserved for the checkpoint and its provenance`);
       }
       if ((op.op === 'set' || op.op === 'hset') && op.expireAtMs !== undefined && !Number.isSafeInteger(op.expireAtMs)) {
         throw new RangeError(`read model: expireAtMs must be an integer epoch-ms, got ${op.expireAtMs}`);
@@ -88,8 +94,22 @@ type Entry =
   | { type: 'set'; members: Set<string>; expireAtMs: number | undefined };
 
 interface Generation {
+  id: string;
   data: Map<string, Entry>;
   checkpoint: bigint;
+  logId: string | undefined;
+  checkpointEvent: ReadModelProvenance['checkpointEvent'];
+}
+
+const emptyGeneration = (id: string): Generation => ({ id, data: new Map(), checkpoint: -1n, logId: undefined, checkpointEvent: undefined });
+
+function provenanceOf(gen: Generation): ReadModelProvenance {
+  return {
+    generation: gen.id,
+    checkpoint: gen.checkpoint,
+    ...(gen.logId !== undefined ? { logId: gen.logId } : {}),
+    ...(gen.checkpointEvent ? { checkpointEvent: { ...gen.checkpointEvent } } : {}),
+  };
 }
 
 const SWEEP_EVERY_MS = 60_000;
@@ -98,7 +118,7 @@ export const RATE_GRACE_MS = 5_000;
 
 export function createMemoryReadModel(options: { now: () => number }): ReadModel {
   const { now } = options;
-  let live: Generation = { data: new Map(), checkpoint: -1n };
+  let live: Generation = emptyGeneration('0');
   const rates = new Map<string, { count: number; resetAtMs: number }>();
   let nextGenerationId = 1;
   let lastSweepMs = now();
@@ -186,11 +206,14 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
   function applyTo(gen: Generation, events: readonly ProjectedEvent[], options: ApplyOptions = {}): bigint {
     validateEvents(events);
     if (options.expectAtLeast !== undefined && gen.checkpoint < options.expectAtLeast) throw new ReadModelBehindError(gen.checkpoint, options.expectAtLeast);
+    if (options.logId !== undefined && gen.logId !== undefined && gen.logId !== options.logId) throw new ReadModelOfAnotherLogError(gen.logId, options.logId);
+    if (options.logId !== undefined) gen.logId = options.logId;
     const nowMs = now();
     for (const event of events) {
       if (event.position <= gen.checkpoint) continue;
       for (const op of event.ops) applyOp(gen, op, nowMs);
       gen.checkpoint = event.position;
+      gen.checkpointEvent = event.event ? { ...event.event, position: event.position } : undefined;
     }
     if (gen === live) maybeSweep(nowMs);
     return gen.checkpoint;
@@ -242,6 +265,11 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       return live.checkpoint;
     },
 
+    async provenance() {
+      assertOpen();
+      return provenanceOf(live);
+    },
+
     async rateWindow(key, windowMs, nowMs, add) {
       assertOpen();
       validateRateWindow(windowMs, nowMs, add);
@@ -264,9 +292,9 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
 
     async openNextGeneration(): Promise<NextGeneration> {
       assertOpen();
-      const gen: Generation = { data: new Map(), checkpoint: -1n };
-      let state: 'open' | 'active' | 'discarded' = 'open';
       const id = String(nextGenerationId++);
+      const gen = emptyGeneration(id);
+      let state: 'open' | 'active' | 'discarded' = 'open';
       const assertUsable = (): void => {
         assertOpen();
         if (state === 'discarded') throw new Error(`memory read model: generation ${id} was discarded`);
@@ -281,11 +309,18 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
           assertUsable();
           return gen.checkpoint;
         },
-        async activate() {
+        async provenance() {
           assertUsable();
+          return provenanceOf(gen);
+        },
+        async activate(activateOptions) {
+          assertUsable();
+          if (live === gen) return true;
+          if (activateOptions?.ifLiveIs !== undefined && live.id !== activateOptions.ifLiveIs) return false;
           // One assignment: queries see either the old generation or the new one, never a mix.
           live = gen;
           state = 'active';
+          return true;
         },
         async discard() {
           assertOpen();

@@ -13,10 +13,34 @@ export type ReadModelOp =
   | { op: 'sadd'; key: string; member: string }
   | { op: 'srem'; key: string; member: string };
 
+/** Which event of the log a projected event is, so that a read model can be checked against a log. */
+export interface EventRef {
+  id: string;
+  streamId: string;
+  revision: bigint;
+}
+
 /** The operations one event produced, tagged with that event's global position. */
 export interface ProjectedEvent {
   position: bigint;
   ops: readonly ReadModelOp[];
+  /** The event itself; the generation keeps the one at its checkpoint (see ReadModelProvenance). */
+  event?: EventRef;
+}
+
+/**
+ * Where a generation comes from, read in one atomic step with its checkpoint: the log it was
+ * built from and the event at its checkpoint. A read model is only used for a log it belongs to
+ * (projections/read-model-verdict.ts).
+ */
+export interface ReadModelProvenance {
+  /** The generation these describe (the live one, for ReadModel.provenance()). */
+  generation: string;
+  checkpoint: bigint;
+  /** Absent when nothing was applied with a log identity yet (empty, or written before identities). */
+  logId?: string;
+  /** The event applied last, with its position; absent when unknown (written before identities). */
+  checkpointEvent?: EventRef & { position: bigint };
 }
 
 /** Reads of one generation of the read model. Expired entries read as absent. */
@@ -35,6 +59,12 @@ export interface ApplyOptions {
    * the next batch would land on the emptied model and move its checkpoint past everything lost.
    */
   expectAtLeast?: bigint;
+  /**
+   * The identity of the log the events come from. A generation records the first it is given
+   * (atomically with the events) and refuses the events of any other log with
+   * ReadModelOfAnotherLogError, nothing applied: an instance on another log never writes into it.
+   */
+  logId?: string;
 }
 
 /** Writes into one generation. */
@@ -47,13 +77,18 @@ export interface ReadModelWriter {
   applyBatch(events: readonly ProjectedEvent[], options?: ApplyOptions): Promise<bigint>;
   /** This generation's checkpoint: the position of the last applied event, or -1n. */
   checkpoint(): Promise<bigint>;
+  provenance(): Promise<ReadModelProvenance>;
 }
 
 /** A generation being rebuilt next to the live one; queries keep reading the live one. */
 export interface NextGeneration extends ReadModelWriter {
   readonly id: string;
-  /** Atomically makes this generation the live one and drops the old one. */
-  activate(): Promise<void>;
+  /**
+   * Atomically makes this generation the live one and drops the old one. With `ifLiveIs`, only
+   * while that generation is still live: false, nothing switched, when another instance
+   * switched first (the caller then judges the generation now live, and may discard this one).
+   */
+  activate(options?: { ifLiveIs?: string }): Promise<boolean>;
   /** Drops this generation without touching the live one. */
   discard(): Promise<void>;
 }
@@ -101,5 +136,16 @@ export class ReadModelBehindError extends Error {
     readonly expectedAtLeast: bigint,
   ) {
     super(`read model checkpoint ${checkpoint} is behind ${expectedAtLeast}, which was applied before: it lost data`);
+  }
+}
+
+/** The generation was built from another log than the events offered to it. Nothing was applied. */
+export class ReadModelOfAnotherLogError extends Error {
+  override readonly name = 'ReadModelOfAnotherLogError';
+  constructor(
+    readonly readModelLogId: string,
+    readonly logId: string,
+  ) {
+    super(`read model was built from log ${readModelLogId}, not from log ${logId}: nothing applied`);
   }
 }

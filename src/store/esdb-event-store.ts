@@ -37,6 +37,7 @@ import {
 } from './event-store.ts';
 import { toEsdbExpected, toEventData, toRecorded, knownPosition, accepts, toStoreError } from './esdb-mapping.ts';
 import { EsdbSubscription } from './esdb-subscription.ts';
+import { logIdentityInStream } from './log-identity.ts';
 
 export interface EsdbEventStoreOptions {
   /** How long any single call may wait for the server before failing with StoreUnavailableError. Default 5000. */
@@ -167,6 +168,12 @@ class EsdbEventStore implements EventStore {
     );
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** Read from the server each time, not cached: a server replaced under the same URL is noticed. */
+  logIdentity(): Promise<string> {
+    this.ensureOpen();
+    return logIdentityInStream(this);
   }
 
   async close(): Promise<void> {

@@ -88,6 +88,11 @@ export interface EventStore {
   headPosition(filter?: AllFilter): Promise<bigint>;
   /** Catch-up then live. Delivers events with position > fromPosition, with no gap and no duplicate. */
   subscribeToAll(options: { fromPosition?: bigint; filter?: AllFilter }, handler: SubscriptionHandler): Subscription;
+  /**
+   * The log's identity: a random id written once, when the log was created (log-identity.ts).
+   * A copy of the log (a backup) has the same one; a new log has another.
+   */
+  logIdentity(): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -3,7 +3,14 @@
 // hands absolute expiries to Redis (PXAT) for garbage collection, which uses Redis's clock.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ReadModelBehindError, type ProjectedEvent, type ReadModel, type ReadModelOp } from '../../src/readmodel/read-model.ts';
+import {
+  ReadModelBehindError,
+  ReadModelOfAnotherLogError,
+  type EventRef,
+  type ProjectedEvent,
+  type ReadModel,
+  type ReadModelOp,
+} from '../../src/readmodel/read-model.ts';
 
 export type OpenReadModel = (now: () => number) => Promise<{ readModel: ReadModel; cleanup(): Promise<void> }>;
 
@@ -358,6 +365,109 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       await b!.applyBatch([ev(304, srem('m', 'r'), sadd('x', 'a'))]);
       assert.is.not(await a!.digest(), await b!.digest());
     }));
+
+  // --- provenance: the log a generation belongs to (issue 18) ---------------------------------
+  const ref = (id: string, revision = 0n): EventRef => ({ id, streamId: `s-${id}`, revision });
+  const evFrom = (position: number, event: EventRef, ...ops: ReadModelOp[]): ProjectedEvent => ({ position: BigInt(position), ops, event });
+
+  s('a generation keeps the log it was built from and the event at its checkpoint, moving with the checkpoint', () =>
+    withModel(async (rm) => {
+      const fresh = await rm.provenance();
+      assert.is(fresh.checkpoint, -1n);
+      assert.is(fresh.logId, undefined);
+      assert.is(fresh.checkpointEvent, undefined);
+      await rm.applyBatch([evFrom(1, ref('a'), set('k', '1')), evFrom(2, ref('b', 3n), set('k', '2'))], { logId: 'log-1' });
+      let p = await rm.provenance();
+      assert.is(p.checkpoint, 2n);
+      assert.is(p.logId, 'log-1');
+      assert.equal(p.checkpointEvent, { position: 2n, id: 'b', streamId: 's-b', revision: 3n });
+      assert.is(p.generation, fresh.generation);
+      await rm.applyBatch([evFrom(1, ref('again'))], { logId: 'log-1' });
+      assert.equal((await rm.provenance()).checkpointEvent?.id, 'b', 'an event at or below the checkpoint changes nothing');
+      await rm.applyBatch([ev(3, set('k', '3'))], { logId: 'log-1' });
+      p = await rm.provenance();
+      assert.is(p.checkpoint, 3n);
+      assert.is(p.checkpointEvent, undefined, 'an event without a reference leaves none behind, never a stale one');
+    }));
+
+  s('the events of another log are refused: nothing applied, the provenance unchanged', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([evFrom(1, ref('a'), set('k', 'mine'))], { logId: 'log-1' });
+      let failure: unknown;
+      try {
+        await rm.applyBatch([evFrom(2, ref('b'), set('k', 'theirs'), set('new', 'x'))], { logId: 'log-2' });
+      } catch (error) {
+        failure = error;
+      }
+      assert.instance(failure, ReadModelOfAnotherLogError);
+      assert.is((failure as ReadModelOfAnotherLogError).readModelLogId, 'log-1');
+      assert.is((failure as ReadModelOfAnotherLogError).logId, 'log-2');
+      assert.is(await rm.get('k'), 'mine');
+      assert.is(await rm.get('new'), undefined);
+      const p = await rm.provenance();
+      assert.is(p.checkpoint, 1n);
+      assert.is(p.logId, 'log-1');
+      assert.is(p.checkpointEvent?.id, 'a');
+    }));
+
+  s('a generation written before log identities takes the first identity it is given', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(5, set('k', 'old'))]);
+      assert.is((await rm.provenance()).logId, undefined);
+      await rm.applyBatch([evFrom(6, ref('f'), set('k', 'new'))], { logId: 'log-1' });
+      assert.is((await rm.provenance()).logId, 'log-1');
+      assert.is(await rm.get('k'), 'new');
+    }));
+
+  s('each generation has its own provenance; activating one makes it the live one', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([evFrom(1, ref('a'))], { logId: 'log-1' });
+      const next = await rm.openNextGeneration();
+      await next.applyBatch([evFrom(7, ref('z'), set('k', 'next'))], { logId: 'log-2' });
+      assert.is((await rm.provenance()).logId, 'log-1', 'the live generation is untouched by the rebuild');
+      const built = await next.provenance();
+      assert.is(built.generation, next.id);
+      assert.is(built.logId, 'log-2');
+      assert.is(built.checkpointEvent?.id, 'z');
+      assert.is(await next.activate(), true);
+      const live = await rm.provenance();
+      assert.is(live.generation, next.id);
+      assert.is(live.logId, 'log-2');
+      assert.is(live.checkpoint, 7n);
+    }));
+
+  s('activation with ifLiveIs switches only while the generation judged is still live', () =>
+    withModel(async (rm) => {
+      const judged = (await rm.provenance()).generation;
+      const a = await rm.openNextGeneration();
+      const b = await rm.openNextGeneration();
+      await a.applyBatch([ev(1, set('k', 'a'))]);
+      await b.applyBatch([ev(1, set('k', 'b'))]);
+      assert.is(await b.activate({ ifLiveIs: judged }), true);
+      assert.is(await a.activate({ ifLiveIs: judged }), false, 'another rebuild switched first');
+      assert.is((await rm.provenance()).generation, b.id);
+      assert.is(await rm.get('k'), 'b');
+      assert.is(await b.activate({ ifLiveIs: judged }), true, 'the live generation activated again is a no-op');
+      await a.discard();
+      assert.is(await rm.get('k'), 'b');
+    }));
+
+  s('the provenance keys are reserved, and the digest leaves them out', () =>
+    withModels(2, async ([a, b]) => {
+      for (const key of ['__log', '__checkpoint_event']) {
+        let threw = false;
+        try {
+          await a!.applyBatch([ev(1, set(key, 'forged'))]);
+        } catch (error) {
+          threw = error instanceof RangeError;
+        }
+        assert.ok(threw, `${key} is refused`);
+      }
+      await a!.applyBatch([evFrom(1, ref('a'), set('k', 'v'))], { logId: 'log-1' });
+      await b!.applyBatch([evFrom(9, ref('b'), set('k', 'v'))], { logId: 'log-2' });
+      assert.is(await a!.digest(), await b!.digest());
+    }));
+  // --- end of provenance ------------------------------------------------------------------------
 
   s.run();
 }
