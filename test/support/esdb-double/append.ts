@@ -12,6 +12,7 @@ import type { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp } from '@ev
 import type { UUID } from '@eventstore/db-client/generated/shared_pb.js';
 import type { Expected, ProposedEvent } from './log.ts';
 import { countCall, type ServerState } from './state.ts';
+import { fail } from './write.ts';
 import { grpcError, maxAppendSizeError, streamDeletedError, streamIdentifier, streamName, toExpected, toProposed, uuidString } from './wire.ts';
 
 /** What the server counts against the maximum append size: each event's data and metadata. */
@@ -120,7 +121,7 @@ export function batchAppendHandler(state: ServerState): grpc.handleBidiStreaming
     };
     call.on('data', (req: BatchAppendReq) => {
       const correlation = req.getCorrelationId();
-      if (!correlation) return call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, 'batch append without correlation id'));
+      if (!correlation) return fail(call, grpcError(grpc.status.INVALID_ARGUMENT, 'batch append without correlation id'));
       const key = uuidString(correlation);
       let entry = pending.get(key);
       if (!entry) {

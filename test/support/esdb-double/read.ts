@@ -8,7 +8,7 @@ import type { StoredEvent } from './log.ts';
 import { countCall, type ServerState } from './state.ts';
 import { subscribe } from './subscribe.ts';
 import { eventFilter, grpcError, streamDeletedError, streamIdentifier, streamName } from './wire.ts';
-import { writeAll } from './write.ts';
+import { fail, writeAll } from './write.ts';
 
 type Call = grpc.ServerWritableStream<ReadReq, ReadResp>;
 
@@ -17,7 +17,7 @@ export function readHandler(state: ServerState): grpc.handleServerStreamingCall<
     countCall(state, 'Read');
     call.on('error', () => {});
     const options = call.request.getOptions();
-    if (!options) return call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, 'read without options'));
+    if (!options) return fail(call, grpcError(grpc.status.INVALID_ARGUMENT, 'read without options'));
     if (options.hasSubscription()) return subscribe(state, call, options);
     const count = options.hasCount() ? BigInt(options.getCount()) : 0n;
     const backwards = options.getReadDirection() === streamsPb.ReadReq.Options.ReadDirection.BACKWARDS;
@@ -26,7 +26,7 @@ export function readHandler(state: ServerState): grpc.handleServerStreamingCall<
       const stream = options.getStream();
       const name = streamName(stream?.getStreamIdentifier());
       const read = state.log.read(name);
-      if (read.kind === 'deleted') return call.destroy(streamDeletedError(name));
+      if (read.kind === 'deleted') return fail(call, streamDeletedError(name));
       if (read.kind === 'not_found') {
         const notFound = new streamsPb.ReadResp.StreamNotFound().setStreamIdentifier(streamIdentifier(name));
         call.write(new streamsPb.ReadResp().setStreamNotFound(notFound));
@@ -56,7 +56,7 @@ export function readHandler(state: ServerState): grpc.handleServerStreamingCall<
         selected = state.log.all.filter((e) => e.position >= from && accept(e));
       }
     } else {
-      return call.destroy(grpcError(grpc.status.UNIMPLEMENTED, 'the double reads streams and $all only'));
+      return fail(call, grpcError(grpc.status.UNIMPLEMENTED, 'the double reads streams and $all only'));
     }
     const limit = count > 0n && count < BigInt(selected.length) ? Number(count) : selected.length;
     const resolveLinks = options.getResolveLinks();

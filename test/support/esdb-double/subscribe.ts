@@ -8,7 +8,7 @@ import type { ReadReq, ReadResp } from '@eventstore/db-client/generated/streams_
 import type { StoredEvent } from './log.ts';
 import { majorMinorAtLeast, type ServerState } from './state.ts';
 import { eventFilter, grpcError, streamDeletedError, streamName } from './wire.ts';
-import { drained, eventResp } from './write.ts';
+import { drained, eventResp, fail } from './write.ts';
 
 type Call = grpc.ServerWritableStream<ReadReq, ReadResp>;
 
@@ -21,7 +21,7 @@ type Step = { messages: ReadResp[] } | { error: grpc.ServiceError } | undefined;
 export function subscribe(state: ServerState, call: Call, options: ReadReq.Options): void {
   const next = options.hasAll() ? allSource(state, options) : options.hasStream() ? streamSource(state, options) : undefined;
   if (!next) {
-    call.destroy(grpcError(grpc.status.UNIMPLEMENTED, 'the double subscribes to $all and to streams only'));
+    fail(call, grpcError(grpc.status.UNIMPLEMENTED, 'the double subscribes to $all and to streams only'));
     return;
   }
   const sendsCaughtUp = majorMinorAtLeast(state.serverVersion, 23, 10);
@@ -31,7 +31,7 @@ export function subscribe(state: ServerState, call: Call, options: ReadReq.Optio
   let caughtUpSent = false;
   let pumping = false;
   let again = false;
-  const gone = () => call.cancelled || call.destroyed;
+  const gone = () => call.cancelled || call.destroyed || call.writableEnded;
   const pump = async (): Promise<void> => {
     if (pumping) {
       again = true;
@@ -44,7 +44,7 @@ export function subscribe(state: ServerState, call: Call, options: ReadReq.Optio
         for (let step = next(); step; step = next()) {
           if (gone()) return;
           if ('error' in step) {
-            call.destroy(step.error);
+            fail(call, step.error);
             return;
           }
           for (const message of step.messages) if (!call.write(message)) await drained(call);
@@ -71,8 +71,9 @@ export function subscribe(state: ServerState, call: Call, options: ReadReq.Optio
 
 /**
  * `$all` from after a position (exclusive). A filtered subscription sends a checkpoint every
- * `checkpointIntervalMultiplier × window` events it looked at, matching or not, carrying the
- * position of the last of them: everything up to there has been considered.
+ * `checkpointIntervalMultiplier × window` events it looks at, matching or not, just before the
+ * event that completes the count, carrying the position of the event before it: everything up
+ * to there has been looked at and sent.
  */
 function allSource(state: ServerState, options: ReadReq.Options): () => Step {
   const all = options.getAll();
@@ -83,23 +84,28 @@ function allSource(state: ServerState, options: ReadReq.Options): () => Step {
   const resolveLinks = options.getResolveLinks();
   const log = state.log;
   let cursor = 0;
+  let lastPosition = 0n;
   if (all?.hasEnd()) cursor = log.all.length;
   else if (all?.hasPosition()) {
     const after = BigInt(all.getPosition()?.getCommitPosition() ?? '0');
+    lastPosition = after;
     cursor = log.all.findIndex((e) => e.position > after);
     if (cursor < 0) cursor = log.all.length;
   }
+  if (cursor > 0) lastPosition = log.all[cursor - 1]?.position ?? lastPosition;
   let considered = 0;
   return () => {
     const event = log.all[cursor];
     if (!event) return undefined;
     cursor += 1;
     considered += 1;
-    const messages: ReadResp[] = accept(event) ? [eventResp(log, event, resolveLinks)] : [];
+    const messages: ReadResp[] = [];
     if (checkpointEvery > 0 && considered % checkpointEvery === 0) {
-      const position = event.position.toString();
+      const position = lastPosition.toString();
       messages.push(new streamsPb.ReadResp().setCheckpoint(new streamsPb.ReadResp.Checkpoint().setCommitPosition(position).setPreparePosition(position)));
     }
+    if (accept(event)) messages.push(eventResp(log, event, resolveLinks));
+    lastPosition = event.position;
     return { messages };
   };
 }

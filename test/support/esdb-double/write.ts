@@ -15,10 +15,10 @@ export function eventResp(log: Log, event: StoredEvent, resolveLinks: boolean): 
 /** Writes with backpressure; false when the call went away meanwhile. */
 export async function writeAll(call: Call, log: Log, events: readonly StoredEvent[], resolveLinks: boolean): Promise<boolean> {
   for (const event of events) {
-    if (call.cancelled || call.destroyed) return false;
+    if (call.cancelled || call.destroyed || call.writableEnded) return false;
     if (!call.write(eventResp(log, event, resolveLinks))) await drained(call);
   }
-  return !(call.cancelled || call.destroyed);
+  return !(call.cancelled || call.destroyed || call.writableEnded);
 }
 
 /** Resolves when the client has taken what was written, or the call has gone away. */
@@ -34,4 +34,12 @@ export function drained(call: Call): Promise<void> {
     call.on('close', done);
     call.on('cancelled', done);
   });
+}
+
+/**
+ * Ends the call with this error as its status. (destroy(error) would not: a destroyed grpc-js
+ * stream never sends its status, and the client waits for it forever.)
+ */
+export function fail(call: { emit(event: 'error', error: Error): boolean }, error: Error): void {
+  call.emit('error', error);
 }
