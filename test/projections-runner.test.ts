@@ -19,6 +19,8 @@ import { createRedisReadModel, type RedisReadModel } from '../src/readmodel/redi
 import { ANY, type EventStore } from '../src/store/event-store.ts';
 import { openSqliteEventStore, type SqliteEventStore } from '../src/store/sqlite-event-store.ts';
 import { checkRedisOrExplain, testRedisUrl } from './support/redis-check.ts';
+import { openEsdbEventStore } from '../src/store/esdb-event-store.ts';
+import { startEsdbDouble } from './support/esdb-double.ts';
 
 const unavailable = await checkRedisOrExplain();
 if (unavailable !== undefined) {
@@ -106,10 +108,42 @@ test('start() resolves only once every existing event is applied, across several
   const r = runner(store, rm, projector, 4);
   assert.is(r.appliedPosition, -1n);
   await r.start();
-  assert.is(r.appliedPosition, await store.headPosition(projectionFilter));
+  // The foreign event after the last project was looked at too: the checkpoint is past it.
+  assert.ok((await store.headPosition()) > (await store.headPosition(projectionFilter)));
+  assert.is(r.appliedPosition, await store.headPosition());
   assert.is(await rm.checkpoint(), r.appliedPosition);
   assert.is(positions.length, 25, 'each event projected once; the foreign stream is filtered out');
   for (const projectId of projects) assert.ok(await findProject(rm, projectId), `project ${projectId} visible after start`);
+});
+
+test('on EventStoreDB, a long stretch of other categories moves the read model checkpoint by the server\'s checkpoints, live and without an event', async () => {
+  const double = await startEsdbDouble();
+  const store = openEsdbEventStore(double.url);
+  try {
+    const { position: projectAt } = await createProject(store, 'Before');
+    const rm = createMemoryReadModel({ now: Date.now });
+    const r = runner(store, rm);
+    await r.start();
+    assert.is(await rm.checkpoint(), projectAt);
+    // 1000 events of a category nobody projects: no onEvent, only checkpoints.
+    for (let i = 0; i < 10; i++) {
+      await store.append(`foreign-${i}`, Array.from({ length: 100 }, () => ({ id: randomUUID(), type: 'UserDeleted', data: {}, metadata: metadata() })), ANY);
+    }
+    const foreignHead = await store.headPosition();
+    const deadline = Date.now() + 5000;
+    while ((await rm.checkpoint()) <= projectAt && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const checkpoint = await rm.checkpoint();
+    assert.ok(checkpoint > projectAt, `checkpoint ${checkpoint} moved past ${projectAt}`);
+    assert.ok(checkpoint < foreignHead, 'never past what the server looked at');
+    // Nothing was skipped: a project created after the stretch is projected.
+    const { projectId, position } = await createProject(store, 'After');
+    assert.ok(await r.waitFor(position, 5000));
+    assert.ok(await findProject(rm, projectId));
+    await r.stop();
+  } finally {
+    await store.close();
+    await double.stop();
+  }
 });
 
 test('catch-up reads and projects the next batch while the read model applies one; batches apply in order, at most two held', async () => {

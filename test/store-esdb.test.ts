@@ -39,6 +39,7 @@ function onDouble(options: EsdbDoubleOptions = {}) {
     const store = openEsdbEventStore(double.url);
     return {
       store,
+      deletes: store,
       openAnother: async () => openEsdbEventStore(double.url),
       cleanup: async () => {
         await store.close();
@@ -59,7 +60,7 @@ const realServer = process.env.EVENTSTORE_URL;
 if (realServer) {
   storeConformance('esdb (real server)', async () => {
     const store = openEsdbEventStore(realServer);
-    return { store, openAnother: async () => openEsdbEventStore(realServer), cleanup: () => store.close() };
+    return { store, deletes: store, openAnother: async () => openEsdbEventStore(realServer), cleanup: () => store.close() };
   });
 } else {
   console.log('  # EventStoreDB conformance against a real server: skipped (EVENTSTORE_URL not set)');

@@ -175,6 +175,7 @@ export class ProjectionRunner {
       { fromPosition: this.enqueuedTo >= 0n ? this.enqueuedTo : undefined, filter: this.options.filter },
       {
         onEvent: (recorded) => this.enqueue(recorded),
+        onCheckpoint: (position) => this.advanceTo(position),
         onCaughtUp: () => {
           caughtUp = true;
           this.resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
@@ -395,6 +396,20 @@ export class ProjectionRunner {
         .finally(() => (this.draining = false));
     }
     while (this.pending.length >= 2 * this.batchSize && !this.stopped) await this.nextBatchApplied();
+  }
+
+  /**
+   * The store looked at everything up to `position` and none of it is ours: nothing to project,
+   * but the checkpoint moves with the next batch, so a restart does not scan that stretch again.
+   */
+  private advanceTo(position: bigint): void {
+    if (position <= this.enqueuedTo) return;
+    this.enqueuedTo = position;
+    const last = this.pending.at(-1);
+    // Consecutive stretches without ops collapse into one entry: one checkpoint write, not many.
+    if (last && last.ops.length === 0) this.pending[this.pending.length - 1] = { position, ops: [] };
+    else this.pending.push({ position, ops: [] });
+    this.scheduleFlush();
   }
 
   /** Resolves when the read model has taken one more batch (or the runner stops). */
