@@ -176,6 +176,29 @@ for (const storeKind of ['sqlite', 'esdb-double'] as const) {
       assert.is((await readModel.provenance()).logId, await store.logIdentity());
     });
 
+    s('a checkpoint moved past streams it does not project (the store\'s checkpoints) is the same log after a restart', async () => {
+      const store = await newLog(storeKind);
+      const ids = await createProjects(store, 2, 'Before');
+      // Events of a stream no projection reads, after the last projected one.
+      for (let i = 0; i < 5; i++) {
+        await store.append(`unprojected-${randomUUID()}`, [{ id: randomUUID(), type: 'SomethingElse', data: {}, metadata: { occurredAt: new Date().toISOString() } }], ANY);
+      }
+      const { readModel } = sharedReadModel(rmKind);
+      const first = runner(store, readModel);
+      await first.runner.start();
+      await first.runner.waitFor(await store.headPosition(), 5000);
+      await first.runner.stop();
+      const { checkpoint, checkpointEvent } = await readModel.provenance();
+      if (storeKind === 'sqlite') assert.is(checkpoint, await store.headPosition(), 'moved past the unprojected events');
+      assert.ok(checkpointEvent && checkpointEvent.position <= checkpoint, 'keeps the last event it saw');
+      const { projector, count } = counting();
+      const second = runner(store, readModel, projector);
+      await second.runner.start();
+      assert.equal(rebuildWarnings(second.lines), [], 'no rebuild');
+      assert.is(count(), 0, 'nothing projected again');
+      await assertFound(readModel, ids, 'after the restart');
+    });
+
     s("another log's read model is rebuilt from this log once, with one warning, before start() resolves", async () => {
       const old = await newLog(storeKind);
       const oldIds = await createProjects(old, 4, 'Old');

@@ -40,15 +40,26 @@ export async function judgeReadModel(store: EventStore, readModel: Pick<ReadMode
     return judged('another log', `it was built from log ${provenance.logId}, and this log is ${logId}`);
   }
   if (checkpoint < 0n) return judged('same log', 'it is empty');
-  if (checkpoint > head) return judged('ahead of its log', `its checkpoint ${checkpoint} is past the log's newest event ${head} (the log was replaced by an older copy?)`);
-  if (checkpointEvent && checkpointEvent.position === checkpoint) {
+  // The checkpoint may have moved past other streams' events without projecting them (the store's
+  // checkpoints on a filtered subscription), so "ahead" is judged against the whole log.
+  const logHead = checkpoint > head ? await store.headPosition() : head;
+  if (checkpoint > logHead) return judged('ahead of its log', `its checkpoint ${checkpoint} is past the log's newest event ${logHead} (the log was replaced by an older copy?)`);
+  if (checkpointEvent && checkpointEvent.position <= checkpoint) {
     const found = (await store.readStream(checkpointEvent.streamId)).find((e) => e.revision === checkpointEvent.revision);
-    if (!found || found.id !== checkpointEvent.id || found.position !== checkpoint) {
+    if (!found || found.id !== checkpointEvent.id || found.position !== checkpointEvent.position) {
       const what = found ? `event ${found.id} at position ${found.position}` : 'no such event';
       return judged(
         'other history',
-        `its checkpoint event ${checkpointEvent.id} (${checkpointEvent.streamId}@${checkpointEvent.revision}, position ${checkpoint}) is not in the log, which has ${what} there (restored from a copy and written to since?)`,
+        `its checkpoint event ${checkpointEvent.id} (${checkpointEvent.streamId}@${checkpointEvent.revision}, position ${checkpointEvent.position}) is not in the log, which has ${what} there (restored from a copy and written to since?)`,
       );
+    }
+    if (checkpoint > checkpointEvent.position) {
+      // Past its last event it saw only events it does not project; an event it would project
+      // there now belongs to another history (a copy written to since), and would be skipped.
+      for await (const e of store.readAll({ fromPosition: checkpointEvent.position, filter })) {
+        if (e.position <= checkpoint) return judged('other history', `the log has event ${e.id} at position ${e.position}, between its checkpoint event and its checkpoint ${checkpoint}, which it never saw`);
+        break;
+      }
     }
     return judged('same log', provenance.logId === undefined ? 'its checkpoint event is in the log' : 'built from this log, its checkpoint event is in the log');
   }

@@ -213,7 +213,9 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       if (event.position <= gen.checkpoint) continue;
       for (const op of event.ops) applyOp(gen, op, nowMs);
       gen.checkpoint = event.position;
-      gen.checkpointEvent = event.event ? { ...event.event, position: event.position } : undefined;
+      // An entry without an event (the checkpoint moved past streams it does not project) keeps the
+      // last event it did see as its checkpoint event.
+      if (event.event) gen.checkpointEvent = { ...event.event, position: event.position };
     }
     if (gen === live) maybeSweep(nowMs);
     return gen.checkpoint;

@@ -116,12 +116,14 @@ while i <= n do
   if apply then
     redis.call('SET', cpKey, pos)
     cp = pos
-    lastRef = ref
+    if ref ~= '' then lastRef = ref end
   end
 end
 if lastRef then
   local refKey = base .. '${CHECKPOINT_EVENT_KEY}'
-  if lastRef ~= '' then redis.call('SET', refKey, lastRef) else redis.call('DEL', refKey) end
+  -- An entry without an event (the checkpoint moved past streams it does not project) keeps the
+  -- last event it did see as its checkpoint event.
+  redis.call('SET', refKey, lastRef)
 end
 return cp
 `;
