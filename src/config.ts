@@ -45,8 +45,6 @@ const configSchema = z.object({
       if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
     })
     .optional(),
-  /** How often `serve` removes long-expired CLI attempts and sign-in codes from a SQLite log (minutes; 0 = never). */
-  LOG_PRUNE_EVERY_MINUTES: wholeNumber(10_080).default(60),
   /** How long a write waits for its projection before answering anyway (ms). */
   PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });
