@@ -1,6 +1,7 @@
 // Environment -> typed configuration. Every variable has a default for the embedded mode except
 // the production ones; a bad value stops the start with one line naming the variable.
 import { z } from 'zod';
+import { parseTrustProxy } from './trust-proxy.ts';
 
 const wholeNumber = (max: number) => {
   const message = `must be a whole number from 0 to ${max}`;
@@ -36,6 +37,14 @@ const configSchema = z.object({
   METRICS_PORT: port.optional(),
   /** How long in-flight requests get to finish on SIGTERM/SIGINT before their connections are cut (ms). */
   SHUTDOWN_DRAIN_MS: wholeNumber(60_000).default(5000),
+  /** Which proxies' X-Forwarded-For to believe: unset = none (the TCP peer is the client), a hop count, or CIDRs. */
+  TRUST_PROXY: z
+    .string()
+    .superRefine((v, ctx) => {
+      const parsed = parseTrustProxy(v);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+    })
+    .optional(),
   /** How long a write waits for its projection before answering anyway (ms). */
   PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });

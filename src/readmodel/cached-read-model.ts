@@ -90,7 +90,7 @@ export function withReadThroughCache(inner: ReadModel, options: ReadThroughCache
     applyBatch: (events, applyOptions) => beginWrite(touchedKeys(events), () => inner.applyBatch(events, applyOptions)),
     checkpoint: () => inner.checkpoint(),
     provenance: () => inner.provenance(),
-    rateWindow: (key, windowMs, nowMs, add) => inner.rateWindow(key, windowMs, nowMs, add),
+    rateTake: (key, limit, windowMs, nowMs, add) => inner.rateTake(key, limit, windowMs, nowMs, add),
     async openNextGeneration(): Promise<NextGeneration> {
       const next = await inner.openNextGeneration();
       return {

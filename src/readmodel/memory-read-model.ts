@@ -11,11 +11,11 @@ import {
   type ApplyOptions,
   type NextGeneration,
   type ProjectedEvent,
-  type RateWindow,
   type ReadModel,
   type ReadModelOp,
   type ReadModelProvenance,
 } from './read-model.ts';
+import { gcraStep, validateRateTake } from './gcra.ts';
 
 /** The key the Redis adapter stores a generation's checkpoint under; reserved in both adapters. */
 export const CHECKPOINT_KEY = '__checkpoint';
@@ -82,12 +82,6 @@ export function validateEvents(events: readonly ProjectedEvent[]): void {
   }
 }
 
-export function validateRateWindow(windowMs: number, nowMs: number, add: number): void {
-  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) throw new RangeError(`rateWindow: windowMs must be a positive integer, got ${windowMs}`);
-  if (!Number.isFinite(nowMs)) throw new RangeError(`rateWindow: nowMs must be finite, got ${nowMs}`);
-  if (!Number.isSafeInteger(add)) throw new RangeError(`rateWindow: add must be an integer, got ${add}`);
-}
-
 type Entry =
   | { type: 'string'; value: string; expireAtMs: number | undefined }
   | { type: 'hash'; fields: Map<string, string>; expireAtMs: number | undefined }
@@ -113,13 +107,14 @@ function provenanceOf(gen: Generation): ReadModelProvenance {
 }
 
 const SWEEP_EVERY_MS = 60_000;
-/** Rate counters outlive their window by this much, in case callers' clocks lag a little. */
+/** Rate buckets are kept this much past the moment they are full again, in case callers' clocks lag a little. */
 export const RATE_GRACE_MS = 5_000;
 
 export function createMemoryReadModel(options: { now: () => number }): ReadModel {
   const { now } = options;
   let live: Generation = emptyGeneration('0');
-  const rates = new Map<string, { count: number; resetAtMs: number }>();
+  /** Rate buckets: key -> theoretical arrival time (gcra.ts). */
+  const rates = new Map<string, number>();
   let nextGenerationId = 1;
   let lastSweepMs = now();
   let closed = false;
@@ -142,7 +137,7 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     if (nowMs - lastSweepMs < SWEEP_EVERY_MS) return;
     lastSweepMs = nowMs;
     for (const [key, entry] of live.data) if (isExpired(entry, nowMs)) live.data.delete(key);
-    for (const [key, rate] of rates) if (rate.resetAtMs + RATE_GRACE_MS <= nowMs) rates.delete(key);
+    for (const [key, tat] of rates) if (tat + RATE_GRACE_MS <= nowMs) rates.delete(key);
   }
 
   // Mirrors the Redis script op for op, including its choices: a write whose expiry has
@@ -272,24 +267,16 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       return provenanceOf(live);
     },
 
-    async rateWindow(key, windowMs, nowMs, add) {
+    async rateTake(key, limit, windowMs, nowMs, add) {
       assertOpen();
-      validateRateWindow(windowMs, nowMs, add);
-      const index = Math.floor(nowMs / windowMs);
-      const resetAtMs = (index + 1) * windowMs;
-      // Keyed by key and window index, as the Redis adapter names its counters, so that both
-      // behave alike even when callers' clocks disagree about the current window.
-      const slot = `${key}:${index}`;
-      let rate = rates.get(slot);
-      if (rate === undefined) {
-        if (add <= 0) return { count: 0, resetAtMs } satisfies RateWindow;
-        rate = { count: 0, resetAtMs };
-        rates.set(slot, rate);
+      validateRateTake(limit, windowMs, nowMs, add);
+      const step = gcraStep(rates.get(key), limit, windowMs, nowMs, add);
+      if (step.write) {
+        if (step.tat === undefined) rates.delete(key);
+        else rates.set(key, step.tat);
       }
-      // A negative add gives back what an earlier call took; a counter never goes below zero.
-      rate.count = Math.max(0, rate.count + add);
       maybeSweep(now());
-      return { count: rate.count, resetAtMs };
+      return { allowed: step.allowed, retryAfterMs: step.retryAfterMs, remaining: step.remaining };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {

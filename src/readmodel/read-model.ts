@@ -4,6 +4,8 @@
 // changes nothing. The adapter applies each event's operations and the new checkpoint as one
 // atomic step, skipping events at or below the checkpoint.
 
+import type { RateDecision } from './gcra.ts';
+
 export type ReadModelOp =
   /** Replace a string value. `expireAtMs` is an absolute epoch-ms expiry (PXAT), never relative. */
   | { op: 'set'; key: string; value: string; expireAtMs?: number }
@@ -93,21 +95,16 @@ export interface NextGeneration extends ReadModelWriter {
   discard(): Promise<void>;
 }
 
-export interface RateWindow {
-  /** Hits in the current window after this call. */
-  count: number;
-  /** When the current window ends (epoch ms). */
-  resetAtMs: number;
-}
+export type { RateDecision } from './gcra.ts';
 
 export interface ReadModel extends ReadModelQueries, ReadModelWriter {
   /** 'memory' or 'redis', for /ready and logs. */
   readonly kind: string;
   /**
-   * Fixed-window counter for rate limits; `add` 0 only reads, a negative `add` (with the same
-   * `nowMs`) gives back an earlier add, never below zero. Not part of any generation.
+   * A rate limit of `limit` per `windowMs` on `key` (a token bucket, gcra.ts), atomically: `add`
+   * > 0 takes units or refuses, 0 only looks, < 0 gives units back. Not part of any generation.
    */
-  rateWindow(key: string, windowMs: number, nowMs: number, add: number): Promise<RateWindow>;
+  rateTake(key: string, limit: number, windowMs: number, nowMs: number, add: number): Promise<RateDecision>;
   /** Starts an empty generation for a rebuild. */
   openNextGeneration(): Promise<NextGeneration>;
   /**

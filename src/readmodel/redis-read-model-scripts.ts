@@ -224,22 +224,42 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 `;
 
-// KEYS[1] counter. ARGV[1] add, ARGV[2] ttl ms. One round trip; the ttl is relative so
-// that it does not depend on the injected clock agreeing with Redis's clock.
-export const LUA_RATE = `
-local add = tonumber(ARGV[1])
-if add > 0 then
-  local c = redis.call('INCRBY', KEYS[1], add)
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return c
+// KEYS[1] bucket. ARGV[1] limit, ARGV[2] window ms, ARGV[3] now (the injected clock), ARGV[4]
+// add, ARGV[5] grace ms. The steps of gcra.ts gcraStep, line for line, so both read models decide
+// alike; one script, so concurrent callers on any instance cannot both take the last unit. The
+// TAT is stored with %.17g, which reads back as the same double. The expiry is relative (PEXPIRE)
+// so that it does not depend on the injected clock agreeing with Redis's clock.
+// Returns { allowed 0|1, retry-after ms, remaining }.
+export const LUA_GCRA = `
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local add = tonumber(ARGV[4])
+local grace = tonumber(ARGV[5])
+local eps = 1e-6
+local interval = window / limit
+local raw = redis.call('GET', KEYS[1])
+local stored = raw and tonumber(raw) or nil
+local base = math.max(stored or now, now)
+local function remaining_at(tat)
+  return math.max(0, math.floor((window - (tat - now)) / interval + eps))
 end
-local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-if add < 0 and c > 0 then
-  -- a refund of an earlier add: never below zero, and the counter keeps its expiry
-  c = math.max(0, c + add)
-  redis.call('SET', KEYS[1], c, 'KEEPTTL')
+local function store(tat)
+  redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.max(1, math.ceil(tat - now)) + grace)
 end
-return c
+if add < 0 then
+  local tat = math.max(now, base + add * interval)
+  if stored ~= nil then
+    if tat > now then store(tat) else redis.call('DEL', KEYS[1]) end
+  end
+  return {1, 0, remaining_at(tat)}
+end
+local wanted = base + math.max(add, 1) * interval
+local over = wanted - now - window
+if over > eps then return {0, math.ceil(over), remaining_at(base)} end
+if add == 0 then return {1, 0, remaining_at(base)} end
+store(wanted)
+return {1, 0, remaining_at(wanted)}
 `;
 
 export type ScriptArg = string | number;
@@ -252,5 +272,5 @@ export interface ScriptCommands {
   authlogRmOpen(...args: ScriptArg[]): Promise<unknown>;
   authlogRmActivate(...args: ScriptArg[]): Promise<unknown>;
   authlogRmDiscard(...args: ScriptArg[]): Promise<unknown>;
-  authlogRmRate(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmGcra(...args: ScriptArg[]): Promise<unknown>;
 }

@@ -9,7 +9,7 @@
 //   <prefix>:{rm}:g<gen>:__checkpoint  the generation's checkpoint, a 20-digit decimal string
 //   <prefix>:{rm}:g<gen>:__log         identity of the log the generation was built from
 //   <prefix>:{rm}:g<gen>:__checkpoint_event  JSON [position, id, stream, revision] of the event at the checkpoint
-//   <prefix>:{rl}:<key>:<window index> rate counters, outside generations
+//   <prefix>:{rl}:<key>                 rate buckets (a GCRA arrival time), outside generations
 //
 // Every write is one Lua script that resolves the live generation itself, compares each
 // event's position with the checkpoint and applies the event's ops together with the new
@@ -25,7 +25,7 @@ import {
   type ProjectedEvent,
   type ReadModel,
   type ReadModelOp,
-  type RateWindow,
+  type RateDecision,
   type ReadModelProvenance,
 } from './read-model.ts';
 import {
@@ -34,8 +34,8 @@ import {
   LUA_DISCARD,
   LUA_DUMP,
   LUA_OPEN,
+  LUA_GCRA,
   LUA_PROVENANCE,
-  LUA_RATE,
   LUA_READ,
   type ScriptArg,
   type ScriptCommands,
@@ -47,9 +47,9 @@ import {
   RATE_GRACE_MS,
   digestEntries,
   validateEvents,
-  validateRateWindow,
   type DigestEntry,
 } from './memory-read-model.ts';
+import { validateRateTake } from './gcra.ts';
 
 export interface RedisReadModelOptions {
   url: string;
@@ -172,7 +172,7 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
   const buildingKey = `${rm}:building`;
   const genBase = `${rm}:g`;
   const dataPrefix = (gen: string): string => `${genBase}${gen}:`;
-  const rateKey = (key: string, index: number): string => `${prefix}:{rl}:${key}:${index}`;
+  const rateKey = (key: string): string => `${prefix}:{rl}:${key}`;
 
   let lastConnectionError: Error | undefined;
   const redis = new Redis(options.url, {
@@ -210,7 +210,7 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
   redis.defineCommand('authlogRmOpen', { lua: LUA_OPEN, numberOfKeys: 3 });
   redis.defineCommand('authlogRmActivate', { lua: LUA_ACTIVATE, numberOfKeys: 2 });
   redis.defineCommand('authlogRmDiscard', { lua: LUA_DISCARD, numberOfKeys: 2 });
-  redis.defineCommand('authlogRmRate', { lua: LUA_RATE, numberOfKeys: 1 });
+  redis.defineCommand('authlogRmGcra', { lua: LUA_GCRA, numberOfKeys: 1 });
   const scripts = redis as unknown as ScriptCommands;
 
   let closed = false;
@@ -337,14 +337,12 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
       return parseProvenance(await call('provenance', () => scripts.authlogRmProvenance(pointerKey, genBase, '')));
     },
 
-    async rateWindow(key, windowMs, nowMs, add): Promise<RateWindow> {
-      validateRateWindow(windowMs, nowMs, add);
-      const index = Math.floor(nowMs / windowMs);
-      const resetAtMs = (index + 1) * windowMs;
-      const ttlMs = Math.max(1, Math.ceil(resetAtMs - nowMs)) + RATE_GRACE_MS;
-      const reply = await call('rateWindow', () => scripts.authlogRmRate(rateKey(key, index), add, ttlMs));
-      if (typeof reply !== 'number') throw new Error('redis read model: unexpected reply to rateWindow');
-      return { count: reply, resetAtMs };
+    async rateTake(key, limit, windowMs, nowMs, add): Promise<RateDecision> {
+      validateRateTake(limit, windowMs, nowMs, add);
+      const reply = await call('rateTake', () => scripts.authlogRmGcra(rateKey(key), limit, windowMs, nowMs, add, RATE_GRACE_MS));
+      if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((v) => typeof v === 'number')) throw new Error('redis read model: unexpected reply to rateTake');
+      const [allowed, retryAfterMs, remaining] = reply as [number, number, number];
+      return { allowed: allowed === 1, retryAfterMs, remaining };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {

@@ -231,38 +231,59 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       assert.is(await rm.get('a'), undefined);
     }));
 
-  s('rateWindow counts and resets per window', () =>
+  s('rateTake lets the limit through at once, then one unit per window/limit, and says when to retry', () =>
     withModel(async (rm) => {
       const windowMs = 60_000;
-      const n = Math.floor(Date.now() / windowMs) * windowMs; // start of a window
+      const n = 1_800_000_000_000;
       const key = `ip:${Math.random()}`;
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, 1), { count: 1, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 20, 1), { count: 2, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs - 1, 3), { count: 5, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 30, 0), { count: 5, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(`${key}:other`, windowMs, n + 30, 1), { count: 1, resetAtMs: n + windowMs });
-      // The next window starts from zero.
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs, 0), { count: 0, resetAtMs: n + 2 * windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs, 1), { count: 1, resetAtMs: n + 2 * windowMs });
-      // Rate counters are not part of the read model's content.
+      assert.equal(await rm.rateTake(key, 3, windowMs, n, 0), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      for (let i = 2; i >= 0; i--) assert.equal(await rm.rateTake(key, 3, windowMs, n + 10, 1), { allowed: true, retryAfterMs: 0, remaining: i });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 10, 1), { allowed: false, retryAfterMs: 20_000, remaining: 0 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 10, 0), { allowed: false, retryAfterMs: 20_000, remaining: 0 }, 'a refusal takes nothing');
+      // One unit comes back every 20 s, not the whole budget at a boundary.
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 20_010, 1), { allowed: true, retryAfterMs: 0, remaining: 0 });
+      assert.equal((await rm.rateTake(key, 3, windowMs, n + 20_011, 1)).allowed, false);
+      assert.equal(await rm.rateTake(`${key}:other`, 3, windowMs, n + 30, 1), { allowed: true, retryAfterMs: 0, remaining: 2 });
+      // A whole window later the bucket is full again.
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 80_010, 0), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      // Rate buckets are not part of the read model's content.
       assert.is(await rm.checkpoint(), -1n);
     }));
 
-  s('a negative rateWindow add gives back an earlier add, in the window it was taken from, never below zero', () =>
+  s('rateTake holds at every instant: a budget spent just before a clock-aligned boundary is not refilled just after it', () =>
+    withModel(async (rm) => {
+      const windowMs = 600_000;
+      const boundary = Math.ceil(1_800_000_000_000 / windowMs) * windowMs;
+      const key = `edge:${Math.random()}`;
+      let passed = 0;
+      for (let i = 0; i < 10; i++) if ((await rm.rateTake(key, 10, windowMs, boundary - 1, 1)).allowed) passed++;
+      for (let i = 0; i < 10; i++) if ((await rm.rateTake(key, 10, windowMs, boundary + 1, 1)).allowed) passed++;
+      assert.is(passed, 10, 'the limit, not twice the limit, across the boundary');
+    }));
+
+  s('a negative rateTake gives units back, never more than the bucket holds; a peek changes nothing', () =>
     withModel(async (rm) => {
       const windowMs = 60_000;
-      const n = Math.floor(Date.now() / windowMs) * windowMs;
+      const n = 1_800_000_000_000;
       const key = `refund:${Math.random()}`;
-      await rm.rateWindow(key, windowMs, n + 10, 3);
-      assert.equal(await rm.rateWindow(key, windowMs, n + 20, -1), { count: 2, resetAtMs: n + windowMs });
-      // Given back after the window ended: the same `nowMs` names the old window, the new one is untouched.
-      await rm.rateWindow(key, windowMs, n + windowMs + 5, 1);
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, -1), { count: 1, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs + 5, 0), { count: 1, resetAtMs: n + 2 * windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, -5), { count: 0, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, -1), { count: 0, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
+      await rm.rateTake(key, 3, windowMs, n, 3);
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, -1), { allowed: true, retryAfterMs: 0, remaining: 1 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, 0), { allowed: true, retryAfterMs: 0, remaining: 1 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, -5), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, 3), { allowed: true, retryAfterMs: 0, remaining: 0 }, 'given back, never beyond full');
+      assert.equal((await rm.rateTake(key, 3, windowMs, n + 5, 1)).allowed, false);
+      assert.equal(await rm.rateTake(`${key}:never`, 3, windowMs, n, -1), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      // Taking more than fits takes nothing.
+      assert.equal((await rm.rateTake(`${key}:big`, 3, windowMs, n, 4)).allowed, false);
+      assert.equal(await rm.rateTake(`${key}:big`, 3, windowMs, n, 0), { allowed: true, retryAfterMs: 0, remaining: 3 });
+    }));
+
+  s('rateTake is atomic: of 3× the limit taken at once, exactly the limit pass', () =>
+    withModel(async (rm) => {
+      const key = `burst:${Math.random()}`;
+      const n = 1_800_000_000_000;
+      const answers = await Promise.all(Array.from({ length: 90 }, () => rm.rateTake(key, 30, 600_000, n, 1)));
+      assert.is(answers.filter((a) => a.allowed).length, 30);
     }));
 
   s('applyBatch with expectAtLeast above the checkpoint applies nothing and throws ReadModelBehindError', () =>

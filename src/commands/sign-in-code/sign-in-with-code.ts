@@ -11,9 +11,8 @@ import { createUser, findUserIdByEmail } from '../user/create-user.ts';
 import { createSession } from '../session/create-session.ts';
 import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
 import { signInCodeDecider } from './sign-in-code-decider.ts';
-import { isEmailLocked, signInEmailDecider } from './sign-in-email-decider.ts';
 import { recordWrongGuess } from './record-wrong-guess.ts';
-import { nonceDigestOf, nonceOf, signInCodeStream, signInEmailStream } from './sign-in-code-streams.ts';
+import { nonceDigestOf, nonceOf, signInCodeStream } from './sign-in-code-streams.ts';
 
 export interface SignedIn {
   refreshToken: string;
@@ -27,22 +26,21 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   const stream = signInCodeStream(nonceDigest);
   const state = foldStream(signInCodeDecider, await ctx.store.readStream(stream));
   if (state.status === 'none' || state.projectId !== projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
-  const emailLocked = isEmailLocked(foldStream(signInEmailDecider, await ctx.store.readStream(signInEmailStream(projectId, state.emailDigest))), ctx.clock());
-
-  // A locked code, or any code of an email whose budget is spent, answers the same whatever was
-  // typed: were a right guess answered differently from a wrong one, guessing while locked (when
-  // guesses are not counted) would find the OTP for use once the lock lifts.
-  if (state.status === 'locked' || emailLocked) throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+  // A locked code answers the same whatever was typed: were a right guess answered differently
+  // from a wrong one, guessing while locked (when guesses are not counted) would find the OTP.
+  // The email's budget, which strangers can spend, never refuses the right code: while it is
+  // spent, a wrong guess locks its code at once (record-wrong-guess.ts).
+  if (state.status === 'locked') throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
 
   // A wrong OTP for a real nonce is a guess: counted, and answered as an unknown code.
   if (!ctx.hasher.same(ctx.hasher.digest('sign-in-code', code), state.codeDigest)) {
-    if (state.status === 'live') await recordWrongGuess(ctx, projectId, nonceDigest, origin);
+    if (state.status === 'live') await recordWrongGuess(ctx, projectId, nonceDigest, state, origin);
     throw knownError('VERIFICATION_CODE_NOT_FOUND');
   }
 
   const now = ctx.clock();
   const sessionId = randomUUID();
-  const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, emailLocked, nowMs: now }, metadataFor({ ...origin, projectId }, now));
+  const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, nowMs: now }, metadataFor({ ...origin, projectId }, now));
 
   const email = used.state.email;
   let userId = await findUserIdByEmail(ctx, projectId, email);
