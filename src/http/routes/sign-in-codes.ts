@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../app-context.ts';
 import type { AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
+import { findByDigests } from '../../crypto/digests.ts';
 import { parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
@@ -102,9 +103,14 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
     const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
-    const nonceDigest = nonceDigestOf(app, nonceOf(code));
     // Independent: one round trip to Redis instead of two. (Promise.all rejects with the 429.)
-    const [guess, found] = await Promise.all([reserveLimits(app, limits), findSignInCode(app.readModel, projectId, nonceDigest)]);
+    // A code sent before AUTHLOG_SECRET was rotated is found under the previous secret's digest.
+    const [guess, lookup] = await Promise.all([
+      reserveLimits(app, limits),
+      findByDigests(app.hasher.candidates('sign-in-nonce', nonceOf(code)), (d) => findSignInCode(app.readModel, projectId, d)),
+    ]);
+    const found = lookup?.value;
+    const nonceDigest = lookup?.digest ?? nonceDigestOf(app, nonceOf(code));
     const now = app.clock();
     if (!found) {
       ctx.body = { is_code_valid: false }; // an unknown nonce: a failed guess, it stays counted
@@ -117,7 +123,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
       ctx.body = { is_code_valid: false };
       return;
     }
-    const valid = app.hasher.same(app.hasher.digest('sign-in-code', code), found.codeDigest);
+    const valid = app.hasher.matches('sign-in-code', code, found.codeDigest);
     if (valid) await guess.release();
     else await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
     ctx.body = { is_code_valid: valid };
