@@ -8,6 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export type DigestPurpose =
   | 'api-key'
   | 'refresh-token'
+  | 'refresh-token-successor'
   | 'polling-code'
   | 'login-code'
   | 'sign-in-code'
