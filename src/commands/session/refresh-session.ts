@@ -4,10 +4,11 @@
 // Refresh-token rotation (per project: `authlog project set-refresh-token-rotation`, by default
 // for CLI logins only, as upstream never rotates): a refresh then also hands out the token's
 // successor and retires the presented one, decided on the session's stream so that of two
-// concurrent refreshes exactly one rotates. A retired token presented again within
-// REFRESH_TOKEN_REUSE_GRACE_MS gets the same successor (a retry); later it is reuse, and the
-// whole session ends with the reason refresh-token-reused. Reuse is detected whatever the
-// project's setting now is: a retired token is never just "unknown".
+// concurrent refreshes exactly one rotates. A retired token presented again gets the same
+// successor while that successor is unused (a retry, or a client that ignores refresh_token);
+// once the successor was used, the retired token is reuse (after REFRESH_TOKEN_REUSE_GRACE_MS)
+// and the whole session ends with the reason refresh-token-reused. Reuse is detected whatever
+// the project's setting now is: a retired token is never just "unknown".
 import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
 import { knownError } from '../../errors.ts';
 import { streamName } from '../../events/streams.ts';

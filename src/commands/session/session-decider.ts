@@ -14,9 +14,12 @@ import { termsOf, type ParentSession, type SessionTerms } from '../../policy/ses
 export const SESSION_ACTIVITY_INTERVAL_MS = 15 * 60_000;
 
 /**
- * A retired refresh token presented this soon after its rotation is a client retrying the same
- * refresh (two tabs, a lost answer), not reuse: it is answered with the same successor (derived,
- * refresh-successor.ts), and nothing is appended. Later, it ends the session.
+ * A retired refresh token is answered with its same successor (derived, refresh-successor.ts;
+ * nothing is appended) for as long as that successor has not been used: a client retrying the
+ * same refresh, or one that ignores the refresh_token of the answer (the official SDK does: it
+ * keeps its first token, and upstream never rotates). Once the successor was used, the family
+ * has two holders: presenting the retired token more than this long after that is reuse, and
+ * ends the session (within it, a concurrent retry that lost the race).
  */
 export const REFRESH_TOKEN_REUSE_GRACE_MS = 30_000;
 
@@ -144,8 +147,9 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
         }
         const retired = state.retired.get(command.presentedDigest);
         if (!retired) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
-        // A retry of the same refresh: its successor is handed out again, nothing changes.
-        if (command.nowMs - retired.rotatedAtMillis <= REFRESH_TOKEN_REUSE_GRACE_MS) return [];
+        // Its successor unused, or used only just now: a retry; the successor is handed out again.
+        const successorUsed = state.retired.get(retired.successorDigest);
+        if (!successorUsed || command.nowMs - successorUsed.rotatedAtMillis <= REFRESH_TOKEN_REUSE_GRACE_MS) return [];
         // Reuse: two parties hold tokens of this family; which one is the thief is unknowable, so
         // the whole session ends (RFC 9700 §4.14.2).
         return [
