@@ -22,7 +22,6 @@ Usage:
                                          sign access tokens with the next key (JWKS keeps the old)
   authlog project set-refresh-token-rotation --project PROJECT_ID --rotation cli-login|all|none
                                          which sessions' refresh tokens rotate (reuse ends them)
-  authlog secret status [--json]         how many live digests still depend on AUTHLOG_SECRET_PREVIOUS
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials
