@@ -27,6 +27,8 @@ const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be letters, digits and _ . : -').default('authlog'),
   AUTHLOG_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
+  /** The secret AUTHLOG_SECRET replaced: its digests are still found and its access tokens still verify. */
+  AUTHLOG_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters (the secret AUTHLOG_SECRET replaced)').optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   SMTP_FROM: z.string().min(3).default('authlog <noreply@localhost>'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),

@@ -16,6 +16,7 @@ import { cliAuthRoutes } from './routes/cli-auth.ts';
 import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
+import { projectKeyRoutes } from './routes/project-keys.ts';
 import { cliPageRoutes } from './routes/cli-page.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -36,6 +37,7 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     signInCodeRoutes(app),
     oauthTokenRoutes(app),
     auditRoutes(app),
+    projectKeyRoutes(app),
   ];
 }
 

@@ -13,6 +13,7 @@ import type { ProjectView } from '../projections/project-projection.ts';
 import { findSignInCode, type SignInCodeView } from '../projections/sign-in-code-projection.ts';
 import { nonceDigestOf, nonceOf } from '../commands/sign-in-code/sign-in-code-streams.ts';
 import { limitAddressOf } from '../trust-proxy.ts';
+import { findByDigests } from '../crypto/digests.ts';
 import { projectLimit, reserveLimits, type LimitReservation, type RateLimit } from './rate-limit.ts';
 
 export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [
@@ -26,13 +27,20 @@ export const signInEmailGuessLimits = (project: ProjectView, emailDigest: string
 export interface SignInGuess extends LimitReservation {
   /** The code the nonce names, as the read model has it; undefined for an unknown nonce. */
   found: SignInCodeView | undefined;
+  /** The digest naming the code's stream: the current secret's, or the previous one's for a code sent before a rotation. */
+  nonceDigest: string;
 }
 
 /** Reserves the guess budgets for `code` (OTP + nonce); throws 429 when one is spent. */
 export async function reserveSignInGuess(app: AppContext, project: ProjectView, ip: string, code: string): Promise<SignInGuess> {
   // Independent: one round trip to Redis instead of two. (Promise.all rejects with the 429.)
-  const [byAddress, found] = await Promise.all([reserveLimits(app, signInGuessLimits(project, ip)), findSignInCode(app.readModel, project.id, nonceDigestOf(app, nonceOf(code)))]);
-  if (!found) return { found, release: () => byAddress.release() };
+  const [byAddress, lookup] = await Promise.all([
+    reserveLimits(app, signInGuessLimits(project, ip)),
+    findByDigests(app.hasher.candidates('sign-in-nonce', nonceOf(code)), (d) => findSignInCode(app.readModel, project.id, d)),
+  ]);
+  const found = lookup?.value;
+  const nonceDigest = lookup?.digest ?? nonceDigestOf(app, nonceOf(code));
+  if (!found) return { found, nonceDigest, release: () => byAddress.release() };
   let byEmail: LimitReservation;
   try {
     byEmail = await reserveLimits(app, signInEmailGuessLimits(project, found.emailDigest, ip));
@@ -42,6 +50,7 @@ export async function reserveSignInGuess(app: AppContext, project: ProjectView, 
   }
   return {
     found,
+    nonceDigest,
     async release() {
       await Promise.all([byAddress.release(), byEmail.release()]);
     },

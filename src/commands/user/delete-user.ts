@@ -7,7 +7,7 @@ import { streamName } from '../../events/streams.ts';
 import { handleCommand } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
-import { emailReservationStream } from './create-user.ts';
+import { emailReservationStreams } from './create-user.ts';
 import { revokeSession } from '../session/revoke-session.ts';
 import { listUserSessions } from '../../projections/session-projection.ts';
 
@@ -18,14 +18,10 @@ export async function deleteUser(ctx: AppContext, projectId: string, userId: str
   const sessions = await listUserSessions(ctx.readModel, projectId, userId);
   const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'DeleteUser', userId, projectId }, metadata);
   let position = result.position;
-  if (result.state.primaryEmail !== null) {
-    const released = await handleCommand(
-      ctx.store,
-      emailReservationStream(ctx, projectId, result.state.primaryEmail),
-      emailReservationDecider,
-      { type: 'Release', projectId, userId },
-      metadata,
-    );
+  // The reservation may be under the previous secret's digest (made before a rotation); Release
+  // decides nothing where this user is not the holder.
+  for (const stream of result.state.primaryEmail === null ? [] : emailReservationStreams(ctx, projectId, result.state.primaryEmail)) {
+    const released = await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Release', projectId, userId }, metadata);
     position = released.position ?? position;
   }
   for (const session of sessions) {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { AppContext, Origin } from '../../app-context.ts';
 import type { AppCtx, AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
+import { findByDigests } from '../../crypto/digests.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { liveSessionOf, optionalUserToken } from '../user-auth.ts';
@@ -15,7 +16,7 @@ import { completeCliAuth, type Approver } from '../../commands/cli-auth/complete
 import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
 import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
-import { findSessionByRefreshDigest } from '../../projections/session-projection.ts';
+import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { parseActorSubject } from '../../actor-subject.ts';
@@ -133,7 +134,7 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
   const caller = callerOf(ctx);
   const projectId = caller.project.id;
   if (refreshToken !== undefined) {
-    const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
+    const session = (await findSessionByRefreshToken(app, projectId, refreshToken))?.session;
     if (!session || !(await findUser(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
     return withImpersonator({ userId: session.userId, sessionId: session.id }, session.actorChain);
   }
@@ -191,11 +192,13 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const projectId = callerOf(ctx).project.id;
     const digest = app.hasher.digest('polling-code', body.polling_code);
     // A CLI polling once a second never meets the default (15 per 10 s per code).
-    // The count and the lookup are independent: one round trip to Redis instead of two.
-    const [, attempt] = await Promise.all([
+    // The count and the lookup are independent: one round trip to Redis instead of two. A code
+    // issued before AUTHLOG_SECRET was rotated is found under the previous secret's digest.
+    const [, found] = await Promise.all([
       consumeLimits(app, [projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`)]),
-      findCliAuthByPollingDigest(app.readModel, projectId, digest),
+      findByDigests(app.hasher.candidates('polling-code', body.polling_code), (d) => findCliAuthByPollingDigest(app.readModel, projectId, d)),
     ]);
+    const attempt = found?.value;
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     const answer = pollAnswer(await pollState(app, projectId, attempt, originOf(ctx)), pollDialectOf(ctx));
     ctx.status = answer.httpStatus;

@@ -14,7 +14,7 @@ import { ReadModelUnavailableError } from '../../readmodel/read-model.ts';
 import { normaliseLoginCode } from '../../crypto/codes.ts';
 import { findProject, type ProjectView } from '../../projections/project-projection.ts';
 import { findCliAuth, type CliAuthView } from '../../projections/cli-auth-projection.ts';
-import { findSessionByRefreshDigest } from '../../projections/session-projection.ts';
+import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { completeCliAuth } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { denyCliAuth } from '../../commands/cli-auth/deny-cli-auth.ts';
@@ -163,7 +163,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
   async function signedInOf(ctx: AppCtx, projectId: string): Promise<{ userId: string; sessionId: string; label: string } | undefined> {
     const refreshToken = readCookie(ctx, 'session', scopeOf(ctx));
     if (refreshToken === undefined) return undefined;
-    const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
+    const session = (await findSessionByRefreshToken(app, projectId, refreshToken))?.session;
     if (!session || session.isImpersonation || app.clock() >= session.expiresAtMillis) return undefined;
     const user = await findUser(app.readModel, projectId, session.userId);
     if (!user) return undefined;

@@ -13,7 +13,7 @@ import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
 import { recordWrongGuess } from '../../commands/sign-in-code/record-wrong-guess.ts';
-import { SIGN_IN_CODE_LENGTH, emailDigestOf, nonceDigestOf, nonceOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
+import { SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { KnownError, knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
 import { reserveSignInGuess } from '../sign-in-guess.ts';
@@ -101,9 +101,8 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
   router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const nonceDigest = nonceDigestOf(app, nonceOf(code));
     const guess = await reserveSignInGuess(app, callerOf(ctx).project, ctx.ip, code);
-    const { found } = guess;
+    const { found, nonceDigest } = guess;
     const now = app.clock();
     if (!found) {
       ctx.body = { is_code_valid: false }; // an unknown nonce: a failed guess, it stays counted
@@ -116,7 +115,7 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
       ctx.body = { is_code_valid: false };
       return;
     }
-    const valid = app.hasher.same(app.hasher.digest('sign-in-code', code), found.codeDigest);
+    const valid = app.hasher.matches('sign-in-code', code, found.codeDigest);
     if (valid) await guess.release();
     else await recordWrongGuess(app, projectId, nonceDigest, found, originOf(ctx));
     ctx.body = { is_code_valid: valid };
