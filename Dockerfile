@@ -7,7 +7,9 @@
 #
 # With EVENTSTORE_URL and REDIS_URL set (see docker-compose.yml) /data stays unused.
 
-ARG NODE_IMAGE=node:22-bookworm-slim
+# Node 26: the active LTS line since October 2026, the one supported longest of the versions CI
+# runs the suite on (20, 24, 26). Bookworm: the Debian of the machines the suite passes on.
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # ---- build: production node_modules --------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -44,7 +44,7 @@ export function openReadModel(config: Pick<Config, 'REDIS_URL' | 'REDIS_PREFIX'>
   return createMemoryReadModel({ now: clock });
 }
 
-type LogConfig = Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR' | 'AUTHLOG_SECRET' | 'ORIGIN_RETENTION_DAYS'>;
+type LogConfig = Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR' | 'AUTHLOG_SECRET' | 'AUTHLOG_SECRET_PREVIOUS' | 'ORIGIN_RETENTION_DAYS'>;
 
 /** The data keys live apart from the log: their own file beside it, or their own streams. */
 export function openDataKeyStore(config: Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR'>): DataKeyStore {
@@ -65,7 +65,7 @@ export interface OpenLog {
 export function openLog(config: LogConfig, log?: (msg: string, fields?: Record<string, unknown>) => void, now?: () => number): OpenLog {
   const secret = resolveServerSecret(config);
   const keys = openDataKeyStore(config);
-  const personal = createPersonalData(secret.value, keys, now);
+  const personal = createPersonalData(secret.value, keys, now, secret.previous);
   const raw = openEventStore(config, log);
   const store = sealingPersonalData(raw, personal, { originRetentionDays: config.ORIGIN_RETENTION_DAYS });
   return {

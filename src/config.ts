@@ -1,6 +1,7 @@
 // Environment -> typed configuration. Every variable has a default for the embedded mode except
 // the production ones; a bad value stops the start with one line naming the variable.
 import { z } from 'zod';
+import { parseTrustProxy } from './trust-proxy.ts';
 
 const wholeNumber = (max: number) => {
   const message = `must be a whole number from 0 to ${max}`;
@@ -26,6 +27,8 @@ const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'must be letters, digits and _ . : -').default('authlog'),
   AUTHLOG_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 48`)').optional(),
+  /** The secret AUTHLOG_SECRET replaced: its digests are still found and its access tokens still verify. */
+  AUTHLOG_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters (the secret AUTHLOG_SECRET replaced)').optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   SMTP_FROM: z.string().min(3).default('authlog <noreply@localhost>'),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
@@ -41,6 +44,14 @@ const configSchema = z.object({
    * per day, deleted after this); 0 records neither.
    */
   ORIGIN_RETENTION_DAYS: wholeNumber(3650).default(90),
+  /** Which proxies' X-Forwarded-For to believe: unset = none (the TCP peer is the client), a hop count, or CIDRs. */
+  TRUST_PROXY: z
+    .string()
+    .superRefine((v, ctx) => {
+      const parsed = parseTrustProxy(v);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+    })
+    .optional(),
   /** How long a write waits for its projection before answering anyway (ms). */
   PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });

@@ -14,7 +14,7 @@ import { createSmtpMailer } from './mail/smtp-mailer.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { ProjectionRunner } from './projections/runner.ts';
 import { withReadThroughCache } from './readmodel/cached-read-model.ts';
-import { isProjectReadModelKey } from './projections/project-projection.ts';
+import { isProjectReadModelKey, signingKeyState } from './projections/project-projection.ts';
 import { allProjectors, projectionFilter } from './projections/all-projections.ts';
 import { createHttpApp } from './http/app.ts';
 import { createMetricsApp } from './http/metrics-app.ts';
@@ -133,9 +133,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     store,
     readModel,
     projections,
-    hasher: createHasher(secret.value),
+    hasher: createHasher(secret.value, secret.previous),
     clock,
-    tokens: createAccessTokenSigner({ secret: secret.value, issuerBase: config.PUBLIC_URL ?? url }),
+    tokens: createAccessTokenSigner({ secret: secret.value, previousSecrets: secret.previous, issuerBase: config.PUBLIC_URL ?? url, signingKeys: (projectId) => signingKeyState(readModel, projectId) }),
     mailer,
     log,
     metrics,

@@ -68,7 +68,7 @@ const poll = async (pollingCode: string) =>
 
 /** Signs the client in through the page's email and OTP forms, on the page of `loginCode`. */
 async function signIn(client: FormClient, loginCode: string, email: string): Promise<void> {
-  const first = await client.get(pageLink(loginCode));
+  const first = await approvalPage(client, loginCode);
   assert.is(first.status, 200, first.html);
   const sent = await client.post('/cli/email', { ...formFields(first.html, '/cli/email'), email });
   assert.is(sent.status, 200, sent.html);
@@ -82,6 +82,13 @@ async function signIn(client: FormClient, loginCode: string, email: string): Pro
   assert.is(signedIn.headers.get('location'), pageLink(loginCode));
 }
 const usedMails = new Set<object>();
+
+/** Opens the link as a person would: a signed-in person then presses the one button that evaluates the code. */
+async function approvalPage(client: FormClient, loginCode: string): Promise<{ status: number; headers: Headers; html: string }> {
+  const opened = await client.get(pageLink(loginCode));
+  if (!opened.html.includes('action="/cli/review"')) return opened;
+  return client.post('/cli/review', formFields(opened.html, '/cli/review'));
+}
 
 test('the page sends strict security headers: CSP with frame-ancestors none, no-referrer, nosniff, no-store', async () => {
   const res = await new FormClient().get(`/cli?project_id=${project.project_id}`);
@@ -101,7 +108,7 @@ test('approve and deny through the forms: the poll then answers completed (a tok
   const client = new FormClient();
   const approved = await initiate('authlog-login <b>bold</b>');
   await signIn(client, approved.login_code, 'ada@example.test');
-  const page = await client.get(pageLink(approved.login_code));
+  const page = await approvalPage(client, approved.login_code);
   assert.is(page.status, 200, page.html);
   assert.match(page.html, approved.login_code);
   assert.match(page.html, '<dd>127.0.0.1</dd>');
@@ -115,7 +122,7 @@ test('approve and deny through the forms: the poll then answers completed (a tok
   assert.match(answer.refresh_token, /^rt_/);
 
   const denied = await initiate();
-  const denyPage = await client.get(pageLink(denied.login_code));
+  const denyPage = await approvalPage(client, denied.login_code);
   const refused = await client.post('/cli/deny', formFields(denyPage.html, '/cli/deny'));
   assert.is(heading(refused.html), 'Login denied');
   assert.equal(await poll(denied.polling_code), { status: 'denied' });
@@ -125,7 +132,7 @@ test('approving without ticking the code confirmation approves nothing and asks 
   const client = new FormClient();
   const started = await initiate();
   await signIn(client, started.login_code, 'bob@example.test');
-  const page = await client.get(pageLink(started.login_code));
+  const page = await approvalPage(client, started.login_code);
   const unconfirmed = await client.post('/cli/approve', formFields(page.html, '/cli/approve'));
   assert.is(unconfirmed.status, 400);
   assert.match(unconfirmed.html, 'Tick the box to confirm that your terminal shows');
@@ -136,7 +143,7 @@ test('a forged post without the CSRF token, with another form\'s token, or witho
   const client = new FormClient();
   const started = await initiate();
   await signIn(client, started.login_code, 'carol@example.test');
-  const page = await client.get(pageLink(started.login_code));
+  const page = await approvalPage(client, started.login_code);
   const fields: Record<string, string> = { ...formFields(page.html, '/cli/approve'), confirm: 'yes' };
   const { csrf, ...withoutToken } = fields;
   const attempts = [
@@ -162,16 +169,16 @@ test('an expired, a used, a denied and an unknown code each show a clear page, n
   const expired = await initiate();
   await signIn(client, expired.login_code, 'dan@example.test');
   const used = await initiate();
-  const usedPage = await client.get(pageLink(used.login_code));
+  const usedPage = await approvalPage(client, used.login_code);
   await client.post('/cli/approve', { ...formFields(usedPage.html, '/cli/approve'), confirm: 'yes' });
   const denied = await initiate();
-  const deniedPage = await client.get(pageLink(denied.login_code));
+  const deniedPage = await approvalPage(client, denied.login_code);
   await client.post('/cli/deny', formFields(deniedPage.html, '/cli/deny'));
   // Approving an expired code from a page loaded in time fails the same way.
-  const expiredPage = await client.get(pageLink(expired.login_code));
+  const expiredPage = await approvalPage(client, expired.login_code);
   clock.advance(15 * 60_000);
   const late = await client.post('/cli/approve', { ...formFields(expiredPage.html, '/cli/approve'), confirm: 'yes' });
-  for (const res of [late, await client.get(pageLink(expired.login_code)), await client.get(pageLink(used.login_code)), await client.get(pageLink(denied.login_code)), await client.get(pageLink('BCDF-GHJK'))]) {
+  for (const res of [late, await approvalPage(client, expired.login_code), await approvalPage(client, used.login_code), await approvalPage(client, denied.login_code), await approvalPage(client, 'BCDF-GHJK')]) {
     assert.is(res.status, 400, res.html);
     assert.is(res.headers.get('x-stack-known-error'), 'INVALID_LOGIN_CODE');
     assert.is(heading(res.html), 'This login code is not valid');
@@ -184,7 +191,7 @@ test('an expired, a used, a denied and an unknown code each show a clear page, n
 test('a wrong OTP asks again; the page without a project, or with an unknown one, says what to do', async () => {
   const client = new FormClient();
   const started = await initiate();
-  const first = await client.get(pageLink(started.login_code));
+  const first = await approvalPage(client, started.login_code);
   const sent = await client.post('/cli/email', { ...formFields(first.html, '/cli/email'), email: 'erin@example.test' });
   const wrong = await client.post('/cli/otp', { ...formFields(sent.html, '/cli/otp'), otp: '000000' });
   assert.is(wrong.status, 400);
@@ -206,7 +213,7 @@ test('cookies are HttpOnly and SameSite=Strict, forms post to plain paths, and p
   await signIn(client, started.login_code, 'fay@example.test');
   const session = [...client.cookies.keys()].find((n) => n.endsWith('session'));
   assert.is(session, 'authlog-cli-session');
-  const page = await client.get(pageLink(started.login_code));
+  const page = await approvalPage(client, started.login_code);
   assert.match(page.html, 'Acme &lt;script&gt;alert(1)&lt;/script&gt;');
   assert.not.match(page.html, '<script>');
   // Every form posts to a plain path: nothing but the login code and project ever goes in a URL.
@@ -226,11 +233,11 @@ test('sign out ends the browser session: the cookie is cleared and the page asks
   await signIn(client, started.login_code, 'gus@example.test');
   const refreshToken = client.cookies.get('authlog-cli-session');
   assert.ok(refreshToken);
-  const page = await client.get(pageLink(started.login_code));
+  const page = await approvalPage(client, started.login_code);
   const out = await client.post('/cli/sign-out', formFields(page.html, '/cli/sign-out'));
   assert.is(out.status, 303);
   assert.ok(!client.cookies.has('authlog-cli-session'));
-  assert.is(heading((await client.get(pageLink(started.login_code))).html), 'Sign in to Acme &lt;script&gt;alert(1)&lt;/script&gt;');
+  assert.is(heading((await approvalPage(client, started.login_code)).html), 'Sign in to Acme &lt;script&gt;alert(1)&lt;/script&gt;');
   // The session itself is revoked, not only forgotten by the browser.
   const refresh = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': refreshToken } });
   assert.is(refresh.status, 401);

@@ -218,6 +218,20 @@ test('audit and events answer as described', async () => {
   await call('GET /api/v1/events', '/api/v1/events?from=abc', { headers: admin, status: 400 });
 });
 
+test('project keys and signing keys answer as described', async () => {
+  const own = await service.createProject('keys');
+  const admin = adminHeaders(own);
+  const keys = (await call('GET /api/v1/projects/current/keys', '/api/v1/projects/current/keys', { headers: admin, status: 200 })).json;
+  assert.is(keys.items.length, 3);
+  await call('POST /api/v1/projects/current/keys/rotate', '/api/v1/projects/current/keys/rotate', { headers: admin, body: { kind: 'client', grace_seconds: 60 }, status: 200 });
+  await call('POST /api/v1/projects/current/keys/rotate', '/api/v1/projects/current/keys/rotate', { headers: admin, body: { kind: 'root' }, status: 400 });
+  const server = keys.items.find((k: { kind: string }) => k.kind === 'server');
+  await call('PATCH /api/v1/projects/current/keys/:keyId', `/api/v1/projects/current/keys/${server.id}`, { headers: admin, body: { revoked: true }, status: 200 });
+  await call('PATCH /api/v1/projects/current/keys/:keyId', `/api/v1/projects/current/keys/${crypto.randomUUID()}`, { headers: admin, body: { revoked: true }, status: 404 });
+  await call('POST /api/v1/projects/current/signing-keys/rotate', '/api/v1/projects/current/signing-keys/rotate', { headers: admin, status: 200 });
+  await call('POST /api/v1/projects/current/signing-keys/rotate', '/api/v1/projects/current/signing-keys/rotate', { headers: admin, status: 409 });
+});
+
 test('every route that needs credentials answers ACCESS_TYPE_REQUIRED as described when none are sent', async () => {
   for (const route of ROUTE_DESCRIPTIONS.filter((r) => r.access === 'client' || r.access === 'server' || r.access === 'admin')) {
     const path = route.path.replace(/:(\w+)/g, '00000000-0000-4000-8000-000000000000');

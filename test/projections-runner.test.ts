@@ -19,6 +19,8 @@ import { createRedisReadModel, type RedisReadModel } from '../src/readmodel/redi
 import { ANY, type EventStore } from '../src/store/event-store.ts';
 import { openSqliteEventStore, type SqliteEventStore } from '../src/store/sqlite-event-store.ts';
 import { checkRedisOrExplain, testRedisUrl } from './support/redis-check.ts';
+import { openEsdbEventStore } from '../src/store/esdb-event-store.ts';
+import { startEsdbDouble } from './support/esdb-double.ts';
 
 const unavailable = await checkRedisOrExplain();
 if (unavailable !== undefined) {
@@ -106,10 +108,42 @@ test('start() resolves only once every existing event is applied, across several
   const r = runner(store, rm, projector, 4);
   assert.is(r.appliedPosition, -1n);
   await r.start();
-  assert.is(r.appliedPosition, await store.headPosition(projectionFilter));
+  // The foreign event after the last project was looked at too: the checkpoint is past it.
+  assert.ok((await store.headPosition()) > (await store.headPosition(projectionFilter)));
+  assert.is(r.appliedPosition, await store.headPosition());
   assert.is(await rm.checkpoint(), r.appliedPosition);
   assert.is(positions.length, 25, 'each event projected once; the foreign stream is filtered out');
   for (const projectId of projects) assert.ok(await findProject(rm, projectId), `project ${projectId} visible after start`);
+});
+
+test('on EventStoreDB, a long stretch of other categories moves the read model checkpoint by the server\'s checkpoints, live and without an event', async () => {
+  const double = await startEsdbDouble();
+  const store = openEsdbEventStore(double.url);
+  try {
+    const { position: projectAt } = await createProject(store, 'Before');
+    const rm = createMemoryReadModel({ now: Date.now });
+    const r = runner(store, rm);
+    await r.start();
+    assert.is(await rm.checkpoint(), projectAt);
+    // 1000 events of a category nobody projects: no onEvent, only checkpoints.
+    for (let i = 0; i < 10; i++) {
+      await store.append(`foreign-${i}`, Array.from({ length: 100 }, () => ({ id: randomUUID(), type: 'UserDeleted', data: {}, metadata: metadata() })), ANY);
+    }
+    const foreignHead = await store.headPosition();
+    const deadline = Date.now() + 5000;
+    while ((await rm.checkpoint()) <= projectAt && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const checkpoint = await rm.checkpoint();
+    assert.ok(checkpoint > projectAt, `checkpoint ${checkpoint} moved past ${projectAt}`);
+    assert.ok(checkpoint < foreignHead, 'never past what the server looked at');
+    // Nothing was skipped: a project created after the stretch is projected.
+    const { projectId, position } = await createProject(store, 'After');
+    assert.ok(await r.waitFor(position, 5000));
+    assert.ok(await findProject(rm, projectId));
+    await r.stop();
+  } finally {
+    await store.close();
+    await double.stop();
+  }
 });
 
 test('catch-up reads and projects the next batch while the read model applies one; batches apply in order, at most two held', async () => {
@@ -122,12 +156,14 @@ test('catch-up reads and projects the next batch while the read model applies on
   let inFlight = 0;
   let mostInFlight = 0;
   const gated: ReadModel = Object.assign(Object.create(rm) as ReadModel, {
-    applyBatch: async (events: Parameters<ReadModel['applyBatch']>[0]) => {
+    applyBatch: async (events: Parameters<ReadModel['applyBatch']>[0], options?: Parameters<ReadModel['applyBatch']>[1]) => {
+      // The read model's own bookkeeping (recording the log it belongs to) is not a batch of events.
+      if (events.length === 0) return rm.applyBatch(events, options);
       inFlight += 1;
       mostInFlight = Math.max(mostInFlight, inFlight);
       await new Promise<void>((release) => held.push(release));
       applied.push(events.map((e) => e.position));
-      const checkpoint = await rm.applyBatch(events);
+      const checkpoint = await rm.applyBatch(events, options);
       inFlight -= 1;
       return checkpoint;
     },
@@ -300,6 +336,7 @@ test('a write that lands while rebuild() has the subscription closed releases it
       return {
         id: next.id,
         applyBatch: (events) => next.applyBatch(events),
+        provenance: () => next.provenance(),
         activate: () => next.activate(),
         discard: () => next.discard(),
         async checkpoint() {

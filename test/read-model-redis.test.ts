@@ -274,7 +274,7 @@ test('redis: no Redis there -> ReadModelUnavailableError within 3 s', async () =
     await rejectsUnavailable('ping', () => rm.ping(), 3000);
     await rejectsUnavailable('get', () => rm.get('a'), 3000);
     await rejectsUnavailable('applyBatch', () => rm.applyBatch([ev(1)]), 3000);
-    await rejectsUnavailable('rateWindow', () => rm.rateWindow('k', 1000, Date.now(), 1), 3000);
+    await rejectsUnavailable('rateTake', () => rm.rateTake('k', 1, 1000, Date.now(), 1), 3000);
   } finally {
     await rm.close();
   }

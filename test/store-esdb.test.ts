@@ -16,6 +16,7 @@ import {
 } from '../src/store/event-store.ts';
 import { startEsdbDouble, type EsdbDouble, type EsdbDoubleOptions } from './support/esdb-double.ts';
 import { storeConformance, type StoreUnderTest } from './support/store-conformance.ts';
+import { logIdentityConformance } from './support/log-identity-conformance.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,6 +39,7 @@ function onDouble(options: EsdbDoubleOptions = {}) {
     const store = openEsdbEventStore(double.url);
     return {
       store,
+      deletes: store,
       openAnother: async () => openEsdbEventStore(double.url),
       cleanup: async () => {
         await store.close();
@@ -50,11 +52,15 @@ function onDouble(options: EsdbDoubleOptions = {}) {
 storeConformance('esdb (protocol double, 22.10: BatchAppend, no caught_up)', onDouble());
 storeConformance('esdb (protocol double, 23.10: caught_up sent)', onDouble({ serverVersion: '23.10.0' }));
 
+// --- log identity (issue 18) -------------------------------------------------------------------
+logIdentityConformance('esdb (protocol double)', onDouble());
+// ---------------------------------------------------------------------------------------------
+
 const realServer = process.env.EVENTSTORE_URL;
 if (realServer) {
   storeConformance('esdb (real server)', async () => {
     const store = openEsdbEventStore(realServer);
-    return { store, openAnother: async () => openEsdbEventStore(realServer), cleanup: () => store.close() };
+    return { store, deletes: store, openAnother: async () => openEsdbEventStore(realServer), cleanup: () => store.close() };
   });
 } else {
   console.log('  # EventStoreDB conformance against a real server: skipped (EVENTSTORE_URL not set)');

@@ -2,7 +2,7 @@
 // several OS processes can show (another process's appends, crashes, a full or read-only disk).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,8 @@ import {
 } from '../src/store/event-store.ts';
 import { openSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from '../src/store/sqlite-event-store.ts';
 import type { Outcome, Plan } from './support/append-from-another-process.ts';
-import { storeConformance } from './support/store-conformance.ts';
+import { storeConformance, type StoreUnderTest } from './support/store-conformance.ts';
+import { logIdentityConformance } from './support/log-identity-conformance.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const childScript = fileURLToPath(new URL('./support/append-from-another-process.ts', import.meta.url));
@@ -33,7 +34,7 @@ function tempDir(): { dir: string; path: string; remove: () => void } {
   return { dir, path: join(dir, 'events.db'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-storeConformance('sqlite', async () => {
+async function openSqliteUnderTest(): Promise<StoreUnderTest> {
   const { path, remove } = tempDir();
   const opened: EventStore[] = [openSqliteEventStore(path)];
   return {
@@ -48,7 +49,52 @@ storeConformance('sqlite', async () => {
       remove();
     },
   };
+}
+
+storeConformance('sqlite', openSqliteUnderTest);
+
+// --- log identity (issue 18) -------------------------------------------------------------------
+logIdentityConformance('sqlite', openSqliteUnderTest);
+
+const identity = suite('sqlite log identity: files');
+
+identity('a file from before log identities gets one on its first writable open, kept from then on and by a copy', async () => {
+  const { dir, path, remove } = tempDir();
+  try {
+    // The schema as it was before the meta table: events only, user_version 1.
+    const old = new Database(path);
+    old.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL, revision INTEGER NOT NULL,
+      event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, UNIQUE (stream_id, revision))`);
+    old.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, 0, ?, ?, ?, ?)').run('old-1', randomUUID(), 'Old.Thing', '{}', '{"occurredAt":"2024-01-01T00:00:00.000Z"}');
+    old.pragma('user_version = 1');
+    old.close();
+    const readOnly = openSqliteEventStore(path, { readOnly: true });
+    try {
+      await readOnly.logIdentity();
+      assert.unreachable('a read-only open cannot give the old file an identity');
+    } catch (error) {
+      assert.instance(error, StoreUnavailableError);
+    } finally {
+      await readOnly.close();
+    }
+    const first = openSqliteEventStore(path);
+    const id = await first.logIdentity();
+    assert.is((await first.readStream('old-1')).length, 1, 'the old events are still there');
+    await first.close();
+    const again = openSqliteEventStore(path);
+    assert.is(await again.logIdentity(), id, 'kept on reopen');
+    await again.close();
+    const copy = join(dir, 'copy.db');
+    copyFileSync(path, copy);
+    const restored = openSqliteEventStore(copy);
+    assert.is(await restored.logIdentity(), id, 'a copy (a backup) is the same log by identity');
+    await restored.close();
+  } finally {
+    remove();
+  }
 });
+
+identity.run();
 
 // ---------------------------------------------------------------------------------------------
 

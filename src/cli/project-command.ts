@@ -11,6 +11,7 @@ import { changeProject, normaliseTrustedDomain } from '../commands/project/chang
 import { userIsLive } from '../commands/user/user-is-live.ts';
 import { systemOrigin } from '../app-context.ts';
 import { UsageError } from './usage.ts';
+import { PROJECT_KEY_SUBCOMMANDS, projectKeysCommand } from './project-keys-command.ts';
 import { foldStream } from '../commands/handler.ts';
 import { projectDecider } from '../commands/project/project-decider.ts';
 import { streamName } from '../events/streams.ts';
@@ -22,6 +23,8 @@ export async function projectCommand(config: Config, args: string[], out: (line:
   if (sub === 'add-admin' || sub === 'remove-admin') return changeAdmins(config, sub, rest, out);
   if (sub === 'set-trusted-domains') return setTrustedDomains(config, rest, out);
   if (sub === 'set-rate-limit') return setRateLimit(config, rest, out);
+  const keySub = PROJECT_KEY_SUBCOMMANDS.find((s) => s === sub);
+  if (keySub) return projectKeysCommand(config, keySub, rest, out);
   throw new UsageError(`unknown project command ${JSON.stringify(sub ?? '')}; try: authlog project create --name NAME`);
 }
 
@@ -153,7 +156,7 @@ async function create(config: Config, rest: string[], out: (line: string) => voi
   const secret = log.secret;
   let created: CreatedProject;
   try {
-    created = await createProject({ store, hasher: createHasher(secret.value), clock: systemClock }, { name, trustedDomains }, systemOrigin('cli'));
+    created = await createProject({ store, hasher: createHasher(secret.value, secret.previous), clock: systemClock }, { name, trustedDomains }, systemOrigin('cli'));
   } finally {
     await log.close();
   }

@@ -6,6 +6,7 @@ import { systemClock } from '../clock.ts';
 import { openEventStore, openReadModel } from '../backends.ts';
 import { ProjectionRunner } from '../projections/runner.ts';
 import { allProjectors, projectionFilter } from '../projections/all-projections.ts';
+import { judgeReadModel } from '../projections/read-model-verdict.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
 
@@ -28,6 +29,7 @@ async function status(config: Config, io: CliIo): Promise<void> {
       const p = ready.projection ?? {};
       io.out(`read model: memory (in the server at ${url.replace('/ready', '')})`);
       io.out(`checkpoint ${String(p.checkpoint)}  head ${String(p.head)}  lag ${String(p.lag_events)} events`);
+      io.out('verdict: same log (the embedded read model is built from this log at every start)');
     } catch {
       io.out(`read model: memory; no server answers at ${url.replace('/ready', '')}. ${MEMORY_NOTE}`);
     }
@@ -37,10 +39,15 @@ async function status(config: Config, io: CliIo): Promise<void> {
   const readModel = openReadModel(config, systemClock);
   try {
     const runner = new ProjectionRunner({ store, readModel, projector: allProjectors, filter: projectionFilter });
-    const checkpoint = await readModel.checkpoint();
+    const judgement = await judgeReadModel(store, readModel, projectionFilter);
+    const checkpoint = judgement.provenance.checkpoint;
     const lag = await runner.lagFrom(checkpoint);
-    io.out(`read model: redis (prefix ${config.REDIS_PREFIX})`);
+    io.out(`read model: redis (prefix ${config.REDIS_PREFIX}, generation ${judgement.provenance.generation})`);
     io.out(`checkpoint ${checkpoint}  head ${lag.head}  lag ${lag.events} events`);
+    io.out(`log identity: ${judgement.logId}`);
+    io.out(`read model built from log: ${judgement.readModelLogId ?? '(not recorded: empty, or from before log identities)'}`);
+    io.out(`verdict: ${judgement.verdict} (${judgement.reason})`);
+    if (judgement.verdict !== 'same log') io.out('the server rebuilds it from this log at its next start (or run: authlog projections rebuild)');
   } finally {
     await Promise.allSettled([store.close(), readModel.close()]);
   }

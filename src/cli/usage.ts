@@ -13,6 +13,15 @@ Usage:
                                          replace the domains sign-in links may point to
   authlog project set-rate-limit --project PROJECT_ID --name NAME (--limit N [--window-seconds S] | --default)
                                          override one of the project's rate limits
+  authlog project rotate-key --project PROJECT_ID --kind client|server|admin [--grace-seconds N] [--json]
+                                         a new key; the old one works N more seconds (default 0)
+  authlog project revoke-key --project PROJECT_ID --key-id KEY_ID
+  authlog project list-keys --project PROJECT_ID [--json]
+                                         end a key at once; the keys that work now
+  authlog project rotate-signing-key --project PROJECT_ID
+                                         sign access tokens with the next key (JWKS keeps the old)
+  authlog project set-refresh-token-rotation --project PROJECT_ID --rotation cli-login|all|none
+                                         which sessions' refresh tokens rotate (reuse ends them)
   authlog user erase --project PROJECT_ID --user USER_ID [--json]
                                          erase a person: delete the user and their data keys;
                                          their personal data reads [erased] everywhere

@@ -89,6 +89,9 @@ class FakeStore implements EventStore {
     throw new Error('not used by the handler');
   }
 
+  async logIdentity(): Promise<string> {
+    return 'fake-log';
+  }
   async close(): Promise<void> {}
 }
 

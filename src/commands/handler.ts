@@ -36,6 +36,14 @@ export interface HandleOptions {
   maxAttempts?: number;
 }
 
+/**
+ * Wait before the next try after losing a race: random in [0, 2^attempt ms], capped, so that
+ * a burst of writers on one stream (e.g. concurrent guesses on one code) spreads out instead of
+ * colliding again in lockstep ("full jitter").
+ */
+const backoffMs = (attempt: number): number => Math.random() * Math.min(100, 2 ** attempt);
+const DEFAULT_MAX_ATTEMPTS = 12;
+
 export function foldStream<State>(decider: Pick<Decider<State, unknown>, 'initialState' | 'evolve'>, events: readonly RecordedEvent[]): State {
   let state = decider.initialState();
   for (const recorded of events) {
@@ -53,7 +61,7 @@ export async function handleCommand<State, Command>(
   metadata: EventMetadata,
   options: HandleOptions = {},
 ): Promise<CommandResult<State>> {
-  const maxAttempts = options.maxAttempts ?? 5;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamId);
     const state = foldStream(decider, history);
@@ -74,6 +82,7 @@ export async function handleCommand<State, Command>(
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (attempt >= maxAttempts) throw knownError('CONCURRENT_MODIFICATION');
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
     }
   }
 }

@@ -58,7 +58,7 @@ async function forge(projectId: string, kid: string, claims: JWTPayload, keyProj
 }
 
 async function kidOf(s: AccessTokenSigner, projectId: string): Promise<string> {
-  const key = (await s.jwks(projectId)).keys[0];
+  const key = (await s.jwks(projectId, NOW)).keys[0];
   if (!key) throw new Error('empty JWKS');
   return key.kid;
 }
@@ -66,7 +66,7 @@ async function kidOf(s: AccessTokenSigner, projectId: string): Promise<string> {
 test('a signed token verifies against the JWKS as an external client would, with every claim', async () => {
   const s = signer();
   const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION }, NOW);
-  const jwks = await s.jwks(PROJECT_A);
+  const jwks = await s.jwks(PROJECT_A, NOW);
   const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
     algorithms: ['ES256'],
     issuer: `${ISSUER_BASE}/api/v1/projects/${PROJECT_A}`,
@@ -96,9 +96,10 @@ test('a signed token verifies against the JWKS as an external client would, with
   assert.ok(await s.verify(token, NOW, PROJECT_A));
 });
 
-test('the JWKS holds only the public half, with kid, alg and use', async () => {
-  const { keys } = await signer().jwks(PROJECT_A);
-  assert.is(keys.length, 1);
+test('the JWKS holds only the public halves, with kid, alg and use: the signing key and the next one', async () => {
+  const { keys } = await signer().jwks(PROJECT_A, NOW);
+  assert.is(keys.length, 2);
+  assert.is.not(keys[0]!.kid, keys[1]!.kid);
   const key = keys[0]!;
   assert.equal(Object.keys(key).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
   assert.is(key.kty, 'EC');
@@ -108,13 +109,13 @@ test('the JWKS holds only the public half, with kid, alg and use', async () => {
 });
 
 test('kid is the RFC 7638 thumbprint of the public key, cut to 16 bytes', async () => {
-  const key = (await signer().jwks(PROJECT_A)).keys[0]!;
+  const key = (await signer().jwks(PROJECT_A, NOW)).keys[0]!;
   const thumbprint = await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: key.x, y: key.y });
   assert.is(key.kid, Buffer.from(thumbprint, 'base64url').subarray(0, 16).toString('base64url'));
 });
 
 test('the key is the documented derivation: HKDF-SHA-256 of the secret, info "authlog access-token signing key v1 <projectId>"', async () => {
-  const key = (await signer().jwks(PROJECT_A)).keys[0]!;
+  const key = (await signer().jwks(PROJECT_A, NOW)).keys[0]!;
   const { x, y } = deriveIndependently(SECRET, PROJECT_A);
   assert.is(key.x, x);
   assert.is(key.y, y);
@@ -145,7 +146,7 @@ test('same secret, new signer (a restart or another instance): same kid, same ke
   const first = signer();
   const token = await first.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION }, NOW);
   const second = signer();
-  assert.equal(await second.jwks(PROJECT_A), await first.jwks(PROJECT_A));
+  assert.equal(await second.jwks(PROJECT_A, NOW), await first.jwks(PROJECT_A, NOW));
   assert.is((await second.verify(token, NOW))?.userId, USER);
 });
 
@@ -166,7 +167,7 @@ test('another project has another kid, and a token of project A never verifies a
 
   // B's JWKS, as an external client of project B holds it, rejects A's token.
   try {
-    await jwtVerify(tokenA, createLocalJWKSet(await s.jwks(PROJECT_B)), { currentDate: new Date(NOW) });
+    await jwtVerify(tokenA, createLocalJWKSet(await s.jwks(PROJECT_B, NOW)), { currentDate: new Date(NOW) });
     assert.unreachable('project B JWKS accepted a project A token');
   } catch (error) {
     assert.instance(error, Error);
@@ -228,7 +229,7 @@ test('alg "none" → undefined', async () => {
 test('HS256 "signed" with the public key (algorithm confusion) → undefined', async () => {
   const s = signer();
   const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION }, NOW);
-  const jwk = (await s.jwks(PROJECT_A)).keys[0]!;
+  const jwk = (await s.jwks(PROJECT_A, NOW)).keys[0]!;
   const publicPem = String(createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' }).export({ format: 'pem', type: 'spki' }));
   const signingInput = `${b64urlJson({ alg: 'HS256', kid: jwk.kid, typ: 'JWT' })}.${parts(token)[1]}`;
   for (const hmacKey of [publicPem, JSON.stringify(jwk), String(jwk.x)]) {

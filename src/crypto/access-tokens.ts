@@ -1,4 +1,4 @@
-// Access tokens: ES256 JWTs, 10 minutes, one signing key per project.
+// Access tokens: ES256 JWTs, 10 minutes, signed with the project's current signing key.
 //
 // The private keys are derived from the server secret instead of generated and stored: every
 // instance and every restart signs with the same key, and no private key ever sits in a file,
@@ -6,6 +6,14 @@
 // info string, the salt, the encoding of the secret) changes every project's key, so every
 // access token in flight stops verifying and every client must refetch the JWKS. The "v1" in
 // the info string is the lever for a deliberate rotation (derive v2, publish both for a while).
+//
+// Rotation (signing-keys.ts decides what is published): each project has a key generation, 0
+// until its first `authlog project rotate-signing-key`. A generation's key is derived like the
+// original one with the generation in the info string (generation 0's info is unchanged). The
+// JWKS lists the current key, the next one (so a verifier's cached JWKS already knows the key a
+// rotation switches to) and the previous one until every token it signed has expired; a token
+// verifies by its `kid` against exactly that set. A rotated server secret (AUTHLOG_SECRET_PREVIOUS)
+// keeps the previous secret's current and previous keys published and verifying.
 import { createECDH, createHash, createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 
@@ -49,9 +57,18 @@ export interface AccessTokenSigner {
    * could present A's token to project B.
    */
   verify(token: string, nowMs: number, expectedProjectId?: string): Promise<VerifiedAccessToken | undefined>;
-  /** Public keys only: kty, crv, x, y, kid, alg "ES256", use "sig". */
-  jwks(projectId: string): Promise<{ keys: PublicJwk[] }>;
+  /** Public keys only: kty, crv, x, y, kid, alg "ES256", use "sig"; the signing key first. */
+  jwks(projectId: string, nowMs: number): Promise<{ keys: PublicJwk[] }>;
 }
+
+/** A project's signing-key generation, as its log says (ProjectSigningKeyRotated). */
+export interface SigningKeyState {
+  generation: number;
+  /** The previous generation's key verifies (and is published) until then. */
+  previousUntilMs?: number;
+}
+
+export type SigningKeyResolver = (projectId: string) => Promise<SigningKeyState>;
 
 /** A project's public signing key as published in its JWKS (a JsonWebKey with a kid). */
 export interface PublicJwk extends JsonWebKey {
@@ -96,17 +113,17 @@ export function isValidP256Scalar(scalar: Uint8Array): boolean {
   return value > 0n && value < P256_ORDER;
 }
 
-function derivationInfo(projectId: string, attempt: number): string {
-  const base = `authlog access-token signing key v1 ${projectId}`;
+function derivationInfo(projectId: string, generation: number, attempt: number): string {
+  const base = `authlog access-token signing key v1 ${projectId}${generation === 0 ? '' : ` generation ${generation}`}`;
   // Attempt 0 is the documented info string; the counter only appears on the (probability
   // about 2^-32) re-derivation, so it never shows up in practice.
   return attempt === 0 ? base : `${base} retry ${attempt}`;
 }
 
-function deriveProjectKey(secret: Buffer, projectId: string): ProjectKey {
+function deriveProjectKey(secret: Buffer, projectId: string, generation: number): ProjectKey {
   for (let attempt = 0; attempt < MAX_DERIVATION_ATTEMPTS; attempt++) {
     // Rejection sampling rather than reducing mod n keeps the scalar uniform over [1, n-1].
-    const scalar = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), derivationInfo(projectId, attempt), 32));
+    const scalar = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), derivationInfo(projectId, generation, attempt), 32));
     if (!isValidP256Scalar(scalar)) continue;
     const ecdh = createECDH('prime256v1');
     ecdh.setPrivateKey(scalar);
@@ -139,27 +156,58 @@ function keyId(x: string, y: string): string {
   return createHash('sha256').update(canonical, 'utf8').digest().subarray(0, 16).toString('base64url');
 }
 
-export function createAccessTokenSigner(options: { secret: string; issuerBase: string }): AccessTokenSigner {
+export interface AccessTokenSignerOptions {
+  secret: string;
+  /** Secrets rotated out (AUTHLOG_SECRET_PREVIOUS): their keys still verify, nothing is signed with them. */
+  previousSecrets?: readonly string[];
+  issuerBase: string;
+  /** Each project's key generation; without it every project stays on generation 0. */
+  signingKeys?: SigningKeyResolver;
+}
+
+export function createAccessTokenSigner(options: AccessTokenSignerOptions): AccessTokenSigner {
   if (!options.secret) throw new Error('createAccessTokenSigner: secret is empty');
-  const secret = Buffer.from(options.secret, 'utf8');
+  const secrets = [options.secret, ...(options.previousSecrets ?? []).filter((s) => s !== options.secret)].map((s) => Buffer.from(s, 'utf8'));
   const issuerBase = options.issuerBase.replace(/\/+$/, '');
+  const signingKeys: SigningKeyResolver = options.signingKeys ?? (async () => ({ generation: 0 }));
   // Insertion-ordered Map as an LRU: a hit is re-inserted at the end, the oldest is evicted.
   const cache = new Map<string, ProjectKey>();
 
-  const keyFor = (projectId: string): ProjectKey => {
-    const hit = cache.get(projectId);
+  const derive = (secretIndex: number, projectId: string, generation: number): ProjectKey => {
+    const cacheKey = `${secretIndex} ${generation} ${projectId}`;
+    const hit = cache.get(cacheKey);
     if (hit) {
-      cache.delete(projectId);
-      cache.set(projectId, hit);
+      cache.delete(cacheKey);
+      cache.set(cacheKey, hit);
       return hit;
     }
-    const key = deriveProjectKey(secret, projectId);
-    cache.set(projectId, key);
+    const key = deriveProjectKey(secrets[secretIndex] as Buffer, projectId, generation);
+    cache.set(cacheKey, key);
     if (cache.size > KEY_CACHE_SIZE) {
       const oldest = cache.keys().next();
       if (!oldest.done) cache.delete(oldest.value);
     }
     return key;
+  };
+
+  /** The key that signs now: the current secret's, current generation. */
+  const signingKeyFor = async (projectId: string): Promise<ProjectKey> => derive(0, projectId, (await signingKeys(projectId)).generation);
+
+  /**
+   * Every key a token of this project may verify under now, the signing key first: per secret,
+   * the current generation and the previous one while its tokens live; the current secret's next
+   * generation too (another instance may already sign with it, a rotation being seen by each
+   * instance when its projection applies it).
+   */
+  const publishedKeys = async (projectId: string, nowMs: number): Promise<ProjectKey[]> => {
+    const state = await signingKeys(projectId);
+    const keys: ProjectKey[] = [];
+    for (let s = 0; s < secrets.length; s++) {
+      keys.push(derive(s, projectId, state.generation));
+      if (s === 0) keys.push(derive(s, projectId, state.generation + 1));
+      if (state.generation > 0 && state.previousUntilMs !== undefined && nowMs < state.previousUntilMs) keys.push(derive(s, projectId, state.generation - 1));
+    }
+    return keys;
   };
 
   const issuerFor = (projectId: string): string => `${issuerBase}/api/v1/projects/${projectId}`;
@@ -173,7 +221,7 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
       }
       if (claims.projectId.length > MAX_PROJECT_ID_LENGTH) throw new Error('access token projectId is too long');
       if (!Number.isFinite(nowMs)) throw new Error('access token clock value is not a finite number');
-      const key = keyFor(claims.projectId);
+      const key = await signingKeyFor(claims.projectId);
       const iat = Math.floor(nowMs / 1000);
       const payload: JWTPayload = {
         project_id: claims.projectId,
@@ -205,8 +253,8 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
           return undefined;
         }
         if (expectedProjectId !== undefined && projectId !== expectedProjectId) return undefined;
-        const key = keyFor(projectId);
-        if (header.kid !== key.kid) return undefined;
+        const key = (await publishedKeys(projectId, nowMs)).find((k) => k.kid === header.kid);
+        if (!key) return undefined;
 
         // The project was read from the unverified payload only to choose the key; from here
         // the signature under that project's key proves the payload, and iss/aud must agree.
@@ -236,8 +284,8 @@ export function createAccessTokenSigner(options: { secret: string; issuerBase: s
       }
     },
 
-    async jwks(projectId) {
-      return { keys: [{ ...keyFor(projectId).publicJwk }] };
+    async jwks(projectId, nowMs) {
+      return { keys: (await publishedKeys(projectId, nowMs)).map((k) => ({ ...k.publicJwk })) };
     },
   };
 }

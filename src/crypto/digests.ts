@@ -1,11 +1,14 @@
 // Secrets are never at rest: codes, tokens and keys are stored only as HMAC-SHA-256 digests
 // under the server secret. Each kind of secret gets its own purpose label, so a digest of one
 // kind can never be replayed as another (a refresh token's digest is not a valid key digest).
+// The secret is a keyring: new digests are made under the current secret, and a lookup tries the
+// current and then the previous one, so rotating AUTHLOG_SECRET invalidates nothing already issued.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export type DigestPurpose =
   | 'api-key'
   | 'refresh-token'
+  | 'refresh-token-successor'
   | 'polling-code'
   | 'login-code'
   | 'sign-in-code'
@@ -15,24 +18,55 @@ export type DigestPurpose =
   | 'page-csrf';
 
 export interface Hasher {
-  /** base64url HMAC-SHA-256 of `value` under the server secret, separated by purpose. */
+  /** base64url HMAC-SHA-256 of `value` under the current server secret, separated by purpose. */
   digest(purpose: DigestPurpose, value: string): string;
+  /**
+   * The digests `value` may be stored under: the current secret's first, then the previous
+   * secret's (only while AUTHLOG_SECRET_PREVIOUS is set). Every lookup by digest tries them in order.
+   */
+  candidates(purpose: DigestPurpose, value: string): string[];
+  /** Whether `digest` is the digest of `value` under any secret of the keyring (constant time each). */
+  matches(purpose: DigestPurpose, value: string, digest: string): boolean;
+  /** Whether `digest` of `value` was made under the current secret (false: the previous one, or none). */
+  isCurrent(purpose: DigestPurpose, value: string, digest: string): boolean;
   /** Constant-time comparison of two digests (the time does not depend on how much matches). */
   same(a: string, b: string): boolean;
 }
 
-export function createHasher(secret: string): Hasher {
+const hmac = (key: Buffer, purpose: DigestPurpose, value: string): string =>
+  createHmac('sha256', key).update(purpose).update('\0').update(value, 'utf8').digest('base64url');
+
+function same(a: string, b: string): boolean {
+  const ba = Buffer.from(a);
+  const bb = Buffer.from(b);
+  // Digests all have one length, so a length mismatch reveals nothing secret.
+  if (ba.length !== bb.length) return false;
+  return timingSafeEqual(ba, bb);
+}
+
+/** `previous`: the secrets rotated out whose digests must still be found (AUTHLOG_SECRET_PREVIOUS). */
+export function createHasher(secret: string, previous: readonly string[] = []): Hasher {
   const key = Buffer.from(secret, 'utf8');
+  const older = previous.filter((p) => p !== secret).map((p) => Buffer.from(p, 'utf8'));
   return {
-    digest(purpose, value) {
-      return createHmac('sha256', key).update(purpose).update('\0').update(value, 'utf8').digest('base64url');
+    digest: (purpose, value) => hmac(key, purpose, value),
+    candidates: (purpose, value) => [hmac(key, purpose, value), ...older.map((k) => hmac(k, purpose, value))],
+    matches(purpose, value, digest) {
+      // Every candidate is compared, so the time does not say which secret matched.
+      let found = false;
+      for (const candidate of [hmac(key, purpose, value), ...older.map((k) => hmac(k, purpose, value))]) found = same(candidate, digest) || found;
+      return found;
     },
-    same(a, b) {
-      const ba = Buffer.from(a);
-      const bb = Buffer.from(b);
-      // Digests all have one length, so a length mismatch reveals nothing secret.
-      if (ba.length !== bb.length) return false;
-      return timingSafeEqual(ba, bb);
-    },
+    isCurrent: (purpose, value, digest) => same(hmac(key, purpose, value), digest),
+    same,
   };
+}
+
+/** The first candidate digest `lookup` finds something under, current secret first. */
+export async function findByDigests<T>(digests: readonly string[], lookup: (digest: string) => Promise<T | undefined>): Promise<{ value: T; digest: string } | undefined> {
+  for (const digest of digests) {
+    const value = await lookup(digest);
+    if (value !== undefined) return { value, digest };
+  }
+  return undefined;
 }

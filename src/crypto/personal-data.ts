@@ -25,9 +25,17 @@ export interface PersonalData {
 const b64 = (b: Buffer) => b.toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url');
 
-export function createPersonalData(secret: string, keys: DataKeyStore, now: () => number = Date.now): PersonalData {
-  // A key of its own for wrapping: never the HMAC key, never a signing key.
-  const kek = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'authlog data-key wrap v1', 32));
+/** A key of its own for wrapping: never the HMAC key, never a signing key. */
+const kekOf = (secret: string): Buffer => Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), Buffer.alloc(0), 'authlog data-key wrap v1', 32));
+
+/**
+ * `previousSecrets` (AUTHLOG_SECRET_PREVIOUS): keys wrapped under a rotated-out secret still open,
+ * and are wrapped again under the current one the first time they are used, so the previous
+ * secret can go once every key has been used (or `authlog log seal-personal-data` rewrapped them).
+ */
+export function createPersonalData(secret: string, keys: DataKeyStore, now: () => number = Date.now, previousSecrets: readonly string[] = []): PersonalData {
+  const kek = kekOf(secret);
+  const olderKeks = previousSecrets.filter((p) => p !== secret).map(kekOf);
   const cache = new Map<string, { keyId: string; key: Buffer; until: number }>();
 
   const wrap = (subject: string, keyId: string, key: Buffer): Buffer => {
@@ -35,12 +43,28 @@ export function createPersonalData(secret: string, keys: DataKeyStore, now: () =
     const cipher = createCipheriv('aes-256-gcm', kek, iv).setAAD(Buffer.from(`${subject}\n${keyId}`));
     return Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
   };
-  const unwrap = (w: WrappedKey): Buffer => {
+  const unwrapWith = (k: Buffer, w: WrappedKey): Buffer => {
     const iv = w.wrapped.subarray(0, 12);
     const tag = w.wrapped.subarray(w.wrapped.length - 16);
-    const decipher = createDecipheriv('aes-256-gcm', kek, iv).setAAD(Buffer.from(`${w.subject}\n${w.keyId}`));
+    const decipher = createDecipheriv('aes-256-gcm', k, iv).setAAD(Buffer.from(`${w.subject}\n${w.keyId}`));
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(w.wrapped.subarray(12, w.wrapped.length - 16)), decipher.final()]);
+  };
+  const unwrap = async (w: WrappedKey): Promise<Buffer> => {
+    try {
+      return unwrapWith(kek, w);
+    } catch (current) {
+      for (const older of olderKeks) {
+        try {
+          const key = unwrapWith(older, w);
+          await keys.rewrap({ ...w, wrapped: wrap(w.subject, w.keyId, key) });
+          return key;
+        } catch {
+          // not this one either
+        }
+      }
+      throw current;
+    }
   };
   const remember = (subject: string, keyId: string, key: Buffer) => {
     cache.delete(subject);
@@ -63,7 +87,7 @@ export function createPersonalData(secret: string, keys: DataKeyStore, now: () =
       const key = randomBytes(32);
       held = await keys.putIfAbsent({ subject, keyId, wrapped: wrap(subject, keyId, key) });
     }
-    const key = unwrap(held);
+    const key = await unwrap(held);
     remember(subject, held.keyId, key);
     return { keyId: held.keyId, key };
   }
@@ -73,7 +97,7 @@ export function createPersonalData(secret: string, keys: DataKeyStore, now: () =
     if (hit) return hit.keyId === keyId ? hit.key : undefined;
     const held = await keys.get(subject);
     if (!held) return undefined;
-    const key = unwrap(held);
+    const key = await unwrap(held);
     remember(subject, held.keyId, key);
     return held.keyId === keyId ? key : undefined;
   }

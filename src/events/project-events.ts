@@ -9,6 +9,12 @@ const keyRecord = z.object({
   digest: z.string(),
 });
 
+const keyKind = z.enum(['client', 'server', 'admin']);
+
+/** Which sessions' refresh tokens rotate on every refresh (with reuse detection). */
+export const REFRESH_TOKEN_ROTATION_MODES = ['cli-login', 'all', 'none'] as const;
+export type RefreshTokenRotationMode = (typeof REFRESH_TOKEN_ROTATION_MODES)[number];
+
 export const projectEvents = {
   ProjectCreated: z.object({
     projectId: z.string().uuid(),
@@ -31,6 +37,36 @@ export const projectEvents = {
       z.enum(RATE_LIMIT_NAMES as [RateLimitName, ...RateLimitName[]]),
       z.object({ limit: z.number().int().min(1).max(1_000_000), windowMs: z.number().int().min(1000).max(24 * 60 * 60_000) }),
     ),
+  }),
+  /**
+   * A new key of `kind` replaces the current one, which keeps working until `previousKeyEndsAtMillis`
+   * (the rotation's grace; equal to `rotatedAtMillis` for none). No previous key: the kind had been revoked.
+   */
+  ProjectKeyRotated: z.object({
+    projectId: z.string().uuid(),
+    kind: keyKind,
+    newKey: keyRecord,
+    previousKey: keyRecord.optional(),
+    previousKeyEndsAtMillis: z.number().int().optional(),
+    rotatedAtMillis: z.number().int(),
+  }),
+  /** The key stops at once (current or in its grace). */
+  ProjectKeyRevoked: z.object({
+    projectId: z.string().uuid(),
+    kind: keyKind,
+    key: keyRecord,
+    revokedAtMillis: z.number().int(),
+  }),
+  /** Access tokens are signed with generation `generation` from now; the previous one verifies until `previousVerifiesUntilMillis`. */
+  ProjectSigningKeyRotated: z.object({
+    projectId: z.string().uuid(),
+    generation: z.number().int().min(1),
+    rotatedAtMillis: z.number().int(),
+    previousVerifiesUntilMillis: z.number().int(),
+  }),
+  ProjectRefreshTokenRotationChanged: z.object({
+    projectId: z.string().uuid(),
+    rotation: z.enum(REFRESH_TOKEN_ROTATION_MODES),
   }),
   ProjectAdminAdded: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),
   ProjectAdminRemoved: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),

@@ -52,11 +52,25 @@ export const sessionEvents = {
     /** Carried so that a projection replayed after the expiry does not resurrect the session. */
     sessionExpiresAtMillis: z.number().int(),
   }),
+  /**
+   * The refresh token was exchanged for its successor (refresh-token rotation): the presented one
+   * is retired; presenting it again after the grace is reuse and ends the session.
+   */
+  SessionRefreshTokenRotated: z.object({
+    sessionId: z.uuid(),
+    projectId: z.uuid(),
+    userId: z.uuid(),
+    previousDigest: z.string().min(1),
+    refreshTokenDigest: z.string().min(1),
+    rotatedAtMillis: z.number().int(),
+    sessionExpiresAtMillis: z.number().int(),
+  }),
   SessionRevoked: z.object({
     sessionId: z.uuid(),
     projectId: z.uuid(),
     userId: z.uuid(),
-    reason: z.enum(['sign-out', 'revoked', 'user-deleted']),
+    /** refresh-token-reused: a retired refresh token was presented after its grace (a stolen copy, or the thief's successor). */
+    reason: z.enum(['sign-out', 'revoked', 'user-deleted', 'refresh-token-reused']),
     refreshTokenDigest: z.string().min(1),
     revokedAtMillis: z.number().int(),
   }),

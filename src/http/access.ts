@@ -11,6 +11,7 @@ import type { AppContext } from '../app-context.ts';
 import type { AppCtx, Caller } from './app-state.ts';
 import { bearer, stackHeader } from './headers.ts';
 import { knownError, type ErrorCode } from '../errors.ts';
+import { findByDigests } from '../crypto/digests.ts';
 import { findApiKey, findProject, isProjectAdmin, type AccessLevel, type ProjectView } from '../projections/project-projection.ts';
 import { findSession } from '../projections/session-projection.ts';
 import { mayActAsAdmin } from '../policy/session-authority.ts';
@@ -68,11 +69,13 @@ async function checkKey(
   headerProjectId: string | undefined,
 ): Promise<{ projectId: string; keyId: string }> {
   const expectedLevel: AccessLevel = kind === 'adminKey' ? 'admin' : kind;
-  const digest = app.hasher.digest('api-key', key);
-  const found = await findApiKey(app.readModel, digest);
+  // Current secret first, then the previous one (a rotated AUTHLOG_SECRET keeps every key).
+  const found = (await findByDigests(app.hasher.candidates('api-key', key), (digest) => findApiKey(app.readModel, digest)))?.value;
   // The lookup is by an HMAC of the key, which an attacker cannot steer, so its timing says
   // nothing about how much of a guessed key is right.
-  if (!found || found.level !== expectedLevel || (headerProjectId !== undefined && found.projectId !== headerProjectId)) {
+  // A key rotated out works until the end of its grace, by this clock; a cached record cannot outlive it.
+  const ended = found?.notAfterMillis !== undefined && !(app.clock() < found.notAfterMillis);
+  if (!found || ended || found.level !== expectedLevel || (headerProjectId !== undefined && found.projectId !== headerProjectId)) {
     // The official SDK reads the project id from the details.
     throw knownError(INVALID_KEY[kind], undefined, { project_id: headerProjectId ?? found?.projectId ?? null });
   }

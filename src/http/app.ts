@@ -16,10 +16,13 @@ import { cliAuthRoutes } from './routes/cli-auth.ts';
 import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
+import { projectKeyRoutes } from './routes/project-keys.ts';
 import { cliPageRoutes } from './routes/cli-page.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { openApiDocument } from './openapi-document.ts';
+import { clientAddress } from './client-address.ts';
+import { parseTrustProxy } from '../trust-proxy.ts';
 
 /** Every route is described next to its handler and listed in route-catalogue.ts (test/openapi.test.ts checks). */
 export function routersFor(app: AppContext): Router<AppState>[] {
@@ -34,11 +37,16 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     signInCodeRoutes(app),
     oauthTokenRoutes(app),
     auditRoutes(app),
+    projectKeyRoutes(app),
   ];
 }
 
-export function createHttpApp(app: AppContext, options: { trustProxy?: boolean } = {}): Koa<AppState> {
-  const koa = new Koa<AppState>({ proxy: options.trustProxy ?? false });
+export function createHttpApp(app: AppContext): Koa<AppState> {
+  const parsed = parseTrustProxy(app.config.TRUST_PROXY);
+  if (typeof parsed === 'string') throw new Error(`TRUST_PROXY ${parsed}`); // loadConfig refuses it first
+  const trust = parsed;
+  const koa = new Koa<AppState>(trust.kind === 'hops' ? { proxy: true, maxIpsCount: trust.hops } : { proxy: false });
+  koa.use(clientAddress(trust));
   koa.use(overrideErrorStatus);
   const routers = routersFor(app);
   const resolveRoute = (method: string, requested: string) => {

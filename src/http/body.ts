@@ -1,4 +1,5 @@
 // Reads a JSON body of at most 100 kB. Anything else is a clear 4xx, never a 500.
+import type { IncomingMessage } from 'node:http';
 import type { Next } from 'koa';
 import type { AppCtx } from './app-state.ts';
 import { bodyParsingError, knownError } from '../errors.ts';
@@ -24,11 +25,31 @@ export function parseForm(text: string): Record<string, string> {
 }
 
 /**
- * The rest of an oversized body is never read, so the connection cannot carry another request:
- * its unread bytes would be parsed as one. The answer closes it.
+ * How much of an oversized body is still read, and dropped, after its 413 is sent. Closing the
+ * socket while the client is still sending makes the kernel answer with a reset, which can reach
+ * the client before the 413 does (fetch then fails with no response at all, on every Node
+ * version, more often on newer ones); reading the rest also leaves the connection clean for the
+ * next request, since HTTP's framing says where the body ends. A client that goes on past this is
+ * cut off. A slow one is bounded by the server's request timeout like any other request.
  */
+export const DISCARD_AFTER_TOO_LARGE_BYTES = 1_000_000;
+
+function discardRest(req: IncomingMessage): void {
+  if (req.complete) return;
+  let discarded = 0;
+  const onData = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_AFTER_TOO_LARGE_BYTES) {
+      req.off('data', onData);
+      req.socket.destroy();
+    }
+  };
+  req.on('data', onData);
+  req.resume();
+}
+
 function tooLarge(ctx: AppCtx): never {
-  ctx.set('connection', 'close');
+  discardRest(ctx.req);
   throw knownError('REQUEST_TOO_LARGE');
 }
 
@@ -53,7 +74,6 @@ export function readRequestBytes(ctx: AppCtx): Promise<Buffer> {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
         cleanup();
-        req.pause();
         try {
           tooLarge(ctx);
         } catch (error) {

@@ -1,4 +1,4 @@
-// Fixed-window rate limits kept in the read model's counters (Redis in production, so every
+// Rate limits kept in the read model's token buckets (gcra.ts; Redis in production, so every
 // instance shares them). A unit is taken before the work it guards and given back when the outcome
 // is not one the limit counts (e.g. a right guess), so callers that do not fail never use up their
 // budget, and concurrent callers cannot overshoot it.
@@ -22,9 +22,9 @@ export interface RateLimit {
 /** The limit's name for metrics: its counter key up to the first `:` (bounded, no ids). */
 const limitName = (l: RateLimit): string => l.key.slice(0, Math.max(0, l.key.indexOf(':'))) || l.key;
 
-function rateLimited(app: AppContext, l: RateLimit, resetAtMs: number, now: number): never {
+function rateLimited(app: AppContext, l: RateLimit, retryAfterMs: number): never {
   app.metrics.rateLimitRefusals.inc({ limit: limitName(l) });
-  const retryAfterSeconds = Math.max(1, Math.ceil((resetAtMs - now) / 1000));
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   throw knownError('RATE_LIMITED', `Too many attempts. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }, {
     'retry-after': String(retryAfterSeconds),
   });
@@ -35,26 +35,28 @@ export interface LimitReservation {
   release(): Promise<void>;
 }
 
+const take = (app: AppContext, l: RateLimit, nowMs: number, add: number) => app.readModel.rateTake(l.key, l.limit, l.windowMs, nowMs, add);
+
 /**
- * Takes one unit of every limit before the work it guards, each an atomic increment, so that
- * concurrent requests (on any instance sharing Redis) cannot all slip under a limit at once; when
- * one is used up, gives back what it took and throws 429. Checking first and counting after the
+ * Takes one unit of every limit before the work it guards, each atomically, so that concurrent
+ * requests (on any instance sharing Redis) cannot all slip under a limit at once; when one is
+ * used up, gives back what it took and throws 429. Checking first and counting after the
  * outcome instead would let N concurrent wrong guesses all pass a limit with one unit left.
  */
 export async function reserveLimits(app: AppContext, limits: readonly RateLimit[]): Promise<LimitReservation> {
   const now = app.clock();
   const taken: RateLimit[] = [];
-  // The same `now` for giving back: it names the window the unit was taken from.
   const giveBack = async (): Promise<void> => {
-    await Promise.all(taken.map((l) => app.readModel.rateWindow(l.key, l.windowMs, now, -1)));
+    const at = app.clock();
+    await Promise.all(taken.map((l) => take(app, l, at, -1)));
   };
   for (const l of limits) {
-    const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
-    taken.push(l);
-    if (window.count > l.limit) {
+    const decision = await take(app, l, now, 1);
+    if (!decision.allowed) {
       await giveBack().catch(() => undefined);
-      rateLimited(app, l, window.resetAtMs, now);
+      rateLimited(app, l, decision.retryAfterMs);
     }
+    taken.push(l);
   }
   let released = false;
   return {
@@ -69,13 +71,30 @@ export async function reserveLimits(app: AppContext, limits: readonly RateLimit[
 }
 
 /**
- * Counts this request and throws 429 when it is over a limit: one atomic increment per counter,
- * so concurrent requests (on any instance sharing Redis) cannot all slip under it at once.
+ * Counts this request and throws 429 when it is over a limit: one atomic step per bucket, so
+ * concurrent requests (on any instance sharing Redis) cannot all slip under it at once.
  */
 export async function consumeLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
   const now = app.clock();
   for (const l of limits) {
-    const window = await app.readModel.rateWindow(l.key, l.windowMs, now, 1);
-    if (window.count > l.limit) rateLimited(app, l, window.resetAtMs, now);
+    const decision = await take(app, l, now, 1);
+    if (!decision.allowed) rateLimited(app, l, decision.retryAfterMs);
   }
+}
+
+/**
+ * Counts a failure that has already happened (a wrong code) against budgets strangers share (per
+ * project, per email). Such a budget is only ever consulted after a code was found wrong, so it
+ * can refuse wrong codes (429 instead of the plain answer) but never a right one. Returns without
+ * throwing while every budget has room.
+ */
+export async function countFailure(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
+  const now = app.clock();
+  const refused = [];
+  for (const l of limits) {
+    const decision = await take(app, l, now, 1);
+    if (!decision.allowed) refused.push({ l, decision });
+  }
+  const first = refused[0];
+  if (first) rateLimited(app, first.l, first.decision.retryAfterMs);
 }

@@ -11,6 +11,7 @@ import { cliAuthRouteDescriptions } from './routes/cli-auth.ts';
 import { signInCodeRouteDescriptions } from './routes/sign-in-codes.ts';
 import { auditRouteDescriptions } from './routes/audit.ts';
 import { oauthTokenRouteDescriptions } from './routes/oauth-token.ts';
+import { projectKeyRouteDescriptions } from './routes/project-keys.ts';
 
 export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...healthRouteDescriptions,
@@ -23,4 +24,5 @@ export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...signInCodeRouteDescriptions,
   ...oauthTokenRouteDescriptions,
   ...auditRouteDescriptions,
+  ...projectKeyRouteDescriptions,
 ];

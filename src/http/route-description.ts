@@ -26,7 +26,7 @@ export interface HeaderDescription {
 }
 
 export interface RouteDescription {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** As registered with the router (koa style: `/api/v1/users/:userId`). */
   path: string;
   /** Groups operations in the document (e.g. "CLI authentication"). */

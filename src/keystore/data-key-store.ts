@@ -15,6 +15,8 @@ export interface DataKeyStore {
   get(subject: string): Promise<WrappedKey | undefined>;
   /** Stores `candidate` unless the subject has a key already; answers the key that holds. */
   putIfAbsent(candidate: WrappedKey): Promise<WrappedKey>;
+  /** Replaces a key's wrapping (the same key, wrapped under a newer secret); nothing if it is gone. */
+  rewrap(key: WrappedKey): Promise<void>;
   /** Deletes the subjects' keys for good; answers those that existed. */
   erase(subjects: readonly string[]): Promise<string[]>;
   /** Subjects starting with `prefix` whose name sorts before `before` (for origin days). */

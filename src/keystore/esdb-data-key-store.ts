@@ -3,7 +3,7 @@
 // removes the key's bytes from the node for good; until that scavenge the wrapped key is still on
 // disk (the README's erasure section says so). A subject erased and used again gets a new key under
 // a new id, which never opens what the old one sealed.
-import { EventStoreDBClient, NO_STREAM, StreamNotFoundError, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
+import { BACKWARDS, END, EventStoreDBClient, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
 import type { DataKeyStore, WrappedKey } from './data-key-store.ts';
 
 export const DATA_KEY_STREAM_PREFIX = 'authlogDataKey-';
@@ -24,7 +24,8 @@ export function openEsdbDataKeyStore(url: string, options: { callTimeoutMs?: num
 
   async function get(subject: string): Promise<WrappedKey | undefined> {
     try {
-      for await (const resolved of client.readStream<{ type: 'DataKeyCreated'; data: KeyEventData }>(streamOf(subject), { maxCount: 1, deadline })) {
+      // The newest event: the key as first written, or rewrapped under a newer secret since.
+      for await (const resolved of client.readStream<{ type: 'DataKeyCreated'; data: KeyEventData }>(streamOf(subject), { maxCount: 1, direction: BACKWARDS, fromRevision: END, deadline })) {
         const data = resolved.event?.data;
         if (data && data.subject === subject) return { subject, keyId: data.keyId, wrapped: Buffer.from(data.wrapped, 'base64url') };
       }
@@ -51,6 +52,13 @@ export function openEsdbDataKeyStore(url: string, options: { callTimeoutMs?: num
         if (!held) throw new Error(`data key store: ${candidate.subject} has a stream but no key`);
         return held;
       }
+    },
+    async rewrap(key) {
+      await client.appendToStream(
+        streamOf(key.subject),
+        jsonEvent({ type: 'DataKeyCreated', data: { subject: key.subject, keyId: key.keyId, wrapped: key.wrapped.toString('base64url') } satisfies KeyEventData }),
+        { expectedRevision: STREAM_EXISTS, deadline },
+      );
     },
     async erase(subjectList) {
       const erased: string[] = [];

@@ -13,6 +13,7 @@ export function openSqliteDataKeyStore(path: string): DataKeyStore {
   const select = db.prepare<[string], { subject: string; key_id: string; wrapped: Buffer }>('SELECT subject, key_id, wrapped FROM data_keys WHERE subject = ?');
   const insert = db.prepare('INSERT OR IGNORE INTO data_keys (subject, key_id, wrapped, created_at) VALUES (?, ?, ?, ?)');
   const remove = db.prepare('DELETE FROM data_keys WHERE subject = ?');
+  const update = db.prepare('UPDATE data_keys SET wrapped = ? WHERE subject = ? AND key_id = ?');
   const before = db.prepare<[string, string, string], { subject: string }>('SELECT subject FROM data_keys WHERE subject >= ? AND subject < ? AND subject < ? ORDER BY subject');
   const row = (r: { subject: string; key_id: string; wrapped: Buffer } | undefined): WrappedKey | undefined =>
     r ? { subject: r.subject, keyId: r.key_id, wrapped: Buffer.from(r.wrapped) } : undefined;
@@ -26,6 +27,9 @@ export function openSqliteDataKeyStore(path: string): DataKeyStore {
       const held = row(select.get(candidate.subject));
       if (!held) throw new Error(`data key store: the key of ${candidate.subject} vanished while being created`);
       return held;
+    },
+    async rewrap(key) {
+      update.run(key.wrapped, key.subject, key.keyId);
     },
     async erase(subjectList) {
       const erased = db.transaction((list: readonly string[]) => list.filter((s) => remove.run(s).changes > 0))(subjectList);

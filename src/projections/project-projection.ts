@@ -1,7 +1,9 @@
 // Read model of projects: the project record, the key index (digest -> project, level, key id)
 // used to authenticate every request, and the set of the project's admin users.
 import type { Projector } from './projector.ts';
-import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import type { ReadModelOp, ReadModelQueries } from '../readmodel/read-model.ts';
+import type { SigningKeyState } from '../crypto/access-tokens.ts';
+import { REFRESH_TOKEN_ROTATION_MODES, type RefreshTokenRotationMode } from '../events/project-events.ts';
 import type { RateLimitOverrides } from '../rate-limit-catalogue.ts';
 
 export type AccessLevel = 'client' | 'server' | 'admin';
@@ -33,6 +35,26 @@ export const projectProjector: Projector = (event) => {
       return [{ op: 'hset', key: projectKey(event.data.projectId), fields: { rateLimits: JSON.stringify(event.data.rateLimits) } }];
     case 'ProjectTrustedDomainsChanged':
       return [{ op: 'hset', key: projectKey(event.data.projectId), fields: { trustedDomains: JSON.stringify(event.data.trustedDomains) } }];
+    case 'ProjectKeyRotated': {
+      const { projectId, kind, newKey, previousKey, previousKeyEndsAtMillis, rotatedAtMillis } = event.data;
+      const ops: ReadModelOp[] = [{ op: 'hset', key: apiKeyKey(newKey.digest), fields: { projectId, level: kind, keyId: newKey.id } }];
+      // The end is checked against the clock at each request (findApiKey's caller), not by an
+      // expiry: the cached key record must never outlive it, and a timer decides nothing here.
+      if (previousKey) ops.push({ op: 'hset', key: apiKeyKey(previousKey.digest), fields: { notAfter: String(previousKeyEndsAtMillis ?? rotatedAtMillis) } });
+      return ops;
+    }
+    case 'ProjectKeyRevoked':
+      return [{ op: 'del', key: apiKeyKey(event.data.key.digest) }];
+    case 'ProjectSigningKeyRotated':
+      return [
+        {
+          op: 'hset',
+          key: projectKey(event.data.projectId),
+          fields: { signingKeyGeneration: String(event.data.generation), previousSigningKeyUntil: String(event.data.previousVerifiesUntilMillis) },
+        },
+      ];
+    case 'ProjectRefreshTokenRotationChanged':
+      return [{ op: 'hset', key: projectKey(event.data.projectId), fields: { refreshTokenRotation: event.data.rotation } }];
     case 'ProjectAdminAdded':
       return [{ op: 'sadd', key: adminsKey(event.data.projectId), member: event.data.userId }];
     case 'ProjectAdminRemoved':
@@ -48,12 +70,16 @@ export interface ProjectView {
   trustedDomains: string[];
   /** Overrides of the default rate limits (rate-limit-catalogue.ts). */
   rateLimits: RateLimitOverrides;
+  /** Absent: the default (project-decider.ts DEFAULT_REFRESH_TOKEN_ROTATION). */
+  refreshTokenRotation: RefreshTokenRotationMode | undefined;
 }
 
 export interface ApiKeyView {
   projectId: string;
   level: AccessLevel;
   keyId: string;
+  /** Set once the key was rotated out: it works only while now < notAfterMillis. */
+  notAfterMillis: number | undefined;
 }
 
 export async function findProject(rm: ReadModelQueries, projectId: string): Promise<ProjectView | undefined> {
@@ -64,7 +90,16 @@ export async function findProject(rm: ReadModelQueries, projectId: string): Prom
     name: h.name,
     trustedDomains: JSON.parse(h.trustedDomains ?? '[]') as string[],
     rateLimits: JSON.parse(h.rateLimits ?? '{}') as RateLimitOverrides,
+    refreshTokenRotation: REFRESH_TOKEN_ROTATION_MODES.find((m) => m === h.refreshTokenRotation),
   };
+}
+
+/** The project's signing-key generation for the access-token signer (generation 0 before any rotation). */
+export async function signingKeyState(rm: ReadModelQueries, projectId: string): Promise<SigningKeyState> {
+  const h = await rm.hgetall(projectKey(projectId));
+  const generation = Number(h?.signingKeyGeneration ?? '0');
+  if (!Number.isSafeInteger(generation) || generation <= 0) return { generation: 0 };
+  return { generation, previousUntilMs: Number(h?.previousSigningKeyUntil ?? '0') };
 }
 
 export async function findApiKey(rm: ReadModelQueries, digest: string): Promise<ApiKeyView | undefined> {
@@ -72,7 +107,7 @@ export async function findApiKey(rm: ReadModelQueries, digest: string): Promise<
   if (!h?.projectId || !h.keyId) return undefined;
   const level = h.level;
   if (level !== 'client' && level !== 'server' && level !== 'admin') return undefined;
-  return { projectId: h.projectId, level, keyId: h.keyId };
+  return { projectId: h.projectId, level, keyId: h.keyId, notAfterMillis: h.notAfter === undefined ? undefined : Number(h.notAfter) };
 }
 
 export async function isProjectAdmin(rm: ReadModelQueries, projectId: string, userId: string): Promise<boolean> {

@@ -1,12 +1,21 @@
 // The projection runner: subscribes to `$all` from the read model's checkpoint (catch-up, then
 // live), turns each event into read-model operations with the projector, and applies them in
 // batches together with the checkpoint. Writers call waitFor(position) so that a request answers
-// only once its own write is visible to the next query (read-your-writes).
+// only once its own write is visible to the next query (read-your-writes). A read model that
+// does not answer for this log (read-model-verdict.ts) is rebuilt from it before it is used.
 import { setTimeout as delay } from 'node:timers/promises';
 import { asDomainEvent } from '../events/catalogue.ts';
 import type { AllFilter, EventStore, RecordedEvent, Subscription } from '../store/event-store.ts';
-import { ReadModelBehindError, type ProjectedEvent, type ReadModel, type ReadModelWriter } from '../readmodel/read-model.ts';
+import {
+  ReadModelBehindError,
+  ReadModelOfAnotherLogError,
+  type ProjectedEvent,
+  type ReadModel,
+  type ReadModelWriter,
+} from '../readmodel/read-model.ts';
 import type { Projector } from './projector.ts';
+import type { Verdict } from './read-model-verdict.ts';
+import { ensureOwnReadModel } from './read-model-ownership.ts';
 
 export interface ProjectionRunnerOptions {
   store: EventStore;
@@ -62,6 +71,9 @@ export class ProjectionRunner {
   private resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
   private watchdog: NodeJS.Timeout | undefined;
   private resetting = false;
+  /** The identity of the log, read at every (re)subscription; every write carries it. */
+  private logId: string | undefined;
+  private rebuilding: Verdict | undefined;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -72,9 +84,27 @@ export class ProjectionRunner {
     return this.checkpoint;
   }
 
-  /** Subscribes from the checkpoint; resolves once the read model has caught up with the log. */
+  /**
+   * Why the read model is being rebuilt from the log (it was of another log, ahead of it, or of
+   * another history), until the rebuilt one has caught up; undefined otherwise. /ready is 503 meanwhile.
+   */
+  get rebuildingBecause(): Verdict | undefined {
+    return this.rebuilding;
+  }
+
+  /**
+   * Makes sure the read model answers for this log (rebuilding it if not), then subscribes from
+   * its checkpoint; resolves once the read model has caught up with the log.
+   */
   async start(): Promise<void> {
     this.stopped = false;
+    await this.ensureOwnReadModel();
+    await this.resume();
+    this.rebuilding = undefined;
+  }
+
+  /** Subscribes from the read model's checkpoint; resolves once it has caught up with the log. */
+  private async resume(): Promise<void> {
     this.checkpoint = await this.options.readModel.checkpoint();
     this.enqueuedTo = this.checkpoint;
     // Waiters for positions the read model already holds (e.g. written into a rebuilt generation
@@ -98,21 +128,33 @@ export class ProjectionRunner {
       return; // unreachable now: the next flush retries, the next check looks again
     }
     if (stored >= this.checkpoint || this.stopped || this.resetting) return;
-    this.resetting = true;
-    const started = Date.now();
     this.options.log?.('warn', 'read model is behind what was applied (flushed or replaced?); projecting again from the log', {
       readModelCheckpoint: String(stored),
       applied: String(this.checkpoint),
     });
+    await this.projectAgain();
+  }
+
+  /**
+   * Drops what is pending, makes sure the read model is still this log's (another instance may
+   * have switched it, or Redis been replaced), and projects again from where it now stands.
+   */
+  private async projectAgain(): Promise<void> {
+    if (this.stopped || this.resetting) return;
+    this.resetting = true;
+    const started = Date.now();
     try {
       await this.subscription?.close();
       this.subscription = undefined;
       await this.flushing.catch(() => undefined);
       this.pending = [];
       this.signalBatchApplied(); // a reader held back by the dropped batches goes on
-      this.checkpoint = stored;
-      this.enqueuedTo = stored;
+      await this.ensureOwnReadModel();
+      this.checkpoint = await this.options.readModel.checkpoint();
+      this.enqueuedTo = this.checkpoint;
+      this.releaseWaiters();
       await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
+      this.rebuilding = undefined;
       this.options.log?.('info', 'read model caught up again', { checkpoint: String(this.checkpoint), ms: Date.now() - started });
     } catch (error) {
       this.options.log?.('error', 'projecting again failed; resubscribing', { error: (error as Error).message });
@@ -133,6 +175,7 @@ export class ProjectionRunner {
       { fromPosition: this.enqueuedTo >= 0n ? this.enqueuedTo : undefined, filter: this.options.filter },
       {
         onEvent: (recorded) => this.enqueue(recorded),
+        onCheckpoint: (position) => this.advanceTo(position),
         onCaughtUp: () => {
           caughtUp = true;
           this.resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
@@ -146,15 +189,58 @@ export class ProjectionRunner {
             return;
           }
           if (this.stopped) return;
-          const delayMs = this.resubscribeBackoffMs;
-          this.resubscribeBackoffMs = Math.min(delayMs * 2, RESUBSCRIBE_MAX_MS);
+          const delayMs = this.nextResubscribeDelay();
           this.options.log?.('warn', 'projection subscription dropped; resubscribing', { error: error.message, delayMs });
-          setTimeout(() => {
-            if (!this.stopped && !this.subscription) this.subscribe();
-          }, delayMs).unref();
+          setTimeout(() => void this.resubscribe(), delayMs).unref();
         },
       },
     );
+  }
+
+  private nextResubscribeDelay(): number {
+    const delayMs = this.resubscribeBackoffMs;
+    this.resubscribeBackoffMs = Math.min(delayMs * 2, RESUBSCRIBE_MAX_MS);
+    return delayMs;
+  }
+
+  /**
+   * Reopens a dropped subscription after the last event taken in, once the read model is known
+   * to be this log's still: the store that came back may be another log, or an older copy.
+   */
+  private async resubscribe(): Promise<void> {
+    if (this.stopped || this.subscription || this.resetting) return;
+    this.resetting = true;
+    try {
+      if (await this.ensureOwnReadModel()) {
+        await this.flushing.catch(() => undefined);
+        this.pending = [];
+        this.signalBatchApplied();
+        this.checkpoint = await this.options.readModel.checkpoint();
+        this.enqueuedTo = this.checkpoint;
+        this.releaseWaiters();
+      }
+      if (!this.stopped && !this.subscription) this.subscribe(() => (this.rebuilding = undefined));
+    } catch (error) {
+      const delayMs = this.nextResubscribeDelay();
+      this.options.log?.('warn', 'projection subscription could not be reopened; retrying', { error: (error as Error).message, delayMs });
+      if (!this.stopped) setTimeout(() => void this.resubscribe(), delayMs).unref();
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  /** See read-model-ownership.ts; returns whether the live generation changed. */
+  private async ensureOwnReadModel(): Promise<boolean> {
+    const { store, readModel, filter, log } = this.options;
+    return ensureOwnReadModel({
+      store,
+      readModel,
+      filter,
+      ...(log ? { log } : {}),
+      onJudged: (logId) => (this.logId = logId),
+      onRebuilding: (verdict) => (this.rebuilding = verdict),
+      fill: (next) => this.catchUp(next),
+    });
   }
 
   async stop(): Promise<void> {
@@ -231,6 +317,7 @@ export class ProjectionRunner {
   }
 
   private async rebuildIntoNextGeneration(started: number, onProgress?: (p: RebuildProgress) => void): Promise<{ events: number; ms: number }> {
+    this.logId ??= await this.options.store.logIdentity();
     const next = await this.options.readModel.openNextGeneration();
     let total = 0;
     for await (const _ of this.options.store.readAll({ filter: this.options.filter })) total++;
@@ -244,12 +331,12 @@ export class ProjectionRunner {
       await next.activate();
     } catch (error) {
       await next.discard().catch(() => undefined);
-      if (!this.stopped && !this.subscription) await this.start();
+      if (!this.stopped && !this.subscription) await this.resume();
       throw error;
     }
     this.pending = [];
     this.signalBatchApplied(); // a reader held back by the dropped batches goes on
-    await this.start();
+    await this.resume();
     onProgress?.({ applied, total: Math.max(total, applied), position: this.checkpoint });
     return { events: applied, ms: Date.now() - started };
   }
@@ -262,7 +349,7 @@ export class ProjectionRunner {
     let applying: Promise<void> = Promise.resolve();
     const apply = async (full: ProjectedEvent[]): Promise<void> => {
       await applying;
-      const step = writer.applyBatch(full).then(() => {
+      const step = writer.applyBatch(full, this.writeOptions()).then(() => {
         applied += full.length;
         onBatch?.(applied, full[full.length - 1]!.position);
       });
@@ -281,9 +368,17 @@ export class ProjectionRunner {
     return applied;
   }
 
+  private writeOptions(): { logId?: string } {
+    return this.logId === undefined ? {} : { logId: this.logId };
+  }
+
   private project(recorded: RecordedEvent): ProjectedEvent {
     const event = asDomainEvent(recorded);
-    return { position: recorded.position, ops: event ? this.options.projector(event, recorded) : [] };
+    return {
+      position: recorded.position,
+      ops: event ? this.options.projector(event, recorded) : [],
+      event: { id: recorded.id, streamId: recorded.streamId, revision: recorded.revision },
+    };
   }
 
   private async enqueue(recorded: RecordedEvent): Promise<void> {
@@ -301,6 +396,20 @@ export class ProjectionRunner {
         .finally(() => (this.draining = false));
     }
     while (this.pending.length >= 2 * this.batchSize && !this.stopped) await this.nextBatchApplied();
+  }
+
+  /**
+   * The store looked at everything up to `position` and none of it is ours: nothing to project,
+   * but the checkpoint moves with the next batch, so a restart does not scan that stretch again.
+   */
+  private advanceTo(position: bigint): void {
+    if (position <= this.enqueuedTo) return;
+    this.enqueuedTo = position;
+    const last = this.pending.at(-1);
+    // Consecutive stretches without ops collapse into one entry: one checkpoint write, not many.
+    if (last && last.ops.length === 0) this.pending[this.pending.length - 1] = { position, ops: [] };
+    else this.pending.push({ position, ops: [] });
+    this.scheduleFlush();
   }
 
   /** Resolves when the read model has taken one more batch (or the runner stops). */
@@ -328,7 +437,10 @@ export class ProjectionRunner {
       while (this.pending.length) {
         const batch = this.pending.slice(0, this.batchSize);
         try {
-          this.checkpoint = await this.options.readModel.applyBatch(batch, this.checkpoint >= 0n ? { expectAtLeast: this.checkpoint } : {});
+          this.checkpoint = await this.options.readModel.applyBatch(batch, {
+            ...this.writeOptions(),
+            ...(this.checkpoint >= 0n ? { expectAtLeast: this.checkpoint } : {}),
+          });
           this.pending.splice(0, batch.length);
           this.lastAppliedAtMs = Date.now();
           this.releaseWaiters();
@@ -342,6 +454,14 @@ export class ProjectionRunner {
             this.pending = [];
             this.signalBatchApplied(); // a reader held back by the dropped batches goes on
             setImmediate(() => void this.checkReadModel());
+            return;
+          }
+          if (error instanceof ReadModelOfAnotherLogError) {
+            // The live generation was switched to one of another log (an instance of another log
+            // shares this Redis): nothing of ours lands in it; judge it and rebuild.
+            this.pending = [];
+            this.signalBatchApplied();
+            setImmediate(() => void this.projectAgain());
             return;
           }
           this.options.log?.('warn', 'read model write failed; retrying', { error: (error as Error).message, backoffMs });

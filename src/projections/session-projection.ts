@@ -11,6 +11,8 @@ import { termsOf } from '../policy/session-authority.ts';
 const sessionKey = (sessionId: string) => `session:${sessionId}`;
 const refreshKey = (digest: string) => `refresh:${digest}`;
 const userSessionsKey = (userId: string) => `user-sessions:${userId}`;
+/** A refresh token rotated out: presenting it is a retry (within the grace) or reuse. */
+const retiredRefreshKey = (digest: string) => `retired-refresh:${digest}`;
 
 export const sessionProjector: Projector = (event) => {
   switch (event.type) {
@@ -32,6 +34,7 @@ export const sessionProjector: Projector = (event) => {
             endsWithParent: terms.endsWithParent ? '1' : '0',
             // The RFC 8693 actor chain every access token of an impersonation session names.
             actorChain: terms.actorChain.join(' '),
+            via: d.via,
           },
           expireAtMs: d.expiresAtMillis,
         },
@@ -48,6 +51,14 @@ export const sessionProjector: Projector = (event) => {
           expireAtMs: event.data.sessionExpiresAtMillis,
         },
       ];
+    case 'SessionRefreshTokenRotated': {
+      const d = event.data;
+      return [
+        { op: 'del', key: refreshKey(d.previousDigest) },
+        { op: 'set', key: refreshKey(d.refreshTokenDigest), value: d.sessionId, expireAtMs: d.sessionExpiresAtMillis },
+        { op: 'set', key: retiredRefreshKey(d.previousDigest), value: d.sessionId, expireAtMs: d.sessionExpiresAtMillis },
+      ];
+    }
     case 'SessionRevoked':
       return [
         { op: 'del', key: sessionKey(event.data.sessionId) },
@@ -74,6 +85,8 @@ export interface SessionView {
   parentSessionId: string | undefined;
   /** The RFC 8693 actor chain of its tokens, current actor first; empty when it acts for nobody. */
   actorChain: string[];
+  /** How it came to be; undefined for a record projected before it was kept. */
+  via: string | undefined;
 }
 
 /** Bounds the walk up a session's ancestors (see parent-session.ts). */
@@ -115,6 +128,7 @@ async function sessionRecord(rm: ReadModelQueries, projectId: string, sessionId:
       startedByUser: h.startedByUser === '1',
       parentSessionId: h.parentSessionId || undefined,
       actorChain: chain === '' ? [] : chain.split(' '),
+      via: h.via,
     },
   };
 }
@@ -122,6 +136,11 @@ async function sessionRecord(rm: ReadModelQueries, projectId: string, sessionId:
 export async function findSessionByRefreshDigest(rm: ReadModelQueries, projectId: string, digest: string): Promise<SessionView | undefined> {
   const sessionId = await rm.get(refreshKey(digest));
   return sessionId ? findSession(rm, projectId, sessionId) : undefined;
+}
+
+/** The session a rotated-out refresh token belonged to (whether it is still live or not). */
+export async function findRetiredRefreshSessionId(rm: ReadModelQueries, digest: string): Promise<string | undefined> {
+  return rm.get(retiredRefreshKey(digest));
 }
 
 /** The user's live sessions, oldest first. */

@@ -89,15 +89,17 @@ export function withReadThroughCache(inner: ReadModel, options: ReadThroughCache
     smembers: async (key) => (await readThrough('smembers', key, () => inner.smembers(key))) ?? [],
     applyBatch: (events, applyOptions) => beginWrite(touchedKeys(events), () => inner.applyBatch(events, applyOptions)),
     checkpoint: () => inner.checkpoint(),
-    rateWindow: (key, windowMs, nowMs, add) => inner.rateWindow(key, windowMs, nowMs, add),
+    provenance: () => inner.provenance(),
+    rateTake: (key, limit, windowMs, nowMs, add) => inner.rateTake(key, limit, windowMs, nowMs, add),
     async openNextGeneration(): Promise<NextGeneration> {
       const next = await inner.openNextGeneration();
       return {
         id: next.id,
         applyBatch: (events, applyOptions) => next.applyBatch(events, applyOptions),
         checkpoint: () => next.checkpoint(),
+        provenance: () => next.provenance(),
         // The live generation is replaced wholesale: nothing cached from the old one may stay.
-        activate: () => beginWrite('all', () => next.activate()),
+        activate: (activateOptions) => beginWrite('all', () => next.activate(activateOptions)),
         discard: () => next.discard(),
       };
     },

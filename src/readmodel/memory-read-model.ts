@@ -7,16 +7,22 @@
 import { createHash } from 'node:crypto';
 import {
   ReadModelBehindError,
+  ReadModelOfAnotherLogError,
   type ApplyOptions,
   type NextGeneration,
   type ProjectedEvent,
-  type RateWindow,
   type ReadModel,
   type ReadModelOp,
+  type ReadModelProvenance,
 } from './read-model.ts';
+import { gcraStep, validateRateTake } from './gcra.ts';
 
 /** The key the Redis adapter stores a generation's checkpoint under; reserved in both adapters. */
 export const CHECKPOINT_KEY = '__checkpoint';
+/** Where the Redis adapter keeps the generation's log identity and the event at its checkpoint. */
+export const LOG_ID_KEY = '__log';
+export const CHECKPOINT_EVENT_KEY = '__checkpoint_event';
+const RESERVED_KEYS: readonly string[] = [CHECKPOINT_KEY, LOG_ID_KEY, CHECKPOINT_EVENT_KEY];
 
 /** Positions are u64 in the event store. */
 const MAX_POSITION = (1n << 64n) - 1n;
@@ -66,8 +72,8 @@ export function validateEvents(events: readonly ProjectedEvent[]): void {
       throw new RangeError(`read model: position ${String(event.position)} is not a u64`);
     }
     for (const op of event.ops) {
-      if (op.key === CHECKPOINT_KEY) {
-        throw new RangeError(`read model: the key ${CHECKPOINT_KEY} is reserved for the checkpoint`);
+      if (RESERVED_KEYS.includes(op.key)) {
+        throw new RangeError(`read model: the key ${op.key} is reserved for the checkpoint and its provenance`);
       }
       if ((op.op === 'set' || op.op === 'hset') && op.expireAtMs !== undefined && !Number.isSafeInteger(op.expireAtMs)) {
         throw new RangeError(`read model: expireAtMs must be an integer epoch-ms, got ${op.expireAtMs}`);
@@ -76,30 +82,39 @@ export function validateEvents(events: readonly ProjectedEvent[]): void {
   }
 }
 
-export function validateRateWindow(windowMs: number, nowMs: number, add: number): void {
-  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) throw new RangeError(`rateWindow: windowMs must be a positive integer, got ${windowMs}`);
-  if (!Number.isFinite(nowMs)) throw new RangeError(`rateWindow: nowMs must be finite, got ${nowMs}`);
-  if (!Number.isSafeInteger(add)) throw new RangeError(`rateWindow: add must be an integer, got ${add}`);
-}
-
 type Entry =
   | { type: 'string'; value: string; expireAtMs: number | undefined }
   | { type: 'hash'; fields: Map<string, string>; expireAtMs: number | undefined }
   | { type: 'set'; members: Set<string>; expireAtMs: number | undefined };
 
 interface Generation {
+  id: string;
   data: Map<string, Entry>;
   checkpoint: bigint;
+  logId: string | undefined;
+  checkpointEvent: ReadModelProvenance['checkpointEvent'];
+}
+
+const emptyGeneration = (id: string): Generation => ({ id, data: new Map(), checkpoint: -1n, logId: undefined, checkpointEvent: undefined });
+
+function provenanceOf(gen: Generation): ReadModelProvenance {
+  return {
+    generation: gen.id,
+    checkpoint: gen.checkpoint,
+    ...(gen.logId !== undefined ? { logId: gen.logId } : {}),
+    ...(gen.checkpointEvent ? { checkpointEvent: { ...gen.checkpointEvent } } : {}),
+  };
 }
 
 const SWEEP_EVERY_MS = 60_000;
-/** Rate counters outlive their window by this much, in case callers' clocks lag a little. */
+/** Rate buckets are kept this much past the moment they are full again, in case callers' clocks lag a little. */
 export const RATE_GRACE_MS = 5_000;
 
 export function createMemoryReadModel(options: { now: () => number }): ReadModel {
   const { now } = options;
-  let live: Generation = { data: new Map(), checkpoint: -1n };
-  const rates = new Map<string, { count: number; resetAtMs: number }>();
+  let live: Generation = emptyGeneration('0');
+  /** Rate buckets: key -> theoretical arrival time (gcra.ts). */
+  const rates = new Map<string, number>();
   let nextGenerationId = 1;
   let lastSweepMs = now();
   let closed = false;
@@ -122,7 +137,7 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     if (nowMs - lastSweepMs < SWEEP_EVERY_MS) return;
     lastSweepMs = nowMs;
     for (const [key, entry] of live.data) if (isExpired(entry, nowMs)) live.data.delete(key);
-    for (const [key, rate] of rates) if (rate.resetAtMs + RATE_GRACE_MS <= nowMs) rates.delete(key);
+    for (const [key, tat] of rates) if (tat + RATE_GRACE_MS <= nowMs) rates.delete(key);
   }
 
   // Mirrors the Redis script op for op, including its choices: a write whose expiry has
@@ -186,11 +201,16 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
   function applyTo(gen: Generation, events: readonly ProjectedEvent[], options: ApplyOptions = {}): bigint {
     validateEvents(events);
     if (options.expectAtLeast !== undefined && gen.checkpoint < options.expectAtLeast) throw new ReadModelBehindError(gen.checkpoint, options.expectAtLeast);
+    if (options.logId !== undefined && gen.logId !== undefined && gen.logId !== options.logId) throw new ReadModelOfAnotherLogError(gen.logId, options.logId);
+    if (options.logId !== undefined) gen.logId = options.logId;
     const nowMs = now();
     for (const event of events) {
       if (event.position <= gen.checkpoint) continue;
       for (const op of event.ops) applyOp(gen, op, nowMs);
       gen.checkpoint = event.position;
+      // An entry without an event (the checkpoint moved past streams it does not project) keeps the
+      // last event it did see as its checkpoint event.
+      if (event.event) gen.checkpointEvent = { ...event.event, position: event.position };
     }
     if (gen === live) maybeSweep(nowMs);
     return gen.checkpoint;
@@ -242,31 +262,28 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       return live.checkpoint;
     },
 
-    async rateWindow(key, windowMs, nowMs, add) {
+    async provenance() {
       assertOpen();
-      validateRateWindow(windowMs, nowMs, add);
-      const index = Math.floor(nowMs / windowMs);
-      const resetAtMs = (index + 1) * windowMs;
-      // Keyed by key and window index, as the Redis adapter names its counters, so that both
-      // behave alike even when callers' clocks disagree about the current window.
-      const slot = `${key}:${index}`;
-      let rate = rates.get(slot);
-      if (rate === undefined) {
-        if (add <= 0) return { count: 0, resetAtMs } satisfies RateWindow;
-        rate = { count: 0, resetAtMs };
-        rates.set(slot, rate);
+      return provenanceOf(live);
+    },
+
+    async rateTake(key, limit, windowMs, nowMs, add) {
+      assertOpen();
+      validateRateTake(limit, windowMs, nowMs, add);
+      const step = gcraStep(rates.get(key), limit, windowMs, nowMs, add);
+      if (step.write) {
+        if (step.tat === undefined) rates.delete(key);
+        else rates.set(key, step.tat);
       }
-      // A negative add gives back what an earlier call took; a counter never goes below zero.
-      rate.count = Math.max(0, rate.count + add);
       maybeSweep(now());
-      return { count: rate.count, resetAtMs };
+      return { allowed: step.allowed, retryAfterMs: step.retryAfterMs, remaining: step.remaining };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {
       assertOpen();
-      const gen: Generation = { data: new Map(), checkpoint: -1n };
-      let state: 'open' | 'active' | 'discarded' = 'open';
       const id = String(nextGenerationId++);
+      const gen = emptyGeneration(id);
+      let state: 'open' | 'active' | 'discarded' = 'open';
       const assertUsable = (): void => {
         assertOpen();
         if (state === 'discarded') throw new Error(`memory read model: generation ${id} was discarded`);
@@ -281,11 +298,18 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
           assertUsable();
           return gen.checkpoint;
         },
-        async activate() {
+        async provenance() {
           assertUsable();
+          return provenanceOf(gen);
+        },
+        async activate(activateOptions) {
+          assertUsable();
+          if (live === gen) return true;
+          if (activateOptions?.ifLiveIs !== undefined && live.id !== activateOptions.ifLiveIs) return false;
           // One assignment: queries see either the old generation or the new one, never a mix.
           live = gen;
           state = 'active';
+          return true;
         },
         async discard() {
           assertOpen();

@@ -4,6 +4,8 @@
 // changes nothing. The adapter applies each event's operations and the new checkpoint as one
 // atomic step, skipping events at or below the checkpoint.
 
+import type { RateDecision } from './gcra.ts';
+
 export type ReadModelOp =
   /** Replace a string value. `expireAtMs` is an absolute epoch-ms expiry (PXAT), never relative. */
   | { op: 'set'; key: string; value: string; expireAtMs?: number }
@@ -13,10 +15,34 @@ export type ReadModelOp =
   | { op: 'sadd'; key: string; member: string }
   | { op: 'srem'; key: string; member: string };
 
+/** Which event of the log a projected event is, so that a read model can be checked against a log. */
+export interface EventRef {
+  id: string;
+  streamId: string;
+  revision: bigint;
+}
+
 /** The operations one event produced, tagged with that event's global position. */
 export interface ProjectedEvent {
   position: bigint;
   ops: readonly ReadModelOp[];
+  /** The event itself; the generation keeps the one at its checkpoint (see ReadModelProvenance). */
+  event?: EventRef;
+}
+
+/**
+ * Where a generation comes from, read in one atomic step with its checkpoint: the log it was
+ * built from and the event at its checkpoint. A read model is only used for a log it belongs to
+ * (projections/read-model-verdict.ts).
+ */
+export interface ReadModelProvenance {
+  /** The generation these describe (the live one, for ReadModel.provenance()). */
+  generation: string;
+  checkpoint: bigint;
+  /** Absent when nothing was applied with a log identity yet (empty, or written before identities). */
+  logId?: string;
+  /** The event applied last, with its position; absent when unknown (written before identities). */
+  checkpointEvent?: EventRef & { position: bigint };
 }
 
 /** Reads of one generation of the read model. Expired entries read as absent. */
@@ -35,6 +61,12 @@ export interface ApplyOptions {
    * the next batch would land on the emptied model and move its checkpoint past everything lost.
    */
   expectAtLeast?: bigint;
+  /**
+   * The identity of the log the events come from. A generation records the first it is given
+   * (atomically with the events) and refuses the events of any other log with
+   * ReadModelOfAnotherLogError, nothing applied: an instance on another log never writes into it.
+   */
+  logId?: string;
 }
 
 /** Writes into one generation. */
@@ -47,32 +79,32 @@ export interface ReadModelWriter {
   applyBatch(events: readonly ProjectedEvent[], options?: ApplyOptions): Promise<bigint>;
   /** This generation's checkpoint: the position of the last applied event, or -1n. */
   checkpoint(): Promise<bigint>;
+  provenance(): Promise<ReadModelProvenance>;
 }
 
 /** A generation being rebuilt next to the live one; queries keep reading the live one. */
 export interface NextGeneration extends ReadModelWriter {
   readonly id: string;
-  /** Atomically makes this generation the live one and drops the old one. */
-  activate(): Promise<void>;
+  /**
+   * Atomically makes this generation the live one and drops the old one. With `ifLiveIs`, only
+   * while that generation is still live: false, nothing switched, when another instance
+   * switched first (the caller then judges the generation now live, and may discard this one).
+   */
+  activate(options?: { ifLiveIs?: string }): Promise<boolean>;
   /** Drops this generation without touching the live one. */
   discard(): Promise<void>;
 }
 
-export interface RateWindow {
-  /** Hits in the current window after this call. */
-  count: number;
-  /** When the current window ends (epoch ms). */
-  resetAtMs: number;
-}
+export type { RateDecision } from './gcra.ts';
 
 export interface ReadModel extends ReadModelQueries, ReadModelWriter {
   /** 'memory' or 'redis', for /ready and logs. */
   readonly kind: string;
   /**
-   * Fixed-window counter for rate limits; `add` 0 only reads, a negative `add` (with the same
-   * `nowMs`) gives back an earlier add, never below zero. Not part of any generation.
+   * A rate limit of `limit` per `windowMs` on `key` (a token bucket, gcra.ts), atomically: `add`
+   * > 0 takes units or refuses, 0 only looks, < 0 gives units back. Not part of any generation.
    */
-  rateWindow(key: string, windowMs: number, nowMs: number, add: number): Promise<RateWindow>;
+  rateTake(key: string, limit: number, windowMs: number, nowMs: number, add: number): Promise<RateDecision>;
   /** Starts an empty generation for a rebuild. */
   openNextGeneration(): Promise<NextGeneration>;
   /**
@@ -101,5 +133,16 @@ export class ReadModelBehindError extends Error {
     readonly expectedAtLeast: bigint,
   ) {
     super(`read model checkpoint ${checkpoint} is behind ${expectedAtLeast}, which was applied before: it lost data`);
+  }
+}
+
+/** The generation was built from another log than the events offered to it. Nothing was applied. */
+export class ReadModelOfAnotherLogError extends Error {
+  override readonly name = 'ReadModelOfAnotherLogError';
+  constructor(
+    readonly readModelLogId: string,
+    readonly logId: string,
+  ) {
+    super(`read model was built from log ${readModelLogId}, not from log ${logId}: nothing applied`);
   }
 }

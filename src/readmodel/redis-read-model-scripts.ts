@@ -1,6 +1,6 @@
 // The Lua scripts of the Redis read model (redis-read-model.ts has the layout of the keys they
 // touch). Each write is one script, so a change and its checkpoint are applied atomically.
-import { CHECKPOINT_KEY } from './memory-read-model.ts';
+import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY } from './memory-read-model.ts';
 
 // Shared by the write scripts. `now` is the injected clock, passed in: an entry whose
 // PEXPIRETIME is at or before it counts as gone here exactly as in the memory adapter, even
@@ -21,10 +21,12 @@ end
 
 // KEYS[1] live pointer, KEYS[2] building set.
 // ARGV[1] generation key base '<prefix>:{rm}:g', ARGV[2] explicit generation or '' for the
-// live one, ARGV[3] now (ms), then per event: position (20 digits), op count, ops:
+// live one, ARGV[3] now (ms), ARGV[4] expect-at-least position or '', ARGV[5] log identity or
+// '', then per event: position (20 digits), the event's reference or '', op count, ops:
 //   s key value exp|''   d key   h key exp|'' nfields f v ...   a key member   r key member
 // Positions are compared as equal-length digit strings: Lua numbers are doubles and
-// positions are u64. Returns the checkpoint after ('' when none).
+// positions are u64. The log identity and the reference of the event at the checkpoint are
+// kept next to the checkpoint, in the same step. Returns the checkpoint after ('' when none).
 export const LUA_APPLY = `${LUA_LIVE_TYPE}
 local gen = ARGV[2]
 local live = redis.call('GET', KEYS[1]) or '0'
@@ -41,12 +43,22 @@ local now = tonumber(ARGV[3])
 if ARGV[4] ~= '' and cp < ARGV[4] then
   return redis.error_reply('AUTHLOG_READ_MODEL_BEHIND ' .. cp)
 end
-local i = 5
+if ARGV[5] ~= '' then
+  local logKey = base .. '${LOG_ID_KEY}'
+  local stored = redis.call('GET', logKey)
+  if stored and stored ~= ARGV[5] then
+    return redis.error_reply('AUTHLOG_READ_MODEL_OTHER_LOG ' .. stored)
+  end
+  if not stored then redis.call('SET', logKey, ARGV[5]) end
+end
+local lastRef = false
+local i = 6
 local n = #ARGV
 while i <= n do
   local pos = ARGV[i]
-  local nops = tonumber(ARGV[i + 1])
-  i = i + 2
+  local ref = ARGV[i + 1]
+  local nops = tonumber(ARGV[i + 2])
+  i = i + 3
   local apply = pos > cp
   for _ = 1, nops do
     local code = ARGV[i]
@@ -104,9 +116,31 @@ while i <= n do
   if apply then
     redis.call('SET', cpKey, pos)
     cp = pos
+    if ref ~= '' then lastRef = ref end
   end
 end
+if lastRef then
+  local refKey = base .. '${CHECKPOINT_EVENT_KEY}'
+  -- An entry without an event (the checkpoint moved past streams it does not project) keeps the
+  -- last event it did see as its checkpoint event.
+  redis.call('SET', refKey, lastRef)
+end
 return cp
+`;
+
+// KEYS[1] live pointer. ARGV[1] generation key base, ARGV[2] explicit generation or '' for the
+// live one. Returns {generation, checkpoint, log identity, checkpoint event} ('' for absent:
+// a nil would end the Lua array), all read in one step.
+export const LUA_PROVENANCE = `
+local gen = ARGV[2]
+if gen == '' then gen = redis.call('GET', KEYS[1]) or '0' end
+local base = ARGV[1] .. gen .. ':'
+return {
+  gen,
+  redis.call('GET', base .. '${CHECKPOINT_KEY}') or '',
+  redis.call('GET', base .. '${LOG_ID_KEY}') or '',
+  redis.call('GET', base .. '${CHECKPOINT_EVENT_KEY}') or '',
+}
 `;
 
 // KEYS[1] live pointer. ARGV[1] generation key base, ARGV[2] 'get'|'hgetall'|'smembers'|'cp',
@@ -165,11 +199,15 @@ redis.call('SADD', KEYS[3], n)
 return tostring(n)
 `;
 
-// KEYS[1] live pointer, KEYS[2] building set. ARGV[1] generation. Swaps the pointer and
-// returns the previous live id, which the caller then deletes.
+// KEYS[1] live pointer, KEYS[2] building set. ARGV[1] generation, ARGV[2] the generation that
+// must still be live ('' for any). Swaps the pointer and returns the previous live id, which
+// the caller then deletes.
 export const LUA_ACTIVATE = `
 local live = redis.call('GET', KEYS[1]) or '0'
 if live == ARGV[1] then return live end
+if ARGV[2] ~= '' and live ~= ARGV[2] then
+  return redis.error_reply('AUTHLOG_GENERATION_MOVED ' .. live)
+end
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
   return redis.error_reply('AUTHLOG_GENERATION_GONE generation ' .. ARGV[1] .. ' is not being built (discarded, or Redis was flushed)')
 end
@@ -186,22 +224,42 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 `;
 
-// KEYS[1] counter. ARGV[1] add, ARGV[2] ttl ms. One round trip; the ttl is relative so
-// that it does not depend on the injected clock agreeing with Redis's clock.
-export const LUA_RATE = `
-local add = tonumber(ARGV[1])
-if add > 0 then
-  local c = redis.call('INCRBY', KEYS[1], add)
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return c
+// KEYS[1] bucket. ARGV[1] limit, ARGV[2] window ms, ARGV[3] now (the injected clock), ARGV[4]
+// add, ARGV[5] grace ms. The steps of gcra.ts gcraStep, line for line, so both read models decide
+// alike; one script, so concurrent callers on any instance cannot both take the last unit. The
+// TAT is stored with %.17g, which reads back as the same double. The expiry is relative (PEXPIRE)
+// so that it does not depend on the injected clock agreeing with Redis's clock.
+// Returns { allowed 0|1, retry-after ms, remaining }.
+export const LUA_GCRA = `
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local add = tonumber(ARGV[4])
+local grace = tonumber(ARGV[5])
+local eps = 1e-6
+local interval = window / limit
+local raw = redis.call('GET', KEYS[1])
+local stored = raw and tonumber(raw) or nil
+local base = math.max(stored or now, now)
+local function remaining_at(tat)
+  return math.max(0, math.floor((window - (tat - now)) / interval + eps))
 end
-local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-if add < 0 and c > 0 then
-  -- a refund of an earlier add: never below zero, and the counter keeps its expiry
-  c = math.max(0, c + add)
-  redis.call('SET', KEYS[1], c, 'KEEPTTL')
+local function store(tat)
+  redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.max(1, math.ceil(tat - now)) + grace)
 end
-return c
+if add < 0 then
+  local tat = math.max(now, base + add * interval)
+  if stored ~= nil then
+    if tat > now then store(tat) else redis.call('DEL', KEYS[1]) end
+  end
+  return {1, 0, remaining_at(tat)}
+end
+local wanted = base + math.max(add, 1) * interval
+local over = wanted - now - window
+if over > eps then return {0, math.ceil(over), remaining_at(base)} end
+if add == 0 then return {1, 0, remaining_at(base)} end
+store(wanted)
+return {1, 0, remaining_at(wanted)}
 `;
 
 export type ScriptArg = string | number;
@@ -209,9 +267,10 @@ export type ScriptArg = string | number;
 export interface ScriptCommands {
   authlogRmApply(...args: ScriptArg[]): Promise<unknown>;
   authlogRmRead(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmProvenance(...args: ScriptArg[]): Promise<unknown>;
   authlogRmDump(...args: ScriptArg[]): Promise<unknown>;
   authlogRmOpen(...args: ScriptArg[]): Promise<unknown>;
   authlogRmActivate(...args: ScriptArg[]): Promise<unknown>;
   authlogRmDiscard(...args: ScriptArg[]): Promise<unknown>;
-  authlogRmRate(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmGcra(...args: ScriptArg[]): Promise<unknown>;
 }

@@ -7,7 +7,9 @@
 //   <prefix>:{rm}:building             ids of generations being rebuilt (open, not yet live)
 //   <prefix>:{rm}:g<gen>:<key>         data
 //   <prefix>:{rm}:g<gen>:__checkpoint  the generation's checkpoint, a 20-digit decimal string
-//   <prefix>:{rl}:<key>:<window index> rate counters, outside generations
+//   <prefix>:{rm}:g<gen>:__log         identity of the log the generation was built from
+//   <prefix>:{rm}:g<gen>:__checkpoint_event  JSON [position, id, stream, revision] of the event at the checkpoint
+//   <prefix>:{rl}:<key>                 rate buckets (a GCRA arrival time), outside generations
 //
 // Every write is one Lua script that resolves the live generation itself, compares each
 // event's position with the checkpoint and applies the event's ops together with the new
@@ -16,13 +18,15 @@
 import { Redis } from 'ioredis';
 import {
   ReadModelBehindError,
+  ReadModelOfAnotherLogError,
   ReadModelUnavailableError,
   type ApplyOptions,
   type NextGeneration,
   type ProjectedEvent,
   type ReadModel,
   type ReadModelOp,
-  type RateWindow,
+  type RateDecision,
+  type ReadModelProvenance,
 } from './read-model.ts';
 import {
   LUA_ACTIVATE,
@@ -30,19 +34,22 @@ import {
   LUA_DISCARD,
   LUA_DUMP,
   LUA_OPEN,
-  LUA_RATE,
+  LUA_GCRA,
+  LUA_PROVENANCE,
   LUA_READ,
   type ScriptArg,
   type ScriptCommands,
 } from './redis-read-model-scripts.ts';
 import {
+  CHECKPOINT_EVENT_KEY,
   CHECKPOINT_KEY,
+  LOG_ID_KEY,
   RATE_GRACE_MS,
   digestEntries,
   validateEvents,
-  validateRateWindow,
   type DigestEntry,
 } from './memory-read-model.ts';
+import { validateRateTake } from './gcra.ts';
 
 export interface RedisReadModelOptions {
   url: string;
@@ -119,7 +126,8 @@ function encodeChunks(events: readonly ProjectedEvent[]): ScriptArg[][] {
   let current: ScriptArg[] = [];
   let count = 0;
   for (const event of events) {
-    const encoded: ScriptArg[] = [padPosition(event.position), event.ops.length];
+    const ref = event.event ? JSON.stringify([String(event.position), event.event.id, event.event.streamId, String(event.event.revision)]) : '';
+    const encoded: ScriptArg[] = [padPosition(event.position), ref, event.ops.length];
     for (const op of event.ops) encodeOp(op, encoded);
     if (count > 0 && (count >= MAX_EVENTS_PER_SCRIPT || current.length + encoded.length > MAX_ARGS_PER_SCRIPT)) {
       chunks.push(current);
@@ -131,6 +139,21 @@ function encodeChunks(events: readonly ProjectedEvent[]): ScriptArg[][] {
   }
   if (count > 0) chunks.push(current);
   return chunks;
+}
+
+function parseProvenance(reply: unknown): ReadModelProvenance {
+  const [generation, checkpoint, logId, ref] = asStrings(reply, 'provenance');
+  const provenance: ReadModelProvenance = { generation: generation ?? '0', checkpoint: parseCheckpoint(checkpoint) };
+  if (logId) provenance.logId = logId;
+  if (ref) {
+    const parsed: unknown = JSON.parse(ref);
+    if (!Array.isArray(parsed) || parsed.length !== 4 || !parsed.every((x): x is string => typeof x === 'string')) {
+      throw new Error('redis read model: unexpected checkpoint event');
+    }
+    const [position, id, streamId, revision] = parsed as [string, string, string, string];
+    provenance.checkpointEvent = { position: BigInt(position), id, streamId, revision: BigInt(revision) };
+  }
+  return provenance;
 }
 
 export interface RedisReadModel extends ReadModel {
@@ -149,7 +172,7 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
   const buildingKey = `${rm}:building`;
   const genBase = `${rm}:g`;
   const dataPrefix = (gen: string): string => `${genBase}${gen}:`;
-  const rateKey = (key: string, index: number): string => `${prefix}:{rl}:${key}:${index}`;
+  const rateKey = (key: string): string => `${prefix}:{rl}:${key}`;
 
   let lastConnectionError: Error | undefined;
   const redis = new Redis(options.url, {
@@ -182,11 +205,12 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
 
   redis.defineCommand('authlogRmApply', { lua: LUA_APPLY, numberOfKeys: 2 });
   redis.defineCommand('authlogRmRead', { lua: LUA_READ, numberOfKeys: 1 });
+  redis.defineCommand('authlogRmProvenance', { lua: LUA_PROVENANCE, numberOfKeys: 1 });
   redis.defineCommand('authlogRmDump', { lua: LUA_DUMP });
   redis.defineCommand('authlogRmOpen', { lua: LUA_OPEN, numberOfKeys: 3 });
   redis.defineCommand('authlogRmActivate', { lua: LUA_ACTIVATE, numberOfKeys: 2 });
   redis.defineCommand('authlogRmDiscard', { lua: LUA_DISCARD, numberOfKeys: 2 });
-  redis.defineCommand('authlogRmRate', { lua: LUA_RATE, numberOfKeys: 1 });
+  redis.defineCommand('authlogRmGcra', { lua: LUA_GCRA, numberOfKeys: 1 });
   const scripts = redis as unknown as ScriptCommands;
 
   let closed = false;
@@ -222,20 +246,26 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
 
   async function applyTo(gen: string, events: readonly ProjectedEvent[], options: ApplyOptions = {}): Promise<bigint> {
     validateEvents(events);
-    if (events.length === 0) return gen === '' ? parseCheckpoint(await read('cp', '')) : checkpointOf(gen);
+    // Nothing to apply and no identity to record: no need to run the script.
+    if (events.length === 0 && options.logId === undefined) return gen === '' ? parseCheckpoint(await read('cp', '')) : checkpointOf(gen);
     let checkpoint = -1n;
     // Only the first chunk checks: the later ones follow this call's own writes.
     let expectAtLeast = options.expectAtLeast !== undefined && options.expectAtLeast >= 0n ? padPosition(options.expectAtLeast) : '';
+    const logId = options.logId ?? '';
     // Chunks go one after the other, never pipelined: were one to fail, a later one must not
     // move the checkpoint past the events it lost.
-    for (const chunk of encodeChunks(events)) {
+    const chunks = encodeChunks(events);
+    if (chunks.length === 0) chunks.push([]); // records (or checks) the log identity alone
+    for (const chunk of chunks) {
       const expected = expectAtLeast;
       let reply: unknown;
       try {
-        reply = await call('applyBatch', () => scripts.authlogRmApply(pointerKey, buildingKey, genBase, gen, now(), expected, ...chunk));
+        reply = await call('applyBatch', () => scripts.authlogRmApply(pointerKey, buildingKey, genBase, gen, now(), expected, logId, ...chunk));
       } catch (error) {
         const behind = error instanceof Error ? /^AUTHLOG_READ_MODEL_BEHIND (\d*)/.exec(error.message) : null;
         if (behind && options.expectAtLeast !== undefined) throw new ReadModelBehindError(behind[1] ? BigInt(behind[1]) : -1n, options.expectAtLeast);
+        const otherLog = error instanceof Error ? /^AUTHLOG_READ_MODEL_OTHER_LOG (.*)$/.exec(error.message) : null;
+        if (otherLog && options.logId !== undefined) throw new ReadModelOfAnotherLogError(otherLog[1] ?? '', options.logId);
         throw error;
       }
       expectAtLeast = '';
@@ -303,14 +333,16 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
       return parseCheckpoint(await read('cp', ''));
     },
 
-    async rateWindow(key, windowMs, nowMs, add): Promise<RateWindow> {
-      validateRateWindow(windowMs, nowMs, add);
-      const index = Math.floor(nowMs / windowMs);
-      const resetAtMs = (index + 1) * windowMs;
-      const ttlMs = Math.max(1, Math.ceil(resetAtMs - nowMs)) + RATE_GRACE_MS;
-      const reply = await call('rateWindow', () => scripts.authlogRmRate(rateKey(key, index), add, ttlMs));
-      if (typeof reply !== 'number') throw new Error('redis read model: unexpected reply to rateWindow');
-      return { count: reply, resetAtMs };
+    async provenance() {
+      return parseProvenance(await call('provenance', () => scripts.authlogRmProvenance(pointerKey, genBase, '')));
+    },
+
+    async rateTake(key, limit, windowMs, nowMs, add): Promise<RateDecision> {
+      validateRateTake(limit, windowMs, nowMs, add);
+      const reply = await call('rateTake', () => scripts.authlogRmGcra(rateKey(key), limit, windowMs, nowMs, add, RATE_GRACE_MS));
+      if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((v) => typeof v === 'number')) throw new Error('redis read model: unexpected reply to rateTake');
+      const [allowed, retryAfterMs, remaining] = reply as [number, number, number];
+      return { allowed: allowed === 1, retryAfterMs, remaining };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {
@@ -331,11 +363,22 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
           assertUsable();
           return checkpointOf(id);
         },
-        async activate() {
+        async provenance() {
           assertUsable();
-          const previous = await call('activate', () => scripts.authlogRmActivate(pointerKey, buildingKey, id));
+          return parseProvenance(await call('provenance', () => scripts.authlogRmProvenance(pointerKey, genBase, id)));
+        },
+        async activate(activateOptions) {
+          assertUsable();
+          let previous: unknown;
+          try {
+            previous = await call('activate', () => scripts.authlogRmActivate(pointerKey, buildingKey, id, activateOptions?.ifLiveIs ?? ''));
+          } catch (error) {
+            if (error instanceof Error && /^AUTHLOG_GENERATION_MOVED\b/.test(error.message)) return false;
+            throw error;
+          }
           state = 'active';
           if (typeof previous === 'string' && previous !== id) dropInBackground(previous);
+          return true;
         },
         async discard() {
           if (state === 'active') throw new Error(`redis read model: generation ${id} is live and cannot be discarded`);
@@ -352,12 +395,12 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
       // digest of a mix. Fine for what digest is for: comparing quiet read models.
       const gen = (await call('gen', () => redis.get(pointerKey))) ?? '0';
       const base = dataPrefix(gen);
-      const checkpointKey = `${base}${CHECKPOINT_KEY}`;
+      const reserved = new Set([CHECKPOINT_KEY, LOG_ID_KEY, CHECKPOINT_EVENT_KEY].map((k) => `${base}${k}`));
       const nowMs = now();
       // SCAN may return a key twice; the map keeps one.
       const entries = new Map<string, DigestEntry>();
       await forEachKeyBatch(gen, async (scanned) => {
-        const keys = scanned.filter((k) => k !== checkpointKey);
+        const keys = scanned.filter((k) => !reserved.has(k));
         if (keys.length === 0) return;
         const reply = await call('digest', () => scripts.authlogRmDump(keys.length, ...keys, nowMs));
         if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error('redis read model: unexpected reply to digest');

@@ -15,6 +15,7 @@ export function countingAppends(store: EventStore, onAppended: (events: readonly
     readAll: (options) => store.readAll(options),
     headPosition: (filter) => store.headPosition(filter),
     subscribeToAll: (options, handler) => store.subscribeToAll(options, handler),
+    logIdentity: () => store.logIdentity(),
     close: () => store.close(),
   };
 }

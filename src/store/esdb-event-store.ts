@@ -16,13 +16,16 @@ import {
   EventStoreDBClient,
   FORWARDS,
   START,
+  StreamDeletedError as EsdbStreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError as EsdbWrongExpectedVersionError,
   type StreamingRead,
 } from '@eventstore/db-client';
 import {
+  ANY,
   NO_STREAM,
   StoreUnavailableError,
+  StreamDeletedError,
   WrongExpectedVersionError,
   revisionMatches,
   type AllFilter,
@@ -37,6 +40,7 @@ import {
 } from './event-store.ts';
 import { toEsdbExpected, toEventData, toRecorded, knownPosition, accepts, toStoreError } from './esdb-mapping.ts';
 import { EsdbSubscription } from './esdb-subscription.ts';
+import { logIdentityInStream } from './log-identity.ts';
 
 export interface EsdbEventStoreOptions {
   /** How long any single call may wait for the server before failing with StoreUnavailableError. Default 5000. */
@@ -46,12 +50,36 @@ export interface EsdbEventStoreOptions {
 
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
-export function openEsdbEventStore(url: string, options: EsdbEventStoreOptions = {}): EventStore {
+/** Stream metadata the server applies on read (the rest of EventStoreDB's keys are not used here). */
+export interface StreamRetentionMetadata {
+  /** Seconds an event stays readable. */
+  maxAge?: number;
+  maxCount?: number;
+  /** Revisions before this one no longer read. */
+  truncateBefore?: number;
+}
+
+/** The server checks a delete against an exact revision, NO_STREAM or ANY (no STREAM_EXISTS). */
+export type DeleteExpectedRevision = Exclude<ExpectedRevision, 'stream_exists'>;
+
+/**
+ * What only the EventStoreDB adapter offers, for retention and erasure: not on the port, because
+ * the SQLite store has no deletes (its log is append-only).
+ */
+export interface StreamRetention {
+  /** Soft delete: the stream reads as missing until it is appended to again; revisions go on. */
+  deleteStream(streamId: string, expected?: DeleteExpectedRevision): Promise<void>;
+  /** Hard delete: the stream reads as missing and refuses every append with StreamDeletedError, for good. */
+  tombstoneStream(streamId: string, expected?: DeleteExpectedRevision): Promise<void>;
+  setStreamMetadata(streamId: string, metadata: StreamRetentionMetadata): Promise<void>;
+}
+
+export function openEsdbEventStore(url: string, options: EsdbEventStoreOptions = {}): EventStore & StreamRetention {
   return new EsdbEventStore(url, options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, options.logger ?? (() => {}));
 }
 
 
-class EsdbEventStore implements EventStore {
+class EsdbEventStore implements EventStore, StreamRetention {
   private readonly client: EventStoreDBClient;
   private readonly subscriptions = new Set<EsdbSubscription>();
   /** Calls still waiting for the server: close() fails them now rather than at their timeout. */
@@ -86,6 +114,7 @@ class EsdbEventStore implements EventStore {
         const actual = error.actualVersion;
         throw new WrongExpectedVersionError(streamId, expected, typeof actual === 'bigint' ? actual : NO_STREAM);
       }
+      if (error instanceof EsdbStreamDeletedError) throw new StreamDeletedError(streamId);
       throw toStoreError(error, what);
     }
     // An append the server recognised as a retry (same event ids) comes back without a position.
@@ -103,11 +132,42 @@ class EsdbEventStore implements EventStore {
         if (resolved.event) events.push(toRecorded(resolved.event));
       }
     } catch (error) {
-      // The client reports a missing stream as an error while iterating, not as an empty read.
-      if (error instanceof StreamNotFoundError) return [];
+      // The client reports a missing stream as an error while iterating, not as an empty read;
+      // a tombstoned stream reads as missing too (appends to it fail with StreamDeletedError).
+      if (error instanceof StreamNotFoundError || error instanceof EsdbStreamDeletedError) return [];
       throw error;
     }
     return events;
+  }
+
+  async deleteStream(streamId: string, expected: DeleteExpectedRevision = ANY): Promise<void> {
+    await this.administer(`delete of ${streamId}`, streamId, expected, () =>
+      this.client.deleteStream(streamId, { expectedRevision: expected, deadline: this.timeoutMs }),
+    );
+  }
+
+  async tombstoneStream(streamId: string, expected: DeleteExpectedRevision = ANY): Promise<void> {
+    await this.administer(`tombstone of ${streamId}`, streamId, expected, () =>
+      this.client.tombstoneStream(streamId, { expectedRevision: expected, deadline: this.timeoutMs }),
+    );
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamRetentionMetadata): Promise<void> {
+    await this.administer(`metadata of ${streamId}`, streamId, ANY, () => this.client.setStreamMetadata(streamId, { ...metadata }, { deadline: this.timeoutMs }));
+  }
+
+  private async administer(what: string, streamId: string, expected: ExpectedRevision, call: () => Promise<unknown>): Promise<void> {
+    this.ensureOpen();
+    try {
+      await this.withTimeout(what, call());
+    } catch (error) {
+      if (error instanceof EsdbWrongExpectedVersionError) {
+        const actual = error.actualVersion;
+        throw new WrongExpectedVersionError(streamId, expected, typeof actual === 'bigint' ? actual : NO_STREAM);
+      }
+      if (error instanceof EsdbStreamDeletedError) throw new StreamDeletedError(streamId);
+      throw toStoreError(error, what);
+    }
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -169,6 +229,12 @@ class EsdbEventStore implements EventStore {
     return subscription;
   }
 
+  /** Read from the server each time, not cached: a server replaced under the same URL is noticed. */
+  logIdentity(): Promise<string> {
+    this.ensureOpen();
+    return logIdentityInStream(this);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -199,7 +265,7 @@ class EsdbEventStore implements EventStore {
         if (resolved.event) return toRecorded(resolved.event);
       }
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return undefined;
+      if (error instanceof StreamNotFoundError || error instanceof EsdbStreamDeletedError) return undefined;
       throw error;
     }
     return undefined;

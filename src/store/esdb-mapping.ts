@@ -24,6 +24,7 @@ import {
   NO_STREAM,
   STREAM_EXISTS,
   StoreUnavailableError,
+  StreamDeletedError,
   WrongExpectedVersionError,
   matchesFilter,
   type AllFilter,
@@ -83,11 +84,21 @@ export function accepts(event: { streamId: string; type: string }, filter: AllFi
   return !event.type.startsWith('$') && matchesFilter(event.streamId, event.type, filter);
 }
 
-/** The part of the filter the server can apply (one dimension); `accepts` applies the whole of it again. */
-export function serverFilter(filter: AllFilter | undefined): Filter {
-  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0) return streamNameFilter({ prefixes: [...filter.streamPrefixes] });
-  if (filter?.eventTypes && filter.eventTypes.length > 0) return eventTypeFilter({ prefixes: [...filter.eventTypes] });
-  return excludeSystemEvents();
+/**
+ * How often a filtered subscription sends a checkpoint, in search windows (32 events on the
+ * server's default window): every 256 events looked at, matching or not.
+ */
+const CHECKPOINT_INTERVAL = 8;
+
+/**
+ * The part of the filter the server can apply (one dimension); `accepts` applies the whole of it
+ * again. `checkpointReached` hears the server's checkpoints.
+ */
+export function serverFilter(filter: AllFilter | undefined, checkpointReached?: (position: Position) => Promise<void>): Filter {
+  const checkpoints = checkpointReached ? { checkpointInterval: CHECKPOINT_INTERVAL, checkpointReached: (_: unknown, position: Position) => checkpointReached(position) } : {};
+  if (filter?.streamPrefixes && filter.streamPrefixes.length > 0) return streamNameFilter({ prefixes: [...filter.streamPrefixes], ...checkpoints });
+  if (filter?.eventTypes && filter.eventTypes.length > 0) return eventTypeFilter({ prefixes: [...filter.eventTypes], ...checkpoints });
+  return excludeSystemEvents(checkpoints);
 }
 
 export function isAfter(position: Position, after: Position | undefined): boolean {
@@ -96,7 +107,7 @@ export function isAfter(position: Position, after: Position | undefined): boolea
 }
 
 export function toStoreError(error: unknown, what: string): unknown {
-  if (error instanceof StoreUnavailableError || error instanceof WrongExpectedVersionError) return error;
+  if (error instanceof StoreUnavailableError || error instanceof WrongExpectedVersionError || error instanceof StreamDeletedError) return error;
   if (!(error instanceof Error)) return error;
   // An HTTP/2 stream or session torn down under a call (gRPC INTERNAL with RST_STREAM or a closed
   // session) is the connection failing, not the request: unavailable, to be retried.

@@ -117,13 +117,22 @@ export class EsdbSubscription implements Subscription {
     this.checkCaughtUp(processed, serverCaughtUpAt);
     if (this.closed) return;
 
-    const subscription = this.deps.client.subscribeToAll({
+    let taken = 0;
+    /** A checkpoint heard while events before it were still buffered or being handled. */
+    let pendingCheckpoint: { commit: bigint; at: number } | undefined;
+    // The client calls this as it parses the checkpoint, maybe before the events ahead of it were
+    // handled: it counts only once everything taken or buffered at that moment has been processed.
+    const onServerCheckpoint = async (position: Position): Promise<void> => {
+      const at = taken + subscription.readableLength;
+      if (processed >= at) await this.checkpoint(position.commit, subscription);
+      else pendingCheckpoint = { commit: position.commit, at };
+    };
+    const subscription: AllStreamSubscription = this.deps.client.subscribeToAll({
       fromPosition: this.resumeAfter ?? START,
-      filter: serverFilter(this.filter),
+      filter: serverFilter(this.filter, onServerCheckpoint),
       resolveLinkTos: false,
     });
     this.current = subscription;
-    let taken = 0;
     // A hung server never confirms: treat that like a drop, so the backoff loop takes over.
     const confirmTimer = setTimeout(
       () => subscription.destroy(new StoreUnavailableError(`EventStoreDB did not confirm the subscription within ${this.deps.timeoutMs} ms`)),
@@ -163,6 +172,11 @@ export class EsdbSubscription implements Subscription {
         }
         processed += 1;
         if (this.closed) return;
+        if (pendingCheckpoint && processed >= pendingCheckpoint.at) {
+          const { commit } = pendingCheckpoint;
+          pendingCheckpoint = undefined;
+          await this.checkpoint(commit, subscription);
+        }
         this.checkCaughtUp(processed, serverCaughtUpAt);
       }
     } finally {
@@ -171,6 +185,25 @@ export class EsdbSubscription implements Subscription {
       await subscription.unsubscribe().catch(() => {});
       subscription.destroy();
     }
+  }
+
+  /**
+   * The server looked at everything before `commit`. Whether its checkpoint names the last event
+   * it looked at or the next one to read is not documented, so the position just before it is
+   * what is safe either way: resuming after it can neither skip an event nor repeat a delivered one.
+   */
+  private async checkpoint(commit: bigint, subscription: AllStreamSubscription): Promise<void> {
+    const safe = commit - 1n;
+    if (this.closed || safe <= this.resumeCommit) return;
+    this.resumeAfter = { commit: safe, prepare: safe };
+    this.resumeCommit = safe;
+    try {
+      await this.handler.onCheckpoint?.(safe);
+    } catch (error) {
+      // Stops the subscription as a throwing onEvent does (the loop sees the HandlerFailure).
+      subscription.destroy(new HandlerFailure(error));
+    }
+    this.checkCaughtUp(Number.POSITIVE_INFINITY, undefined);
   }
 
   private checkCaughtUp(processed: number, serverCaughtUpAt: number | undefined): void {

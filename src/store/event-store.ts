@@ -73,6 +73,13 @@ export interface SubscriptionHandler {
   onEvent(event: RecordedEvent): Promise<void> | void;
   /** Called once, when the subscription has delivered everything that existed when it started. */
   onCaughtUp?(): void;
+  /**
+   * Called when the store has looked at every event up to `position` and none after the last one
+   * delivered matched the filter: the subscriber may record `position` as its checkpoint, so that
+   * a long stretch of other categories does not leave it behind. Awaited like onEvent; positions
+   * only grow; a store may never call it.
+   */
+  onCheckpoint?(position: bigint): Promise<void> | void;
   /** Called when the subscription stops for a reason other than `close()`. */
   onError?(error: Error): void;
 }
@@ -91,6 +98,11 @@ export interface EventStore {
   headPosition(filter?: AllFilter): Promise<bigint>;
   /** Catch-up then live. Delivers events with position > fromPosition, with no gap and no duplicate. */
   subscribeToAll(options: { fromPosition?: bigint; filter?: AllFilter }, handler: SubscriptionHandler): Subscription;
+  /**
+   * The log's identity: a random id written once, when the log was created (log-identity.ts).
+   * A copy of the log (a backup) has the same one; a new log has another.
+   */
+  logIdentity(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -103,6 +115,18 @@ export class WrongExpectedVersionError extends Error {
     readonly actual: bigint | typeof NO_STREAM,
   ) {
     super(`Stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`);
+  }
+}
+
+/**
+ * The stream was tombstoned (hard-deleted, EventStoreDB): it can never be appended to again. A
+ * tombstoned or soft-deleted stream reads as missing (readStream answers []); after a soft delete
+ * an append brings the stream back and its revisions go on.
+ */
+export class StreamDeletedError extends Error {
+  override readonly name = 'StreamDeletedError';
+  constructor(readonly streamId: string) {
+    super(`Stream ${streamId} is deleted`);
   }
 }
 

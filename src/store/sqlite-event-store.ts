@@ -21,6 +21,7 @@ import {
 import { toStoreError } from './sqlite-errors.ts';
 import { GroupCommit, type GroupCommitStats } from './sqlite-group-commit.ts';
 import { PAGE_SIZE, SqliteSubscription, type Page } from './sqlite-subscription.ts';
+import { newLogIdentity } from './log-identity.ts';
 
 export interface SqliteEventStoreOptions {
   /** How often live subscriptions look for events appended by other processes. Default 200 ms. */
@@ -284,6 +285,19 @@ export class SqliteEventStore implements EventStore {
     return subscription;
   }
 
+  /** From the meta table, written with the schema (a file from before it gets one on its first writable open). */
+  async logIdentity(): Promise<string> {
+    this.assertOpen();
+    try {
+      const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+      const row = hasMeta ? (this.statement("SELECT value FROM meta WHERE key = 'log_id'").get() as { value: string } | undefined) : undefined;
+      if (!row) throw new StoreUnavailableError(`SQLite event store ${this.path} has no log identity yet (opened read-only before any writable start)`);
+      return row.value;
+    } catch (error) {
+      throw toStoreError(error, 'log identity');
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -407,6 +421,11 @@ function createSchema(db: Database.Database): void {
         UNIQUE (stream_id, revision)
       );
     `);
+    // The log's identity, in the same transaction as the schema: a new file is never without
+    // one, and a file from before identities gets its own on the first writable open. (The
+    // schema version stays: older code reads the events table as before and ignores this one.)
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)").run(newLogIdentity());
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

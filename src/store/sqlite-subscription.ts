@@ -73,6 +73,10 @@ export class SqliteSubscription implements Subscription {
         await this.handler.onEvent(event);
       }
       if (this.stopped) return;
+      // Scanned past the last match: the subscriber's checkpoint may move without an event.
+      const lastDelivered = page.events.at(-1)?.position ?? this.cursor;
+      if (page.scannedTo > lastDelivered) await this.handler.onCheckpoint?.(page.scannedTo);
+      if (this.stopped) return;
       this.cursor = page.scannedTo;
       if (page.events.length < PAGE_SIZE) return;
     }

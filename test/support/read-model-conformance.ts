@@ -3,7 +3,14 @@
 // hands absolute expiries to Redis (PXAT) for garbage collection, which uses Redis's clock.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ReadModelBehindError, type ProjectedEvent, type ReadModel, type ReadModelOp } from '../../src/readmodel/read-model.ts';
+import {
+  ReadModelBehindError,
+  ReadModelOfAnotherLogError,
+  type EventRef,
+  type ProjectedEvent,
+  type ReadModel,
+  type ReadModelOp,
+} from '../../src/readmodel/read-model.ts';
 
 export type OpenReadModel = (now: () => number) => Promise<{ readModel: ReadModel; cleanup(): Promise<void> }>;
 
@@ -224,38 +231,59 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       assert.is(await rm.get('a'), undefined);
     }));
 
-  s('rateWindow counts and resets per window', () =>
+  s('rateTake lets the limit through at once, then one unit per window/limit, and says when to retry', () =>
     withModel(async (rm) => {
       const windowMs = 60_000;
-      const n = Math.floor(Date.now() / windowMs) * windowMs; // start of a window
+      const n = 1_800_000_000_000;
       const key = `ip:${Math.random()}`;
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, 1), { count: 1, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 20, 1), { count: 2, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs - 1, 3), { count: 5, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 30, 0), { count: 5, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(`${key}:other`, windowMs, n + 30, 1), { count: 1, resetAtMs: n + windowMs });
-      // The next window starts from zero.
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs, 0), { count: 0, resetAtMs: n + 2 * windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs, 1), { count: 1, resetAtMs: n + 2 * windowMs });
-      // Rate counters are not part of the read model's content.
+      assert.equal(await rm.rateTake(key, 3, windowMs, n, 0), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      for (let i = 2; i >= 0; i--) assert.equal(await rm.rateTake(key, 3, windowMs, n + 10, 1), { allowed: true, retryAfterMs: 0, remaining: i });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 10, 1), { allowed: false, retryAfterMs: 20_000, remaining: 0 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 10, 0), { allowed: false, retryAfterMs: 20_000, remaining: 0 }, 'a refusal takes nothing');
+      // One unit comes back every 20 s, not the whole budget at a boundary.
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 20_010, 1), { allowed: true, retryAfterMs: 0, remaining: 0 });
+      assert.equal((await rm.rateTake(key, 3, windowMs, n + 20_011, 1)).allowed, false);
+      assert.equal(await rm.rateTake(`${key}:other`, 3, windowMs, n + 30, 1), { allowed: true, retryAfterMs: 0, remaining: 2 });
+      // A whole window later the bucket is full again.
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 80_010, 0), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      // Rate buckets are not part of the read model's content.
       assert.is(await rm.checkpoint(), -1n);
     }));
 
-  s('a negative rateWindow add gives back an earlier add, in the window it was taken from, never below zero', () =>
+  s('rateTake holds at every instant: a budget spent just before a clock-aligned boundary is not refilled just after it', () =>
+    withModel(async (rm) => {
+      const windowMs = 600_000;
+      const boundary = Math.ceil(1_800_000_000_000 / windowMs) * windowMs;
+      const key = `edge:${Math.random()}`;
+      let passed = 0;
+      for (let i = 0; i < 10; i++) if ((await rm.rateTake(key, 10, windowMs, boundary - 1, 1)).allowed) passed++;
+      for (let i = 0; i < 10; i++) if ((await rm.rateTake(key, 10, windowMs, boundary + 1, 1)).allowed) passed++;
+      assert.is(passed, 10, 'the limit, not twice the limit, across the boundary');
+    }));
+
+  s('a negative rateTake gives units back, never more than the bucket holds; a peek changes nothing', () =>
     withModel(async (rm) => {
       const windowMs = 60_000;
-      const n = Math.floor(Date.now() / windowMs) * windowMs;
+      const n = 1_800_000_000_000;
       const key = `refund:${Math.random()}`;
-      await rm.rateWindow(key, windowMs, n + 10, 3);
-      assert.equal(await rm.rateWindow(key, windowMs, n + 20, -1), { count: 2, resetAtMs: n + windowMs });
-      // Given back after the window ended: the same `nowMs` names the old window, the new one is untouched.
-      await rm.rateWindow(key, windowMs, n + windowMs + 5, 1);
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, -1), { count: 1, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + windowMs + 5, 0), { count: 1, resetAtMs: n + 2 * windowMs });
-      assert.equal(await rm.rateWindow(key, windowMs, n + 10, -5), { count: 0, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, -1), { count: 0, resetAtMs: n + windowMs });
-      assert.equal(await rm.rateWindow(`${key}:never`, windowMs, n + 10, 0), { count: 0, resetAtMs: n + windowMs });
+      await rm.rateTake(key, 3, windowMs, n, 3);
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, -1), { allowed: true, retryAfterMs: 0, remaining: 1 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, 0), { allowed: true, retryAfterMs: 0, remaining: 1 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, -5), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      assert.equal(await rm.rateTake(key, 3, windowMs, n + 5, 3), { allowed: true, retryAfterMs: 0, remaining: 0 }, 'given back, never beyond full');
+      assert.equal((await rm.rateTake(key, 3, windowMs, n + 5, 1)).allowed, false);
+      assert.equal(await rm.rateTake(`${key}:never`, 3, windowMs, n, -1), { allowed: true, retryAfterMs: 0, remaining: 3 });
+      // Taking more than fits takes nothing.
+      assert.equal((await rm.rateTake(`${key}:big`, 3, windowMs, n, 4)).allowed, false);
+      assert.equal(await rm.rateTake(`${key}:big`, 3, windowMs, n, 0), { allowed: true, retryAfterMs: 0, remaining: 3 });
+    }));
+
+  s('rateTake is atomic: of 3× the limit taken at once, exactly the limit pass', () =>
+    withModel(async (rm) => {
+      const key = `burst:${Math.random()}`;
+      const n = 1_800_000_000_000;
+      const answers = await Promise.all(Array.from({ length: 90 }, () => rm.rateTake(key, 30, 600_000, n, 1)));
+      assert.is(answers.filter((a) => a.allowed).length, 30);
     }));
 
   s('applyBatch with expectAtLeast above the checkpoint applies nothing and throws ReadModelBehindError', () =>
@@ -358,6 +386,111 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       await b!.applyBatch([ev(304, srem('m', 'r'), sadd('x', 'a'))]);
       assert.is.not(await a!.digest(), await b!.digest());
     }));
+
+  // --- provenance: the log a generation belongs to (issue 18) ---------------------------------
+  const ref = (id: string, revision = 0n): EventRef => ({ id, streamId: `s-${id}`, revision });
+  const evFrom = (position: number, event: EventRef, ...ops: ReadModelOp[]): ProjectedEvent => ({ position: BigInt(position), ops, event });
+
+  s('a generation keeps the log it was built from and the event at its checkpoint, moving with the checkpoint', () =>
+    withModel(async (rm) => {
+      const fresh = await rm.provenance();
+      assert.is(fresh.checkpoint, -1n);
+      assert.is(fresh.logId, undefined);
+      assert.is(fresh.checkpointEvent, undefined);
+      await rm.applyBatch([evFrom(1, ref('a'), set('k', '1')), evFrom(2, ref('b', 3n), set('k', '2'))], { logId: 'log-1' });
+      let p = await rm.provenance();
+      assert.is(p.checkpoint, 2n);
+      assert.is(p.logId, 'log-1');
+      assert.equal(p.checkpointEvent, { position: 2n, id: 'b', streamId: 's-b', revision: 3n });
+      assert.is(p.generation, fresh.generation);
+      await rm.applyBatch([evFrom(1, ref('again'))], { logId: 'log-1' });
+      assert.equal((await rm.provenance()).checkpointEvent?.id, 'b', 'an event at or below the checkpoint changes nothing');
+      await rm.applyBatch([ev(3, set('k', '3'))], { logId: 'log-1' });
+      p = await rm.provenance();
+      assert.is(p.checkpoint, 3n);
+      // An entry without an event (the store's checkpoint past streams it does not project) keeps
+      // the last event it saw, under that event's own position: the verdict checks both.
+      assert.equal(p.checkpointEvent, { position: 2n, id: 'b', streamId: 's-b', revision: 3n }, 'an entry without an event keeps the last event seen, at its own position');
+    }));
+
+  s('the events of another log are refused: nothing applied, the provenance unchanged', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([evFrom(1, ref('a'), set('k', 'mine'))], { logId: 'log-1' });
+      let failure: unknown;
+      try {
+        await rm.applyBatch([evFrom(2, ref('b'), set('k', 'theirs'), set('new', 'x'))], { logId: 'log-2' });
+      } catch (error) {
+        failure = error;
+      }
+      assert.instance(failure, ReadModelOfAnotherLogError);
+      assert.is((failure as ReadModelOfAnotherLogError).readModelLogId, 'log-1');
+      assert.is((failure as ReadModelOfAnotherLogError).logId, 'log-2');
+      assert.is(await rm.get('k'), 'mine');
+      assert.is(await rm.get('new'), undefined);
+      const p = await rm.provenance();
+      assert.is(p.checkpoint, 1n);
+      assert.is(p.logId, 'log-1');
+      assert.is(p.checkpointEvent?.id, 'a');
+    }));
+
+  s('a generation written before log identities takes the first identity it is given', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([ev(5, set('k', 'old'))]);
+      assert.is((await rm.provenance()).logId, undefined);
+      await rm.applyBatch([evFrom(6, ref('f'), set('k', 'new'))], { logId: 'log-1' });
+      assert.is((await rm.provenance()).logId, 'log-1');
+      assert.is(await rm.get('k'), 'new');
+    }));
+
+  s('each generation has its own provenance; activating one makes it the live one', () =>
+    withModel(async (rm) => {
+      await rm.applyBatch([evFrom(1, ref('a'))], { logId: 'log-1' });
+      const next = await rm.openNextGeneration();
+      await next.applyBatch([evFrom(7, ref('z'), set('k', 'next'))], { logId: 'log-2' });
+      assert.is((await rm.provenance()).logId, 'log-1', 'the live generation is untouched by the rebuild');
+      const built = await next.provenance();
+      assert.is(built.generation, next.id);
+      assert.is(built.logId, 'log-2');
+      assert.is(built.checkpointEvent?.id, 'z');
+      assert.is(await next.activate(), true);
+      const live = await rm.provenance();
+      assert.is(live.generation, next.id);
+      assert.is(live.logId, 'log-2');
+      assert.is(live.checkpoint, 7n);
+    }));
+
+  s('activation with ifLiveIs switches only while the generation judged is still live', () =>
+    withModel(async (rm) => {
+      const judged = (await rm.provenance()).generation;
+      const a = await rm.openNextGeneration();
+      const b = await rm.openNextGeneration();
+      await a.applyBatch([ev(1, set('k', 'a'))]);
+      await b.applyBatch([ev(1, set('k', 'b'))]);
+      assert.is(await b.activate({ ifLiveIs: judged }), true);
+      assert.is(await a.activate({ ifLiveIs: judged }), false, 'another rebuild switched first');
+      assert.is((await rm.provenance()).generation, b.id);
+      assert.is(await rm.get('k'), 'b');
+      assert.is(await b.activate({ ifLiveIs: judged }), true, 'the live generation activated again is a no-op');
+      await a.discard();
+      assert.is(await rm.get('k'), 'b');
+    }));
+
+  s('the provenance keys are reserved, and the digest leaves them out', () =>
+    withModels(2, async ([a, b]) => {
+      for (const key of ['__log', '__checkpoint_event']) {
+        let threw = false;
+        try {
+          await a!.applyBatch([ev(1, set(key, 'forged'))]);
+        } catch (error) {
+          threw = error instanceof RangeError;
+        }
+        assert.ok(threw, `${key} is refused`);
+      }
+      await a!.applyBatch([evFrom(1, ref('a'), set('k', 'v'))], { logId: 'log-1' });
+      await b!.applyBatch([evFrom(9, ref('b'), set('k', 'v'))], { logId: 'log-2' });
+      assert.is(await a!.digest(), await b!.digest());
+    }));
+  // --- end of provenance ------------------------------------------------------------------------
 
   s.run();
 }

@@ -10,6 +10,7 @@ import {
   ANY,
   NO_STREAM,
   STREAM_EXISTS,
+  StreamDeletedError,
   WrongExpectedVersionError,
   type AllFilter,
   type EventMetadata,
@@ -24,6 +25,11 @@ export interface StoreUnderTest {
   store: EventStore;
   /** A second, independent connection to the same store, if the adapter supports it (another process's view). The suite closes what it returns. */
   openAnother?: () => Promise<EventStore>;
+  /** Deletes, if the adapter has them (EventStoreDB; the SQLite log is append-only). */
+  deletes?: {
+    deleteStream(streamId: string): Promise<void>;
+    tombstoneStream(streamId: string): Promise<void>;
+  };
   cleanup(): Promise<void>;
 }
 
@@ -720,6 +726,77 @@ export function storeConformance(adapterName: string, open: () => Promise<StoreU
       } finally {
         await rec.subscription.close();
       }
+    }),
+  );
+
+  s(
+    'a filtered subscription moves its checkpoint past a long stretch of other categories, and resuming from it skips nothing',
+    withStore(async ({ store }) => {
+      const ns = namespace();
+      const filter = { streamPrefixes: [`${ns}-mine-`] };
+      const start = await fromNow(store);
+      const mine = await store.append(`${ns}-mine-1`, [newEvent('Conformance.Mine')], NO_STREAM);
+      for (let i = 0; i < 6; i++) await store.append(`${ns}-other-${i}`, events(100, 'Conformance.Other'), NO_STREAM);
+      const head = await store.headPosition({ streamPrefixes: [`${ns}-`] });
+      const checkpoints: bigint[] = [];
+      const received: RecordedEvent[] = [];
+      const subscription = store.subscribeToAll(
+        { fromPosition: start, filter },
+        { onEvent: (event) => void received.push(event), onCheckpoint: (position) => void checkpoints.push(position) },
+      );
+      try {
+        await waitFor(() => checkpoints.some((c) => c > mine.position), 'a checkpoint past the last matching event');
+        assert.equal(ids(received).length, 1);
+        assertStrictlyIncreasing(checkpoints, 'checkpoints');
+        assert.ok(checkpoints.every((c) => c <= head), 'no checkpoint beyond what was looked at');
+      } finally {
+        await subscription.close();
+      }
+      const next = newEvent('Conformance.Mine');
+      await store.append(`${ns}-mine-1`, [next], 0n);
+      const resumed = record(store, { fromPosition: checkpoints.at(-1), filter });
+      try {
+        await waitFor(() => resumed.received.length >= 1 && resumed.caughtUp > 0, 'the event after the checkpoint');
+        await sleep(100);
+        assert.equal(ids(resumed.received), [next.id]);
+      } finally {
+        await resumed.subscription.close();
+      }
+    }),
+  );
+
+  s(
+    'a tombstoned stream reads as empty and refuses appends with StreamDeletedError; a soft-deleted one reads as empty and comes back with its revisions going on',
+    withStore(async ({ store, deletes }) => {
+      if (!deletes) {
+        console.log(`  # ${adapterName}: no deletes (append-only log), deleted-stream test not applicable`);
+        return;
+      }
+      const ns = namespace();
+      const tombstoned = `${ns}-gone`;
+      await store.append(tombstoned, events(2, 'Conformance.Created'), NO_STREAM);
+      await deletes.tombstoneStream(tombstoned);
+      assert.equal(await store.readStream(tombstoned), []);
+      for (const expected of [ANY, NO_STREAM, 1n] as const) {
+        let failure: unknown;
+        try {
+          await store.append(tombstoned, [newEvent('Conformance.Late')], expected);
+        } catch (error) {
+          failure = error;
+        }
+        assert.instance(failure, StreamDeletedError);
+        assert.is((failure as StreamDeletedError).streamId, tombstoned);
+      }
+      const soft = `${ns}-soft`;
+      await store.append(soft, events(3, 'Conformance.Created'), NO_STREAM);
+      await deletes.deleteStream(soft);
+      assert.equal(await store.readStream(soft), []);
+      const back = newEvent('Conformance.Back');
+      assert.is((await store.append(soft, [back], NO_STREAM)).nextExpectedRevision, 3n);
+      assert.equal(
+        (await store.readStream(soft)).map((e) => [e.id, e.revision]),
+        [[back.id, 3n]],
+      );
     }),
   );
 

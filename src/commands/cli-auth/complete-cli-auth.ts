@@ -8,7 +8,7 @@ import type { EventData } from '../../events/catalogue.ts';
 import { foldStream, handleCommand } from '../handler.ts';
 import { cliAuthDecider } from './cli-auth-decider.ts';
 import { loginCodeDecider } from './login-code-decider.ts';
-import { loginCodeStream } from './initiate-cli-auth.ts';
+import { loginCodeStreamOf } from './initiate-cli-auth.ts';
 
 const LOGIN_CODE_SHAPE = new RegExp(`^[${LOGIN_CODE_ALPHABET}]{8}$`);
 
@@ -27,7 +27,12 @@ export interface Approver {
 export async function findCliAuthByLoginCode(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, loginCode: string): Promise<string | undefined> {
   const normalised = normaliseLoginCode(loginCode);
   if (!LOGIN_CODE_SHAPE.test(normalised)) return undefined;
-  return foldStream(loginCodeDecider, await ctx.store.readStream(loginCodeStream(ctx, projectId, normalised))).cliAuthId;
+  // Under the current secret, then the previous one: a code issued just before a rotation still works.
+  for (const digest of ctx.hasher.candidates('login-code', normalised)) {
+    const cliAuthId = foldStream(loginCodeDecider, await ctx.store.readStream(loginCodeStreamOf(projectId, digest))).cliAuthId;
+    if (cliAuthId !== undefined) return cliAuthId;
+  }
+  return undefined;
 }
 
 export async function completeCliAuth(ctx: AppContext, projectId: string, cliAuthId: string, approver: Approver, origin: Origin): Promise<void> {

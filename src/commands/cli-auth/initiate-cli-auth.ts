@@ -13,8 +13,9 @@ export const DEFAULT_CLI_AUTH_MS = 15 * 60_000;
 /** 20^8 codes: a clash is already unlikely once; five in a row means something is wrong. */
 const MAX_CODE_DRAWS = 5;
 
+export const loginCodeStreamOf = (projectId: string, loginCodeDigest: string): string => streamName('cliLoginCode', `${projectId}.${loginCodeDigest}`);
 export const loginCodeStream = (ctx: Pick<AppContext, 'hasher'>, projectId: string, loginCode: string): string =>
-  streamName('cliLoginCode', `${projectId}.${ctx.hasher.digest('login-code', normaliseLoginCode(loginCode))}`);
+  loginCodeStreamOf(projectId, ctx.hasher.digest('login-code', normaliseLoginCode(loginCode)));
 
 export interface InitiatedCliAuth {
   cliAuthId: string;

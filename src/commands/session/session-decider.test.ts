@@ -157,6 +157,8 @@ test('evolve: SessionCreated makes an active session holding the event data', ()
     createdBy: createdData0.createdBy,
     // An event without the authority fields (written before they existed) is read conservatively.
     terms: { isImpersonation: false, startedByUser: false, parentSessionId: undefined, endsWithParent: false, actorChain: [], expiresAtMillis: createdData0.expiresAtMillis },
+    via: createdData0.via,
+    retired: new Map(),
   });
   assert.is(fold([{ type: 'SessionCreated', data: createdData({ isImpersonation: true }) }]).isImpersonation, true);
 });

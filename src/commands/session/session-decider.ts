@@ -13,6 +13,21 @@ import { termsOf, type ParentSession, type SessionTerms } from '../../policy/ses
  */
 export const SESSION_ACTIVITY_INTERVAL_MS = 15 * 60_000;
 
+/**
+ * A retired refresh token is answered with its same successor (derived, refresh-successor.ts;
+ * nothing is appended) for as long as that successor has not been used: a client retrying the
+ * same refresh, or one that ignores the refresh_token of the answer (the official SDK does: it
+ * keeps its first token, and upstream never rotates). Once the successor was used, the family
+ * has two holders: presenting the retired token more than this long after that is reuse, and
+ * ends the session (within it, a concurrent retry that lost the race).
+ */
+export const REFRESH_TOKEN_REUSE_GRACE_MS = 30_000;
+
+export interface RetiredRefreshToken {
+  rotatedAtMillis: number;
+  successorDigest: string;
+}
+
 export interface SessionState {
   status: 'none' | 'active' | 'revoked';
   sessionId: string;
@@ -25,14 +40,19 @@ export interface SessionState {
   /** Set once created: who created it and what it may do (session-authority.ts). */
   createdBy: Actor | undefined;
   terms: SessionTerms | undefined;
+  via: EventData<'SessionCreated'>['via'] | undefined;
+  /** Refresh tokens rotated out, by digest. */
+  retired: ReadonlyMap<string, RetiredRefreshToken>;
 }
 
 export type SessionCommand =
   | { type: 'CreateSession'; data: EventData<'SessionCreated'> }
   | { type: 'RecordActivity'; nowMs: number }
-  | { type: 'RevokeSession'; projectId: string; reason: EventData<'SessionRevoked'>['reason']; nowMs: number };
+  | { type: 'RevokeSession'; projectId: string; reason: EventData<'SessionRevoked'>['reason']; nowMs: number }
+  /** A refresh under rotation: `presentedDigest` is the token's digest as found, `successorDigest` its successor's. */
+  | { type: 'RotateRefreshToken'; projectId: string; presentedDigest: string; successorDigest: string; nowMs: number };
 
-type SessionEvent = EventOf<'SessionCreated' | 'SessionActivityRecorded' | 'SessionRevoked'>;
+type SessionEvent = EventOf<'SessionCreated' | 'SessionActivityRecorded' | 'SessionRefreshTokenRotated' | 'SessionRevoked'>;
 
 export const isSessionLive = (state: SessionState, nowMs: number): boolean => state.status === 'active' && nowMs < state.expiresAtMillis;
 
@@ -54,6 +74,8 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
     lastActivityAtMillis: undefined,
     createdBy: undefined,
     terms: undefined,
+    via: undefined,
+    retired: new Map(),
   }),
 
   evolve(state, event) {
@@ -70,6 +92,14 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
           lastActivityAtMillis: undefined,
           createdBy: event.data.createdBy,
           terms: termsOf(event.data),
+          via: event.data.via,
+          retired: new Map(),
+        };
+      case 'SessionRefreshTokenRotated':
+        return {
+          ...state,
+          refreshTokenDigest: event.data.refreshTokenDigest,
+          retired: new Map(state.retired).set(event.data.previousDigest, { rotatedAtMillis: event.data.rotatedAtMillis, successorDigest: event.data.refreshTokenDigest }),
         };
       case 'SessionActivityRecorded':
         return { ...state, lastActivityAtMillis: event.data.atMillis };
@@ -94,6 +124,45 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
           {
             type: 'SessionActivityRecorded',
             data: { sessionId: state.sessionId, projectId: state.projectId, userId: state.userId, atMillis: command.nowMs, sessionExpiresAtMillis: state.expiresAtMillis },
+          },
+        ];
+      }
+      case 'RotateRefreshToken': {
+        if (state.projectId !== command.projectId || !isSessionLive(state, command.nowMs)) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+        if (command.presentedDigest === state.refreshTokenDigest) {
+          return [
+            {
+              type: 'SessionRefreshTokenRotated',
+              data: {
+                sessionId: state.sessionId,
+                projectId: state.projectId,
+                userId: state.userId,
+                previousDigest: command.presentedDigest,
+                refreshTokenDigest: command.successorDigest,
+                rotatedAtMillis: command.nowMs,
+                sessionExpiresAtMillis: state.expiresAtMillis,
+              },
+            },
+          ];
+        }
+        const retired = state.retired.get(command.presentedDigest);
+        if (!retired) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+        // Its successor unused, or used only just now: a retry; the successor is handed out again.
+        const successorUsed = state.retired.get(retired.successorDigest);
+        if (!successorUsed || command.nowMs - successorUsed.rotatedAtMillis <= REFRESH_TOKEN_REUSE_GRACE_MS) return [];
+        // Reuse: two parties hold tokens of this family; which one is the thief is unknowable, so
+        // the whole session ends (RFC 9700 §4.14.2).
+        return [
+          {
+            type: 'SessionRevoked',
+            data: {
+              sessionId: state.sessionId,
+              projectId: state.projectId,
+              userId: state.userId,
+              reason: 'refresh-token-reused',
+              refreshTokenDigest: state.refreshTokenDigest,
+              revokedAtMillis: command.nowMs,
+            },
           },
         ];
       }

@@ -65,13 +65,13 @@ const lockedHistory = (): DomainEvent[] => [sent, ...Array.from({ length: MAX_WR
 /** Folds events from the initial state, as the handler does with a stream. */
 const fold = (events: readonly DomainEvent[]): SignInCodeState => events.reduce(signInCodeDecider.evolve, signInCodeDecider.initialState());
 const decideAfter = (history: readonly DomainEvent[], command: SignInCodeCommand): DomainEvent[] => signInCodeDecider.decide(command, fold(history));
-const guessAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) => decideAfter(history, { type: 'RecordWrongGuess', projectId: project, nowMs });
-const useAt = (history: readonly DomainEvent[], nowMs: number, options: { project?: string; emailLocked?: boolean; session?: string } = {}) =>
+const guessAt = (history: readonly DomainEvent[], nowMs: number, project = projectId, emailBudgetSpent = false) =>
+  decideAfter(history, { type: 'RecordWrongGuess', projectId: project, nowMs, emailBudgetSpent });
+const useAt = (history: readonly DomainEvent[], nowMs: number, options: { project?: string; session?: string } = {}) =>
   decideAfter(history, {
     type: 'UseSignInCode',
     projectId: options.project ?? projectId,
     sessionId: options.session ?? sessionId,
-    emailLocked: options.emailLocked ?? false,
     nowMs,
   });
 
@@ -176,7 +176,6 @@ test('using a code of another project is VERIFICATION_CODE_NOT_FOUND, whatever i
   throwsKnown(() => useAt([sent], T0 + 1, { project: otherProjectId }), 'VERIFICATION_CODE_NOT_FOUND');
   throwsKnown(() => useAt([sent, used()], T0 + 300, { project: otherProjectId }), 'VERIFICATION_CODE_NOT_FOUND');
   throwsKnown(() => useAt(lockedHistory(), T0 + 300, { project: otherProjectId }), 'VERIFICATION_CODE_NOT_FOUND');
-  throwsKnown(() => useAt([sent], EXPIRES_AT, { project: otherProjectId, emailLocked: true }), 'VERIFICATION_CODE_NOT_FOUND');
 });
 
 test('using a used code is VERIFICATION_CODE_ALREADY_USED', () => {
@@ -187,8 +186,12 @@ test('using a locked code is VERIFICATION_CODE_MAX_ATTEMPTS_REACHED', () => {
   throwsKnown(() => useAt(lockedHistory(), T0 + 300), 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
 });
 
-test('using a live code whose email is locked is VERIFICATION_CODE_MAX_ATTEMPTS_REACHED', () => {
-  throwsKnown(() => useAt([sent], T0 + 300, { emailLocked: true }), 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+test('while the email\'s budget is spent, the first wrong guess locks the code; the right code of a live one still decides its use', () => {
+  assert.equal(guessAt([sent], T0 + 500, projectId, true), [
+    { type: 'SignInCodeGuessedWrong', data: { projectId, nonceDigest, wrongGuesses: 1, atMillis: T0 + 500, codeExpiresAtMillis: EXPIRES_AT } },
+    { type: 'SignInCodeLocked', data: { projectId, nonceDigest, reason: 'too-many-wrong-guesses', atMillis: T0 + 500, codeExpiresAtMillis: EXPIRES_AT } },
+  ]);
+  assert.is(useAt([sent], T0 + 300).length, 1, 'a use is never refused for the email\'s budget');
 });
 
 test('using a code one ms before expiry works, at or after expiry is VERIFICATION_CODE_EXPIRED', () => {
@@ -197,15 +200,13 @@ test('using a code one ms before expiry works, at or after expiry is VERIFICATIO
   throwsKnown(() => useAt([sent], EXPIRES_AT + 60_000), 'VERIFICATION_CODE_EXPIRED');
 });
 
-test('a used code is ALREADY_USED before anything else: lock, email lock or expiry', () => {
-  throwsKnown(() => useAt([sent, used()], T0 + 300, { emailLocked: true }), 'VERIFICATION_CODE_ALREADY_USED');
+test('a used code is ALREADY_USED before anything else: lock or expiry', () => {
   throwsKnown(() => useAt([sent, used()], EXPIRES_AT), 'VERIFICATION_CODE_ALREADY_USED');
-  throwsKnown(() => useAt([...lockedHistory(), used()], EXPIRES_AT, { emailLocked: true }), 'VERIFICATION_CODE_ALREADY_USED');
+  throwsKnown(() => useAt([...lockedHistory(), used()], EXPIRES_AT), 'VERIFICATION_CODE_ALREADY_USED');
 });
 
-test('a locked code or a locked email is MAX_ATTEMPTS_REACHED before expiry is considered', () => {
+test('a locked code is MAX_ATTEMPTS_REACHED before expiry is considered', () => {
   throwsKnown(() => useAt(lockedHistory(), EXPIRES_AT), 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
-  throwsKnown(() => useAt([sent], EXPIRES_AT + 60_000, { emailLocked: true }), 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
 });
 
 test('a code is used exactly once: after a use, another use is ALREADY_USED', () => {

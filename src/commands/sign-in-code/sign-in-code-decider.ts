@@ -1,5 +1,5 @@
-// A sign-in code: sent once; each wrong guess is recorded, and the fifth locks it; used once, by
-// one sign-in, before it expires. Whether the guess is right is decided by the caller comparing
+// A sign-in code: sent once; each wrong guess is recorded, and the fifth locks it (the first,
+// while the email's budget is spent); used once, by one sign-in, before it expires. Whether the guess is right is decided by the caller comparing
 // digests (constant time); what that means for the code is decided here.
 import type { Personal } from '../../crypto/sealed.ts';
 import type { Decider } from '../handler.ts';
@@ -22,15 +22,18 @@ export interface SignInCodeState {
 
 export type SignInCodeCommand =
   | { type: 'SendSignInCode'; data: EventData<'SignInCodeSent'> }
-  | { type: 'RecordWrongGuess'; projectId: string; nowMs: number }
   | {
-      type: 'UseSignInCode';
+      type: 'RecordWrongGuess';
       projectId: string;
-      sessionId: string;
-      /** The email's guess budget is used up (decided by the caller on the email's stream). */
-      emailLocked: boolean;
       nowMs: number;
-    };
+      /**
+       * The email's guess budget is spent (decided by the caller on the email's stream): strangers
+       * may have spent it, so it must never refuse the right code; instead one wrong guess is
+       * enough to lock a code while it lasts.
+       */
+      emailBudgetSpent: boolean;
+    }
+  | { type: 'UseSignInCode'; projectId: string; sessionId: string; nowMs: number };
 
 type SignInCodeEvent = EventOf<'SignInCodeSent' | 'SignInCodeGuessedWrong' | 'SignInCodeLocked' | 'SignInCodeUsed'>;
 
@@ -77,13 +80,13 @@ export const signInCodeDecider: Decider<SignInCodeState, SignInCodeCommand, Sign
         const wrongGuesses = state.wrongGuesses + 1;
         const common = { projectId: state.projectId, nonceDigest: state.nonceDigest, atMillis: command.nowMs, codeExpiresAtMillis: state.expiresAtMillis };
         const events: SignInCodeEvent[] = [{ type: 'SignInCodeGuessedWrong', data: { ...common, wrongGuesses } }];
-        if (wrongGuesses >= MAX_WRONG_GUESSES_PER_CODE) events.push({ type: 'SignInCodeLocked', data: { ...common, reason: 'too-many-wrong-guesses' } });
+        if (wrongGuesses >= MAX_WRONG_GUESSES_PER_CODE || command.emailBudgetSpent) events.push({ type: 'SignInCodeLocked', data: { ...common, reason: 'too-many-wrong-guesses' } });
         return events;
       }
       case 'UseSignInCode':
         if (state.status === 'none' || state.projectId !== command.projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
         if (state.status === 'used') throw knownError('VERIFICATION_CODE_ALREADY_USED');
-        if (state.status === 'locked' || command.emailLocked) throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+        if (state.status === 'locked') throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
         if (isSignInCodeExpired(state, command.nowMs)) throw knownError('VERIFICATION_CODE_EXPIRED');
         return [
           {

@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { metadataFor, type AppContext, type Origin } from '../../app-context.ts';
 import { knownError, KnownError } from '../../errors.ts';
 import { foldStream, handleCommand } from '../handler.ts';
+import { findByDigests } from '../../crypto/digests.ts';
 import { createUser, findUserIdByEmail } from '../user/create-user.ts';
 import { createSession } from '../session/create-session.ts';
 import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
 import { signInCodeDecider } from './sign-in-code-decider.ts';
-import { isEmailLocked, signInEmailDecider } from './sign-in-email-decider.ts';
 import { recordWrongGuess } from './record-wrong-guess.ts';
-import { nonceDigestOf, nonceOf, signInCodeStream, signInEmailStream } from './sign-in-code-streams.ts';
+import { nonceDigestOf, nonceOf, signInCodeStream } from './sign-in-code-streams.ts';
 
 export interface SignedIn {
   refreshToken: string;
@@ -23,20 +23,25 @@ export interface SignedIn {
 }
 
 export async function signInWithCode(ctx: AppContext, projectId: string, code: string, origin: Origin): Promise<SignedIn> {
-  const nonceDigest = nonceDigestOf(ctx, nonceOf(code));
+  // The code's stream is named by its nonce's digest: the current secret's, or (a code sent just
+  // before AUTHLOG_SECRET was rotated) the previous one's.
+  const found = await findByDigests(ctx.hasher.candidates('sign-in-nonce', nonceOf(code)), async (digest) => {
+    const candidate = foldStream(signInCodeDecider, await ctx.store.readStream(signInCodeStream(digest)));
+    return candidate.status === 'none' ? undefined : candidate;
+  });
+  const nonceDigest = found?.digest ?? nonceDigestOf(ctx, nonceOf(code));
   const stream = signInCodeStream(nonceDigest);
-  const state = foldStream(signInCodeDecider, await ctx.store.readStream(stream));
-  if (state.status === 'none' || state.projectId !== projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
-  const emailLocked = isEmailLocked(foldStream(signInEmailDecider, await ctx.store.readStream(signInEmailStream(projectId, state.emailDigest))), ctx.clock());
-
-  // A locked code, or any code of an email whose budget is spent, answers the same whatever was
-  // typed: were a right guess answered differently from a wrong one, guessing while locked (when
-  // guesses are not counted) would find the OTP for use once the lock lifts.
-  if (state.status === 'locked' || emailLocked) throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
+  const state = found?.value;
+  if (!state || state.projectId !== projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
+  // A locked code answers the same whatever was typed: were a right guess answered differently
+  // from a wrong one, guessing while locked (when guesses are not counted) would find the OTP.
+  // The email's budget, which strangers can spend, never refuses the right code: while it is
+  // spent, a wrong guess locks its code at once (record-wrong-guess.ts).
+  if (state.status === 'locked') throw knownError('VERIFICATION_CODE_MAX_ATTEMPTS_REACHED');
 
   // A wrong OTP for a real nonce is a guess: counted, and answered as an unknown code.
-  if (!ctx.hasher.same(ctx.hasher.digest('sign-in-code', code), state.codeDigest)) {
-    if (state.status === 'live') await recordWrongGuess(ctx, projectId, nonceDigest, origin);
+  if (!ctx.hasher.matches('sign-in-code', code, state.codeDigest)) {
+    if (state.status === 'live') await recordWrongGuess(ctx, projectId, nonceDigest, state, origin);
     throw knownError('VERIFICATION_CODE_NOT_FOUND');
   }
 
@@ -46,7 +51,7 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
 
   const now = ctx.clock();
   const sessionId = randomUUID();
-  const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, emailLocked, nowMs: now }, metadataFor({ ...origin, projectId }, now));
+  const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, nowMs: now }, metadataFor({ ...origin, projectId }, now));
 
   let userId = await findUserIdByEmail(ctx, projectId, email);
   let isNewUser = false;

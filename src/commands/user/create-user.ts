@@ -18,6 +18,14 @@ export const emailReservationStream = (ctx: Pick<AppContext, 'hasher'>, projectI
 /** The reservation stream of an email, by its digest. */
 export const emailReservationStreamOf = (projectId: string, emailDigest: string): string => streamName('userEmail', `${projectId}.${emailDigest}`);
 
+/**
+ * Every stream the email's reservation may be on: the current secret's first, then the previous
+ * secret's. New reservations go on the first; one made before AUTHLOG_SECRET was rotated stays
+ * where it is and still blocks a duplicate.
+ */
+export const emailReservationStreams = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string[] =>
+  ctx.hasher.candidates('email', email.trim().toLowerCase()).map((digest) => streamName('userEmail', `${projectId}.${digest}`));
+
 export interface CreateUserInput {
   projectId: string;
   primaryEmail: string | null;
@@ -60,9 +68,15 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
   const now = ctx.clock();
   const metadata = metadataFor({ ...origin, projectId: input.projectId }, now);
   if (input.primaryEmail !== null) {
-    const stream = emailReservationStream(ctx, input.projectId, input.primaryEmail);
+    const [stream = emailReservationStream(ctx, input.projectId, input.primaryEmail), ...olderStreams] = emailReservationStreams(ctx, input.projectId, input.primaryEmail);
     const checkedHolder = await checkHolder(ctx, stream);
     try {
+      // A holder under a previous secret is as good as one under the current: a live (or still
+      // being created) user there is the email's owner.
+      for (const older of olderStreams) {
+        const holder = await checkHolder(ctx, older);
+        if (holder && holder.isLive !== false) throw knownError('USER_EMAIL_ALREADY_EXISTS');
+      }
       await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, checkedHolder }, metadata);
     } catch (error) {
       // The decider sees only the email's digest; the answer names the email, as upstream's does
@@ -94,8 +108,11 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
 
 /** The live user holding this email in this project, read from the write side (not the read model). */
 export async function findUserIdByEmail(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<string | undefined> {
-  const state = foldStream(emailReservationDecider, await ctx.store.readStream(emailReservationStream(ctx, projectId, email)));
-  if (!state.holder) return undefined;
-  const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
-  return holder.status === 'active' ? state.holder : undefined;
+  for (const stream of emailReservationStreams(ctx, projectId, email)) {
+    const state = foldStream(emailReservationDecider, await ctx.store.readStream(stream));
+    if (!state.holder) continue;
+    const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
+    if (holder.status === 'active') return state.holder;
+  }
+  return undefined;
 }

@@ -7,17 +7,25 @@ import { streamName } from '../../events/streams.ts';
 import { handleCommand } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
-import { emailDigestFor, emailReservationStreamOf } from './create-user.ts';
+import { emailReservationStreamOf } from './create-user.ts';
 import type { UserState } from './user-decider.ts';
 import { revokeSession } from '../session/revoke-session.ts';
 import { listUserSessions } from '../../projections/session-projection.ts';
 
-/** The digest of the user's primary email: recorded since sealing, computed from the email before. */
-export async function emailDigestOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, state: UserState): Promise<string | undefined> {
-  if (state.primaryEmailDigest !== undefined) return state.primaryEmailDigest;
-  if (state.primaryEmail === null) return undefined;
-  const email = await ctx.personal.tryOpen(state.primaryEmail);
-  return email === undefined ? undefined : emailDigestFor(ctx, email);
+/**
+ * Every digest the user's primary email may be known by: under the current secret and the previous
+ * one (AUTHLOG_SECRET_PREVIOUS), and the one recorded at creation. Read while the user's key can
+ * still open the email; once it is erased, only the recorded digest remains.
+ */
+export async function emailDigestsOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, state: UserState): Promise<string[]> {
+  const email = state.primaryEmail === null ? undefined : await ctx.personal.tryOpen(state.primaryEmail);
+  const digests = email === undefined ? [] : ctx.hasher.candidates('email', email.trim().toLowerCase());
+  if (state.primaryEmailDigest !== undefined && !digests.includes(state.primaryEmailDigest)) digests.push(state.primaryEmailDigest);
+  return digests;
+}
+
+async function reservationStreamsOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, projectId: string, state: UserState): Promise<string[]> {
+  return (await emailDigestsOf(ctx, state)).map((digest) => emailReservationStreamOf(projectId, digest));
 }
 
 export async function deleteUser(ctx: AppContext, projectId: string, userId: string, origin: Origin): Promise<void> {
@@ -27,15 +35,10 @@ export async function deleteUser(ctx: AppContext, projectId: string, userId: str
   const sessions = await listUserSessions(ctx.readModel, projectId, userId);
   const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'DeleteUser', userId, projectId }, metadata);
   let position = result.position;
-  const emailDigest = await emailDigestOf(ctx, result.state);
-  if (emailDigest !== undefined) {
-    const released = await handleCommand(
-      ctx.store,
-      emailReservationStreamOf(projectId, emailDigest),
-      emailReservationDecider,
-      { type: 'Release', projectId, userId },
-      metadata,
-    );
+  // The reservation may be under the previous secret's digest (made before a rotation); Release
+  // decides nothing where this user is not the holder.
+  for (const stream of await reservationStreamsOf(ctx, projectId, result.state)) {
+    const released = await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Release', projectId, userId }, metadata);
     position = released.position ?? position;
   }
   for (const session of sessions) {

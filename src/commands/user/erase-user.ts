@@ -7,7 +7,7 @@ import { streamName } from '../../events/streams.ts';
 import { subjects } from '../../crypto/sealed.ts';
 import { foldStream, handleCommand } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
-import { deleteUser, emailDigestOf } from './delete-user.ts';
+import { deleteUser, emailDigestsOf } from './delete-user.ts';
 import { knownError } from '../../errors.ts';
 
 export interface Erasure {
@@ -27,10 +27,10 @@ export async function eraseUser(ctx: AppContext, projectId: string, userId: stri
   const before = foldStream(userDecider, await ctx.store.readStream(stream));
   if (before.status === 'none' || before.projectId !== projectId) throw knownError('USER_NOT_FOUND');
   if (options.onlyLive && before.status !== 'active') throw knownError('USER_NOT_FOUND');
-  // The address's digest must be read while the user's key can still open the email.
-  const emailDigest = await emailDigestOf(ctx, before);
+  // The address's digests must be read while the user's key can still open the email.
+  const emailDigests = await emailDigestsOf(ctx, before);
   if (before.status === 'active') await deleteUser(ctx, projectId, userId, origin);
-  const erased = [subjects.user(userId), ...(emailDigest !== undefined ? [subjects.email(projectId, emailDigest)] : [])];
+  const erased = [subjects.user(userId), ...emailDigests.map((digest) => subjects.email(projectId, digest))];
   const now = ctx.clock();
   const result = await handleCommand(ctx.store, stream, userDecider, { type: 'EraseUser', userId, projectId, subjects: erased, nowMs: now }, metadataFor({ ...origin, projectId }, now));
   const deletedKeys = await ctx.personal.erase(erased);

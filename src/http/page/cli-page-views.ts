@@ -93,7 +93,25 @@ ${errorBox(error, 'otp-error')}
   };
 }
 
-/** Step 3: what asked, and the person's decision (RFC 8628 §5.4: show the request, confirm the code). */
+/**
+ * Step 3a, what a link opens for a signed-in person: the code is not looked at yet. Only this
+ * posted form (with its CSRF token) does, so a link or an <img> on another site spends no guess.
+ */
+export function reviewView(form: FormContext, signedInAs: string): RenderedPage {
+  return {
+    status: 200,
+    body: page(
+      `Review a CLI login — ${form.project.name}`,
+      html`<h1>Log in a command-line tool to ${form.project.name}?</h1>
+<p>A command-line tool asks to log in with the code <strong class="nowrap">${form.loginCode}</strong>. You are signed in as ${signedInAs}.</p>
+<form method="post" action="/cli/review">${hidden(form, 'review')}
+<div class="actions"><button type="submit" class="primary">Show what asked to log in</button></div>
+</form>`,
+    ),
+  };
+}
+
+/** Step 3b: what asked, and the person's decision (RFC 8628 §5.4: show the request, confirm the code). */
 /** An attempt as the page shows it: where it started from, opened. */
 export type ShownAttempt = Omit<CliAuthView, 'ip' | 'userAgent'> & { ip: string | undefined; userAgent: string | undefined };
 

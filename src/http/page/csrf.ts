@@ -8,7 +8,7 @@ import { knownError } from '../../errors.ts';
 import type { AppCtx } from '../app-state.ts';
 import { readCookie, writeCookie, type CookieScope } from './page-cookies.ts';
 
-export type PageAction = 'email' | 'otp' | 'approve' | 'deny' | 'sign-out';
+export type PageAction = 'email' | 'otp' | 'review' | 'approve' | 'deny' | 'sign-out';
 
 const tokenOf = (hasher: Hasher, cookie: string, action: PageAction): string => hasher.digest('page-csrf', `${action}\0${cookie}`);
 

@@ -5,21 +5,24 @@ import { z } from 'zod';
 import type { AppContext, Origin } from '../../app-context.ts';
 import type { AppCtx, AppState } from '../app-state.ts';
 import { callerOf, requireAccess } from '../access.ts';
+import { findByDigests } from '../../crypto/digests.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { liveSessionOf, optionalUserToken } from '../user-auth.ts';
 import { consumeLimits, projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
-import { completeCliAuth, findCliAuthByLoginCode, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
+import { completeCliAuth, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
 import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
-import { findSessionByRefreshDigest } from '../../projections/session-projection.ts';
+import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
 import { userExists } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { parseActorSubject } from '../../actor-subject.ts';
 import { describeRoutes } from '../route-description.ts';
+import { attemptIdOfGuess } from '../login-code-guess.ts';
+import { limitAddressOf } from '../../trust-proxy.ts';
 
 export const initiateBody = z.strictObject({
   expires_in_millis: z.number().int().min(1000).max(3_600_000).optional(),
@@ -65,7 +68,7 @@ export const cliAuthRouteDescriptions = describeRoutes(
         }),
       },
     },
-    errors: [],
+    errors: ['RATE_LIMITED'],
   },
   {
     method: 'POST',
@@ -73,7 +76,7 @@ export const cliAuthRouteDescriptions = describeRoutes(
     tag: 'CLI authentication',
     summary: 'Approve a CLI login as a user.',
     description:
-      'The approving user is, in order: refresh_token in the body, x-stack-access-token, or the admin of x-stack-admin-access-token. Failed login-code guesses are rate limited per address and per project.',
+      'The approving user is, in order: refresh_token in the body, x-stack-access-token, or the admin of x-stack-admin-access-token. Failed login-code guesses are rate limited per address; past the project’s budget a wrong code answers 429, a right one still works.',
     access: 'client',
     body: completeBody,
     headers: [{ name: 'x-stack-access-token', required: false, description: "The approving user's access token (when no refresh_token is sent)." }],
@@ -106,13 +109,12 @@ export const cliAuthRouteDescriptions = describeRoutes(
 );
 
 /**
- * Login codes are short, so failed guesses are limited per address and per project (defaults
- * in rate-limit-catalogue.ts: a person typing their own code, even with a typo or two, stays far
- * below; a guesser at the address limit needs ~10^8 years per live code on average).
+ * Each attempt costs the log two streams until it is pruned: attempts are capped per address
+ * (the caller's own budget) and per project (which bounds how fast the log can grow).
  */
-export const loginCodeGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [
-  projectLimit(project, 'login-code-guesses-per-address', `cli-guess-ip:${project.id}:${ip}`),
-  projectLimit(project, 'login-code-guesses-per-project', `cli-guess-project:${project.id}`),
+export const cliInitiationLimits = (project: ProjectView, ip: string): RateLimit[] => [
+  projectLimit(project, 'cli-initiations-per-address', `cli-start-ip:${project.id}:${limitAddressOf(ip)}`),
+  projectLimit(project, 'cli-initiations-per-project', `cli-start-project:${project.id}`),
 ];
 
 /**
@@ -132,7 +134,7 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
   const caller = callerOf(ctx);
   const projectId = caller.project.id;
   if (refreshToken !== undefined) {
-    const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
+    const session = (await findSessionByRefreshToken(app, projectId, refreshToken))?.session;
     if (!session || !(await userExists(app.readModel, projectId, session.userId))) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
     return withImpersonator({ userId: session.userId, sessionId: session.id }, session.actorChain);
   }
@@ -164,7 +166,14 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
 
   router.post('/', requireAccess(app, 'client'), async (ctx) => {
     const body = parseInput(ctx, initiateBody, bodyOrEmpty(ctx));
-    const started = await initiateCliAuth(app, callerOf(ctx).project.id, body.expires_in_millis ?? DEFAULT_CLI_AUTH_MS, originOf(ctx));
+    const start = await reserveLimits(app, cliInitiationLimits(callerOf(ctx).project, ctx.ip));
+    let started;
+    try {
+      started = await initiateCliAuth(app, callerOf(ctx).project.id, body.expires_in_millis ?? DEFAULT_CLI_AUTH_MS, originOf(ctx));
+    } catch (error) {
+      await start.release(); // nothing was started
+      throw error;
+    }
     ctx.body = { polling_code: started.pollingCode, login_code: started.loginCode, expires_at: new Date(started.expiresAtMillis).toISOString() };
   });
 
@@ -173,13 +182,7 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const approver = await approverOf(app, ctx, body.refresh_token);
     const project = callerOf(ctx).project;
     const projectId = project.id;
-    const limits = loginCodeGuessLimits(project, ctx.ip);
-    const guess = await reserveLimits(app, limits);
-    const cliAuthId = await findCliAuthByLoginCode(app, projectId, body.login_code);
-    // A guess: no attempt ever had this code. (A code that is expired or already completed was
-    // real; typing it is a person's mistake, not a guess, and is not counted.)
-    if (cliAuthId === undefined) throw knownError('INVALID_LOGIN_CODE');
-    await guess.release();
+    const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, body.login_code);
     await completeCliAuth(app, projectId, cliAuthId, approver, originOf(ctx));
     ctx.body = {};
   });
@@ -189,11 +192,13 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     const projectId = callerOf(ctx).project.id;
     const digest = app.hasher.digest('polling-code', body.polling_code);
     // A CLI polling once a second never meets the default (15 per 10 s per code).
-    // The count and the lookup are independent: one round trip to Redis instead of two.
-    const [, attempt] = await Promise.all([
+    // The count and the lookup are independent: one round trip to Redis instead of two. A code
+    // issued before AUTHLOG_SECRET was rotated is found under the previous secret's digest.
+    const [, found] = await Promise.all([
       consumeLimits(app, [projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`)]),
-      findCliAuthByPollingDigest(app.readModel, projectId, digest),
+      findByDigests(app.hasher.candidates('polling-code', body.polling_code), (d) => findCliAuthByPollingDigest(app.readModel, projectId, d)),
     ]);
+    const attempt = found?.value;
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     const answer = pollAnswer(await pollState(app, projectId, attempt, originOf(ctx)), pollDialectOf(ctx));
     ctx.status = answer.httpStatus;

@@ -14,17 +14,18 @@ import { ReadModelUnavailableError } from '../../readmodel/read-model.ts';
 import { normaliseLoginCode } from '../../crypto/codes.ts';
 import { findProject, type ProjectView } from '../../projections/project-projection.ts';
 import { findCliAuth, type CliAuthView } from '../../projections/cli-auth-projection.ts';
-import { findSessionByRefreshDigest } from '../../projections/session-projection.ts';
+import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
 import { findUser } from '../../projections/user-projection.ts';
-import { completeCliAuth, findCliAuthByLoginCode } from '../../commands/cli-auth/complete-cli-auth.ts';
+import { completeCliAuth } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { denyCliAuth } from '../../commands/cli-auth/deny-cli-auth.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
 import { revokeSession } from '../../commands/session/revoke-session.ts';
 import { SIGN_IN_CODE_LENGTH } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { reserveLimits } from '../rate-limit.ts';
-import { loginCodeGuessLimits } from './cli-auth.ts';
-import { signInGuessLimits, signInSendLimits } from './sign-in-codes.ts';
+import { attemptIdOfGuess } from '../login-code-guess.ts';
+import { signInSendLimits } from './sign-in-codes.ts';
+import { reserveSignInGuess } from '../sign-in-guess.ts';
 import { csrfTokens, verifyCsrf, type PageAction } from '../page/csrf.ts';
 import { readCookie, writeCookie, type CookieScope } from '../page/page-cookies.ts';
 import { readFormBody } from '../page/form-body.ts';
@@ -36,6 +37,7 @@ import {
   otpView,
   outcomeView,
   problemView,
+  reviewView,
   signInView,
   type PageProject,
   type RenderedPage,
@@ -49,6 +51,7 @@ const target = { csrf: z.string().max(200), project_id: z.string().max(64), logi
 const forms = {
   email: z.strictObject({ ...target, email: z.string().max(254) }),
   otp: z.strictObject({ ...target, email: z.string().max(254), nonce: z.string().length(NONCE_LENGTH), otp: z.string().max(20) }),
+  review: z.strictObject(target),
   approve: z.strictObject({ ...target, confirm: z.literal('yes').optional() }),
   deny: z.strictObject(target),
   'sign-out': z.strictObject(target),
@@ -146,12 +149,12 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
     return project;
   }
 
-  /** The live pending attempt the code names. Failed guesses count as at POST /auth/cli/complete. */
+  /**
+   * The live pending attempt the code names, under the same guess rules as POST /auth/cli/complete.
+   * Only posted forms call it: reading the page never evaluates a code.
+   */
   async function attemptOf(ctx: AppCtx, project: ProjectView, loginCode: string): Promise<ShownAttempt> {
-    const guess = await reserveLimits(app, loginCodeGuessLimits(project, ctx.ip));
-    const cliAuthId = await findCliAuthByLoginCode(app, project.id, loginCode);
-    if (cliAuthId === undefined) throw knownError('INVALID_LOGIN_CODE'); // a failed guess: it stays counted
-    await guess.release();
+    const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, loginCode);
     const attempt = await findCliAuth(app.readModel, project.id, cliAuthId);
     if (!attempt || attempt.status !== 'pending' || app.clock() >= attempt.expiresAtMillis) throw knownError('INVALID_LOGIN_CODE');
     // Where the CLI started, opened for the person deciding (sealed in the log and the read model).
@@ -163,7 +166,7 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
   async function signedInOf(ctx: AppCtx, projectId: string): Promise<{ userId: string; sessionId: string; label: string } | undefined> {
     const refreshToken = readCookie(ctx, 'session', scopeOf(ctx));
     if (refreshToken === undefined) return undefined;
-    const session = await findSessionByRefreshDigest(app.readModel, projectId, app.hasher.digest('refresh-token', refreshToken));
+    const session = (await findSessionByRefreshToken(app, projectId, refreshToken))?.session;
     if (!session || session.isImpersonation || app.clock() >= session.expiresAtMillis) return undefined;
     const user = await findUser(app.readModel, app.personal, projectId, session.userId);
     if (!user) return undefined;
@@ -216,11 +219,20 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
       show(ctx, enterCodeView(project));
       return;
     }
+    // Not evaluated here: a link (or an <img> on any site) must not spend a guess. The posted
+    // forms, each with its CSRF token, look the code up.
     const loginCode = displayCode(typed);
-    const attempt = await attemptOf(ctx, project, loginCode);
     const form = formContext(ctx, project, loginCode);
     const person = await signedInOf(ctx, project.id);
-    show(ctx, person ? approveView(form, attempt, person.label, app.clock()) : signInView(form));
+    show(ctx, person ? reviewView(form, person.label) : signInView(form));
+  });
+
+  router.post('/review', async (ctx) => {
+    const { project, loginCode } = await postedForm(ctx, 'review');
+    const person = await signedInOf(ctx, project.id);
+    if (!person) return seeOther(ctx, pageHref(project.id, loginCode));
+    const attempt = await attemptOf(ctx, project, loginCode);
+    show(ctx, approveView(formContext(ctx, project, loginCode), attempt, person.label, app.clock()));
   });
 
   router.post('/email', async (ctx) => {
@@ -257,10 +269,11 @@ export function cliPageRoutes(app: AppContext): Router<AppState> {
       show(ctx, otpView(form, sent, `The sign-in code has ${OTP_LENGTH} characters; it is in the email's subject line.`));
       return;
     }
-    const guess = await reserveLimits(app, signInGuessLimits(project, ctx.ip));
+    const code = otp + fields.nonce.toLowerCase();
+    const guess = await reserveSignInGuess(app, project, ctx.ip, code);
     let refreshToken: string;
     try {
-      refreshToken = (await signInWithCode(app, project.id, otp + fields.nonce.toLowerCase(), originOf(ctx, project.id, pageActor))).refreshToken;
+      refreshToken = (await signInWithCode(app, project.id, code, originOf(ctx, project.id, pageActor))).refreshToken;
     } catch (error) {
       // Only a wrong code is a failed guess; anything else gives the unit back.
       if (!(error instanceof KnownError && error.code === 'VERIFICATION_CODE_NOT_FOUND')) await guess.release();

@@ -16,6 +16,10 @@ const readiness = z.strictObject({
       head: z.string().describe('global position of the newest event in the log'),
       lag_events: z.number().int().min(0),
       lag_ms: z.number().int().min(0).describe('age of the oldest event not applied yet; 0 when caught up'),
+      rebuilding: z
+        .enum(['another log', 'ahead of its log', 'other history', 'unverifiable'])
+        .optional()
+        .describe('the read model did not answer for this log and is being rebuilt from it (503 until it has caught up)'),
     }),
     z.strictObject({ error: z.string() }),
   ]),
@@ -39,7 +43,7 @@ export const healthRouteDescriptions = describeRoutes(
     access: 'public',
     responses: {
       200: { description: 'Both backends answer.', schema: readiness },
-      503: { description: 'A backend does not answer (which one, and why).', schema: readiness },
+      503: { description: 'A backend does not answer (which one, and why), or the read model is being rebuilt from the log.', schema: readiness },
     },
     errors: [],
   },
@@ -64,13 +68,21 @@ export function healthRoutes(app: AppContext): Router<AppState> {
       check(() => app.readModel.ping()),
     ]);
     let projection: z.infer<typeof readiness>['projection'];
+    // A read model of another log (or history) answers wrongly until its rebuild has caught up.
+    const rebuilding = app.projections.rebuildingBecause;
     try {
       const lag = await app.projections.lag();
-      projection = { checkpoint: String(lag.checkpoint), head: String(lag.head), lag_events: Number(lag.events), lag_ms: lag.ms };
+      projection = {
+        checkpoint: String(lag.checkpoint),
+        head: String(lag.head),
+        lag_events: Number(lag.events),
+        lag_ms: lag.ms,
+        ...(rebuilding && rebuilding !== 'same log' ? { rebuilding } : {}),
+      };
     } catch (error) {
       projection = { error: (error as Error).message };
     }
-    const ready = eventStore.ok && readModel.ok;
+    const ready = eventStore.ok && readModel.ok && rebuilding === undefined;
     ctx.status = ready ? 200 : 503;
     ctx.body = {
       status: ready ? 'ready' : 'unavailable',

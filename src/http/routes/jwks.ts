@@ -6,6 +6,7 @@ import type { AppState } from '../app-state.ts';
 import { findProject } from '../../projections/project-projection.ts';
 import { knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
+import { JWKS_MAX_AGE_SECONDS } from '../../commands/project/signing-key-schedule.ts';
 
 export const jwksRouteDescriptions = describeRoutes({
   method: 'GET',
@@ -31,7 +32,10 @@ export function jwksRoutes(app: AppContext): Router<AppState> {
       const shown = projectId.slice(0, 64);
       throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${shown} does not exist.`, { project_id: shown });
     }
-    ctx.body = await app.tokens.jwks(projectId);
+    ctx.body = await app.tokens.jwks(projectId, app.clock());
+    // Short enough for the rotation schedule (signing-key-schedule.ts): a cached JWKS already
+    // lists the key the next rotation switches to.
+    ctx.set('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
   });
   return router;
 }

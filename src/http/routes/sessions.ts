@@ -59,10 +59,15 @@ export const sessionRouteDescriptions = describeRoutes(
     method: 'POST',
     path: '/api/v1/auth/sessions/current/refresh',
     tag: 'Sessions',
-    summary: 'A new access token for a refresh token.',
+    summary: 'A new access token for a refresh token; under refresh-token rotation also its successor.',
     access: 'client',
     headers: [{ name: 'x-stack-refresh-token', required: true, description: 'The session\'s refresh token.' }],
-    responses: { 200: { description: 'A fresh access token.', schema: z.strictObject({ access_token: z.string() }) } },
+    responses: {
+      200: {
+        description: 'A fresh access token, and refresh_token when the session\'s refresh tokens rotate (use it from now on: the one sent is retired, and presenting it again after 30 s ends the session).',
+        schema: z.strictObject({ access_token: z.string(), refresh_token: z.string().startsWith('rt_').optional() }),
+      },
+    },
     errors: ['REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED'],
   },
   {
@@ -146,8 +151,8 @@ export function sessionRoutes(app: AppContext): Router<AppState> {
       const message = `Request validation failed on ${ctx.method} ${ctx.path}:\n  - headers.x-stack-refresh-token must be defined`;
       throw knownError('SCHEMA_ERROR', message, { message });
     }
-    const { accessToken } = await refreshSession(app, callerOf(ctx).project.id, token, originOf(ctx));
-    ctx.body = { access_token: accessToken };
+    const { accessToken, refreshToken } = await refreshSession(app, callerOf(ctx).project, token, originOf(ctx));
+    ctx.body = refreshToken === undefined ? { access_token: accessToken } : { access_token: accessToken, refresh_token: refreshToken };
   });
 
   router.delete('/api/v1/auth/sessions/current', requireAccess(app, 'client'), async (ctx) => {

@@ -13,10 +13,11 @@ import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
 import { recordWrongGuess } from '../../commands/sign-in-code/record-wrong-guess.ts';
-import { SIGN_IN_CODE_LENGTH, emailDigestOf, nonceDigestOf, nonceOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
-import { findSignInCode, isEmailGuessBudgetSpent } from '../../projections/sign-in-code-projection.ts';
+import { SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { KnownError, knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
+import { reserveSignInGuess } from '../sign-in-guess.ts';
+import { limitAddressOf } from '../../trust-proxy.ts';
 
 export const sendSignInCodeBody = z.strictObject({
   email: z.email().max(254),
@@ -44,7 +45,7 @@ export const signInCodeRouteDescriptions = describeRoutes(
     path: '/api/v1/auth/otp/sign-in/check-code',
     tag: 'Sign-in codes',
     summary: 'Whether a code would sign in now; never uses it.',
-    description: 'A well-formed code that is unknown, expired, used or locked answers false. Each wrong guess counts against the code (5) and the email (20 per hour).',
+    description: 'A well-formed code that is unknown, expired, used or locked answers false. Each wrong guess counts against the code (5), the email and address (10 per hour) and the email (while 20 in an hour stand, one wrong guess locks a code); a right code is never refused for what others guessed.',
     access: 'client',
     body: signInCodeBody,
     responses: { 200: { description: 'The verdict.', schema: z.strictObject({ is_code_valid: z.boolean() }) } },
@@ -67,14 +68,13 @@ export const signInCodeRouteDescriptions = describeRoutes(
   },
 );
 
-// Mail costs the recipient attention and the sender reputation: sends are limited; so are failed
-// guesses (a wrong OTP, or a nonce that names no code) per client address. Defaults in
-// rate-limit-catalogue.ts; a project may override them.
-export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${ip}`)];
-
+// Mail costs the recipient attention, the sender reputation and the log a stream: sends are
+// limited per email, per client address and per project. Failed guesses: sign-in-guess.ts.
+// Defaults in rate-limit-catalogue.ts; a project may override them.
 export const signInSendLimits = (app: AppContext, project: ProjectView, email: string, ip: string): RateLimit[] => [
   projectLimit(project, 'sign-in-sends-per-email', `otp-send-email:${project.id}:${emailDigestOf(app, email)}`),
-  projectLimit(project, 'sign-in-sends-per-address', `otp-send-ip:${project.id}:${ip}`),
+  projectLimit(project, 'sign-in-sends-per-address', `otp-send-ip:${project.id}:${limitAddressOf(ip)}`),
+  projectLimit(project, 'sign-in-sends-per-project', `otp-send-project:${project.id}`),
 ];
 
 export function signInCodeRoutes(app: AppContext): Router<AppState> {
@@ -101,32 +101,29 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
   router.post('/sign-in/check-code', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
-    const nonceDigest = nonceDigestOf(app, nonceOf(code));
-    // Independent: one round trip to Redis instead of two. (Promise.all rejects with the 429.)
-    const [guess, found] = await Promise.all([reserveLimits(app, limits), findSignInCode(app.readModel, projectId, nonceDigest)]);
+    const guess = await reserveSignInGuess(app, callerOf(ctx).project, ctx.ip, code);
+    const { found, nonceDigest } = guess;
     const now = app.clock();
     if (!found) {
       ctx.body = { is_code_valid: false }; // an unknown nonce: a failed guess, it stays counted
       return;
     }
-    // Used, locked, expired or the email's budget spent: all simply "not valid", as the reference
-    // page types the answer as a boolean. It never uses the code.
-    if (found.status !== 'live' || now >= found.expiresAtMillis || (await isEmailGuessBudgetSpent(app.readModel, projectId, found.emailDigest, now))) {
+    // Used, locked or expired: all simply "not valid", as the reference page types the answer as
+    // a boolean. It never uses the code. (The email's budget never makes a right code false.)
+    if (found.status !== 'live' || now >= found.expiresAtMillis) {
       await guess.release();
       ctx.body = { is_code_valid: false };
       return;
     }
-    const valid = app.hasher.same(app.hasher.digest('sign-in-code', code), found.codeDigest);
+    const valid = app.hasher.matches('sign-in-code', code, found.codeDigest);
     if (valid) await guess.release();
-    else await recordWrongGuess(app, projectId, nonceDigest, originOf(ctx));
+    else await recordWrongGuess(app, projectId, nonceDigest, found, originOf(ctx));
     ctx.body = { is_code_valid: valid };
   });
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
-    const limits = signInGuessLimits(callerOf(ctx).project, ctx.ip);
-    const guess = await reserveLimits(app, limits);
+    const guess = await reserveSignInGuess(app, callerOf(ctx).project, ctx.ip, code);
     let signedIn;
     try {
       signedIn = await signInWithCode(app, callerOf(ctx).project.id, code, originOf(ctx));
