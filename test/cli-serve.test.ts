@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
+import { startSmtpReceiver } from './support/smtp-receiver.ts';
 import * as assert from 'uvu/assert';
 import { request } from './support/service.ts';
 import { runAuthlog, startAuthlogServer } from './support/spawn-authlog.ts';
@@ -60,14 +61,15 @@ test('serve honours PORT and HOST; a project created by the CLI meanwhile works 
 
 test('project add-admin names an existing user as admin; an unknown user is refused with one line', async () => {
   const dataDir = tempDir();
-  const env = { AUTHLOG_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' };
+  const smtp = await startSmtpReceiver();
+  const env = { AUTHLOG_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', SMTP_URL: smtp.url };
   const server = await startAuthlogServer(env);
   try {
     const created = await runAuthlog(['project', 'create', '--name', 'admins', '--json'], env);
     const project = JSON.parse(created.stdout) as { project_id: string; secret_server_key: string; publishable_client_key: string };
     const headers = { 'x-stack-project-id': project.project_id, 'x-stack-secret-server-key': project.secret_server_key };
     // What the CLI appends reaches the server through its subscription, within a second.
-    const user = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: {} }), (r) => r.status === 200);
+    const user = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: { primary_email: 'admin@cli.example', primary_email_verified: true } }), (r) => r.status === 200);
     assert.is(user.status, 200, user.text);
     const unknown = await runAuthlog(['project', 'add-admin', '--project', project.project_id, '--user', '11111111-1111-4111-8111-111111111111'], env);
     assert.is(unknown.code, 1);
@@ -76,8 +78,14 @@ test('project add-admin names an existing user as admin; an unknown user is refu
     assert.is(added.code, 0, added.stderr);
     assert.is(added.stdout.trim(), `User ${user.json.id} is an admin of project ${project.project_id}.`);
 
-    // Their access token now acts with admin access: it may list impersonation sessions.
-    const session = await request(server.url, 'POST', '/api/v1/auth/sessions', { headers, body: { user_id: user.json.id } });
+    // The access token of a session they started themselves (a sign-in with an emailed code) now
+    // acts with admin access: it may list impersonation sessions. (One a key made for them never does.)
+    const clientHeaders = { 'x-stack-project-id': project.project_id, 'x-stack-publishable-client-key': project.publishable_client_key };
+    const sent = await request(server.url, 'POST', '/api/v1/auth/otp/send-sign-in-code', { headers: clientHeaders, body: { email: 'admin@cli.example', callback_url: 'http://localhost/cb' } });
+    assert.is(sent.status, 200, sent.text);
+    const mail = await smtp.waitForMail((m) => m.to.includes('admin@cli.example'));
+    const code = /[?&]code=([0-9a-z]{45})/.exec(mail.text)?.[1] ?? '';
+    const session = await request(server.url, 'POST', '/api/v1/auth/otp/sign-in', { headers: clientHeaders, body: { code } });
     assert.is(session.status, 200, session.text);
     const adminHeaders = { 'x-stack-project-id': project.project_id, 'x-stack-admin-access-token': session.json.access_token };
     const list = () => request(server.url, 'GET', `/api/v1/auth/sessions?user_id=${user.json.id}`, { headers: adminHeaders });
@@ -90,6 +98,7 @@ test('project add-admin names an existing user as admin; an unknown user is refu
     assert.is(refused.json?.code, 'INVALID_ADMIN_ACCESS_TOKEN');
   } finally {
     await server.stop();
+    await smtp.stop();
   }
 });
 

@@ -50,7 +50,7 @@ test.before(async () => {
   const roomy = { limit: 100_000, windowMs: 600_000 };
   await changeProject(
     service.app,
-    { type: 'SetRateLimits', projectId: project.project_id, rateLimits: { 'login-code-guesses-per-address': roomy, 'sign-in-guesses-per-address': roomy } },
+    { type: 'SetRateLimits', projectId: project.project_id, rateLimits: { 'login-code-guesses-per-address': roomy, 'sign-in-guesses-per-address': roomy, 'sign-in-guesses-per-email-address': roomy, 'cli-initiations-per-address': roomy } },
     systemOrigin('test'),
   );
 });

@@ -242,14 +242,14 @@ test('one conflict fewer than maxAttempts still succeeds on the last attempt', a
   assert.is(result.state.admins.size, 3);
 });
 
-test('the default is five attempts', async () => {
+test('the default is twelve attempts, with jittered backoff between them', async () => {
   const store = new FakeStore();
   const { projectId, stream } = newProject(store);
   store.conflicts = 100;
   store.concurrentWriter = (s) => s.write(stream, { type: 'ProjectAdminAdded', data: { projectId, userId: randomUUID() } });
   const error = await rejection(handleCommand(store, stream, projectDecider, { type: 'AddAdmin', projectId, userId: randomUUID() }, metadata));
   assert.is((error as KnownError).code, 'CONCURRENT_MODIFICATION');
-  assert.is(store.appends.length, 5);
+  assert.is(store.appends.length, 12);
 });
 
 test('a store failure other than a conflict is not retried', async () => {

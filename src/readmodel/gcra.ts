@@ -22,8 +22,13 @@ export interface GcraStep extends RateDecision {
   write: boolean;
 }
 
-/** Float slack: TATs are sums of windowMs/limit, which need not be whole milliseconds. */
-const EPSILON_MS = 1e-6;
+/**
+ * Float slack: TATs are epoch-ms sums of windowMs/limit, which need not be whole milliseconds, and
+ * at 1.7e12 a double holds only ~0.0002 ms: fifteen steps of 10000/15 already overshoot 10 s by
+ * 0.001 ms, which a 1e-6 slack refused (the 15th of 15 was a 429). One millisecond is far below
+ * anything a limit means and far above any rounding.
+ */
+const SLACK_MS = 1;
 
 export function validateRateTake(limit: number, windowMs: number, nowMs: number, add: number): void {
   if (!Number.isSafeInteger(limit) || limit <= 0) throw new RangeError(`rateTake: limit must be a positive integer, got ${limit}`);
@@ -40,14 +45,14 @@ export function validateRateTake(limit: number, windowMs: number, nowMs: number,
 export function gcraStep(stored: number | undefined, limit: number, windowMs: number, nowMs: number, add: number): GcraStep {
   const interval = windowMs / limit;
   const base = Math.max(stored ?? nowMs, nowMs);
-  const remainingAt = (tat: number): number => Math.max(0, Math.floor((windowMs - (tat - nowMs)) / interval + EPSILON_MS));
+  const remainingAt = (tat: number): number => Math.max(0, Math.floor((windowMs - (tat - nowMs) + SLACK_MS) / interval));
   if (add < 0) {
     const tat = Math.max(nowMs, base + add * interval);
     return { allowed: true, retryAfterMs: 0, remaining: remainingAt(tat), tat: tat > nowMs ? tat : undefined, write: stored !== undefined };
   }
   const wanted = base + Math.max(add, 1) * interval;
   const over = wanted - nowMs - windowMs;
-  if (over > EPSILON_MS) return { allowed: false, retryAfterMs: Math.ceil(over), remaining: remainingAt(base), tat: stored, write: false };
+  if (over > SLACK_MS) return { allowed: false, retryAfterMs: Math.ceil(over), remaining: remainingAt(base), tat: stored, write: false };
   if (add === 0) return { allowed: true, retryAfterMs: 0, remaining: remainingAt(base), tat: stored, write: false };
   return { allowed: true, retryAfterMs: 0, remaining: remainingAt(wanted), tat: wanted, write: true };
 }

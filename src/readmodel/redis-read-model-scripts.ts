@@ -236,13 +236,13 @@ local window = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local add = tonumber(ARGV[4])
 local grace = tonumber(ARGV[5])
-local eps = 1e-6
+local slack = 1
 local interval = window / limit
 local raw = redis.call('GET', KEYS[1])
 local stored = raw and tonumber(raw) or nil
 local base = math.max(stored or now, now)
 local function remaining_at(tat)
-  return math.max(0, math.floor((window - (tat - now)) / interval + eps))
+  return math.max(0, math.floor((window - (tat - now) + slack) / interval))
 end
 local function store(tat)
   redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.max(1, math.ceil(tat - now)) + grace)
@@ -256,7 +256,7 @@ if add < 0 then
 end
 local wanted = base + math.max(add, 1) * interval
 local over = wanted - now - window
-if over > eps then return {0, math.ceil(over), remaining_at(base)} end
+if over > slack then return {0, math.ceil(over), remaining_at(base)} end
 if add == 0 then return {1, 0, remaining_at(base)} end
 store(wanted)
 return {1, 0, remaining_at(wanted)}

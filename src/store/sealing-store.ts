@@ -43,7 +43,6 @@ async function sealMetadata(personal: PersonalData, metadata: EventMetadata, opt
 
 export function sealingPersonalData(store: EventStore, personal: PersonalData, options: SealingOptions): EventStore {
   return {
-    ...store,
     async append(streamId, events, expected) {
       return store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, e, options))), expected);
     },
@@ -51,6 +50,7 @@ export function sealingPersonalData(store: EventStore, personal: PersonalData, o
     readAll: (options) => store.readAll(options),
     headPosition: (filter) => store.headPosition(filter),
     subscribeToAll: (options, handler) => store.subscribeToAll(options, handler),
+    logIdentity: () => store.logIdentity(),
     close: () => store.close(),
   };
 }

@@ -231,6 +231,19 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       assert.is(await rm.get('a'), undefined);
     }));
 
+  s('rateTake at a real epoch time lets exactly the limit through, whatever the float rounding of window/limit', () =>
+    withModel(async (rm) => {
+      // 10000/15 is no whole millisecond: summed at 1.7e12 it overshot the window by 0.001 ms and
+      // refused the 15th of 15 (the poll limit's default).
+      for (const [limit, windowMs] of [[15, 10_000], [7, 1_000], [1000, 600_000], [30, 900_000]] as const) {
+        const key = `real:${limit}:${Math.random()}`;
+        const now = 1_764_621_234_567;
+        let allowed = 0;
+        for (let i = 0; i <= limit; i++) if ((await rm.rateTake(key, limit, windowMs, now, 1)).allowed) allowed++;
+        assert.is(allowed, limit, `${limit} per ${windowMs} ms`);
+      }
+    }));
+
   s('rateTake lets the limit through at once, then one unit per window/limit, and says when to retry', () =>
     withModel(async (rm) => {
       const windowMs = 60_000;
