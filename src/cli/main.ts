@@ -8,6 +8,7 @@ import { auditCommand } from './audit-command.ts';
 import { eventsCommand } from './events-command.ts';
 import { projectionsCommand } from './projections-command.ts';
 import { userCommand } from './user-command.ts';
+import { logCommand } from './log-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { USAGE, UsageError } from './usage.ts';
 
@@ -47,6 +48,8 @@ async function run(argv: string[]): Promise<void> {
       return projectionsCommand(loadConfig(), rest, io);
     case 'user':
       return userCommand(loadConfig(), rest, io);
+    case 'log':
+      return logCommand(loadConfig(), rest, io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; run \`authlog help\``);
   }

@@ -25,6 +25,8 @@ Usage:
   authlog user erase --project PROJECT_ID --user USER_ID [--json]
                                          erase a person: delete the user and their data keys;
                                          their personal data reads [erased] everywhere
+  authlog log seal-personal-data         seal the personal data of events written before sealing
+                                         (SQLite: rewritten in place; EventStoreDB: counted only)
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials

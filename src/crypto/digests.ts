@@ -15,7 +15,9 @@ export type DigestPurpose =
   | 'sign-in-nonce'
   | 'email'
   | 'admin-access-token'
-  | 'page-csrf';
+  | 'page-csrf'
+  /** Whom a rate-limit bucket counts (a client address, an email digest): no address sits in the read model in plain text. */
+  | 'rate-limit-key';
 
 export interface Hasher {
   /** base64url HMAC-SHA-256 of `value` under the current server secret, separated by purpose. */

@@ -35,7 +35,16 @@ export interface LimitReservation {
   release(): Promise<void>;
 }
 
-const take = (app: AppContext, l: RateLimit, nowMs: number, add: number) => app.readModel.rateTake(l.key, l.limit, l.windowMs, nowMs, add);
+/**
+ * The bucket's key as the read model stores it: the limit's name, then a digest of whom it counts
+ * (a client address is personal data, and the read model holds none in plain text).
+ */
+function bucketKey(app: AppContext, key: string): string {
+  const colon = key.indexOf(':');
+  return colon < 0 ? key : `${key.slice(0, colon + 1)}${app.hasher.digest('rate-limit-key', key.slice(colon + 1))}`;
+}
+
+const take = (app: AppContext, l: RateLimit, nowMs: number, add: number) => app.readModel.rateTake(bucketKey(app, l.key), l.limit, l.windowMs, nowMs, add);
 
 /**
  * Takes one unit of every limit before the work it guards, each atomically, so that concurrent

@@ -3,13 +3,16 @@
 // removes the key's bytes from the node for good; until that scavenge the wrapped key is still on
 // disk (the README's erasure section says so). A subject erased and used again gets a new key under
 // a new id, which never opens what the old one sealed.
-import { BACKWARDS, END, EventStoreDBClient, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
+import { ANY, BACKWARDS, END, EventStoreDBClient, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
 import type { DataKeyStore, WrappedKey } from './data-key-store.ts';
 
 export const DATA_KEY_STREAM_PREFIX = 'authlogDataKey-';
 const streamOf = (subject: string) => `${DATA_KEY_STREAM_PREFIX}${subject}`;
-/** Origin days are few and predictable: the store looks back this far for ones to forget. */
-const ORIGIN_LOOKBACK_DAYS = 3 * 366;
+/**
+ * The names of the origin-day subjects ever keyed, so the retention sweep finds them without a
+ * scan of $all (client reads of $all cannot filter). Day names only: nothing personal.
+ */
+const ORIGIN_INDEX = `${DATA_KEY_STREAM_PREFIX}$origin-days`;
 
 interface KeyEventData {
   subject: string;
@@ -25,11 +28,14 @@ export function openEsdbDataKeyStore(url: string, options: { callTimeoutMs?: num
   async function get(subject: string): Promise<WrappedKey | undefined> {
     try {
       // The newest event: the key as first written, or rewrapped under a newer secret since.
+      // Read to its end (one event) rather than returning from inside the loop: a read call left
+      // open keeps the client from disposing.
+      let found: WrappedKey | undefined;
       for await (const resolved of client.readStream<{ type: 'DataKeyCreated'; data: KeyEventData }>(streamOf(subject), { maxCount: 1, direction: BACKWARDS, fromRevision: END, deadline })) {
         const data = resolved.event?.data;
-        if (data && data.subject === subject) return { subject, keyId: data.keyId, wrapped: Buffer.from(data.wrapped, 'base64url') };
+        if (data && data.subject === subject) found = { subject, keyId: data.keyId, wrapped: Buffer.from(data.wrapped, 'base64url') };
       }
-      return undefined;
+      return found;
     } catch (error) {
       if (error instanceof StreamNotFoundError) return undefined;
       throw error;
@@ -39,6 +45,11 @@ export function openEsdbDataKeyStore(url: string, options: { callTimeoutMs?: num
   return {
     get,
     async putIfAbsent(candidate) {
+      // Indexed before it exists: a crash in between leaves a name without a key, never a key the
+      // retention sweep cannot find.
+      if (candidate.subject.startsWith('origin:') && !(await get(candidate.subject))) {
+        await client.appendToStream(ORIGIN_INDEX, jsonEvent({ type: 'OriginDayKeyed', data: { subject: candidate.subject } }), { expectedRevision: ANY, deadline });
+      }
       try {
         await client.appendToStream(
           streamOf(candidate.subject),
@@ -71,13 +82,16 @@ export function openEsdbDataKeyStore(url: string, options: { callTimeoutMs?: num
     },
     async listBefore(prefix, before) {
       if (prefix !== 'origin:') throw new Error('esdb data key store: only origin subjects are listed');
-      const found: string[] = [];
-      const cutoff = Date.parse(before.slice('origin:'.length));
-      for (let day = 1; day <= ORIGIN_LOOKBACK_DAYS; day++) {
-        const subject = `origin:${new Date(cutoff - day * 86_400_000).toISOString().slice(0, 10)}`;
-        if (await get(subject)) found.push(subject);
+      const found = new Set<string>();
+      try {
+        for await (const resolved of client.readStream<{ type: 'OriginDayKeyed'; data: { subject: string } }>(ORIGIN_INDEX, { deadline: deadline * 4 })) {
+          const subject = resolved.event?.data.subject;
+          if (subject !== undefined && subject < before) found.add(subject);
+        }
+      } catch (error) {
+        if (!(error instanceof StreamNotFoundError)) throw error;
       }
-      return found;
+      return [...found].sort();
     },
     async close() {
       await client.dispose();
