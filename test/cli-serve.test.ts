@@ -65,7 +65,7 @@ test('project add-admin names an existing user as admin; an unknown user is refu
   const env = { AUTHLOG_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info', SMTP_URL: smtp.url };
   const server = await startAuthlogServer(env);
   try {
-    const created = await runAuthlog(['project', 'create', '--name', 'admins', '--json'], env);
+    const created = await runAuthlog(['project', 'create', '--name', 'admins', '--trusted-domain', 'http://localhost', '--json'], env);
     const project = JSON.parse(created.stdout) as { project_id: string; secret_server_key: string; publishable_client_key: string };
     const headers = { 'x-stack-project-id': project.project_id, 'x-stack-secret-server-key': project.secret_server_key };
     // What the CLI appends reaches the server through its subscription, within a second.

@@ -20,7 +20,7 @@ import { systemOrigin } from '../src/app-context.ts';
 const dir = mkdtempSync(join(tmpdir(), 'authlog-reseal-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const plainEvent = (type: string, data: { projectId: string }): NewEvent => ({
+const plainEvent = (type: string, data: { projectId: string } & Record<string, unknown>): NewEvent => ({
   id: randomUUID(),
   type,
   data,

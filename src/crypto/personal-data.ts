@@ -96,10 +96,17 @@ export function createPersonalData(secret: string, keys: DataKeyStore, now: () =
     const hit = cached(subject);
     if (hit) return hit.keyId === keyId ? hit.key : undefined;
     const held = await keys.get(subject);
-    if (!held) return undefined;
-    const key = await unwrap(held);
+    if (!held || held.keyId !== keyId) return undefined;
+    // A key no secret of ours unwraps (AUTHLOG_SECRET changed without AUTHLOG_SECRET_PREVIOUS)
+    // opens nothing, like an erased one; sealing under it refuses instead (keyFor).
+    let key: Buffer;
+    try {
+      key = await unwrap(held);
+    } catch {
+      return undefined;
+    }
     remember(subject, held.keyId, key);
-    return held.keyId === keyId ? key : undefined;
+    return key;
   }
 
   const pd: PersonalData = {

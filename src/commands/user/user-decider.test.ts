@@ -38,12 +38,25 @@ const decideReservation = (history: readonly DomainEvent[], command: EmailReserv
 
 // --- user --------------------------------------------------------------------------------------
 
+test('EraseUser records PersonalDataErased for a deleted user only: a live one is deleted first, an unknown one is not found', () => {
+  const userId = randomUUID();
+  const created: DomainEvent = { type: 'UserCreated', data: userCreated(userId) };
+  const deleted: DomainEvent = { type: 'UserDeleted', data: { userId, projectId } };
+  const erase = { type: 'EraseUser', userId, projectId, subjects: [`user:${userId}`], nowMs: 1_700_000_100_000 } as const;
+  throwsKnown(() => decideUser([created], { ...erase, subjects: [...erase.subjects] }), 'USER_NOT_FOUND');
+  throwsKnown(() => decideUser([], { ...erase, subjects: [...erase.subjects] }), 'USER_NOT_FOUND');
+  throwsKnown(() => decideUser([created, deleted], { ...erase, projectId: otherProjectId, subjects: [...erase.subjects] }), 'USER_NOT_FOUND');
+  assert.equal(decideUser([created, deleted], { ...erase, subjects: [...erase.subjects] }), [
+    { type: 'PersonalDataErased', data: { userId, projectId, subjects: [`user:${userId}`], erasedAtMillis: 1_700_000_100_000 } },
+  ]);
+});
+
 test('CreateUser on an empty stream decides UserCreated and folds to an active user of that project', () => {
   const userId = randomUUID();
   const data = userCreated(userId);
   const events = decideUser([], { type: 'CreateUser', data });
   assert.equal(events, [{ type: 'UserCreated', data }]);
-  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com' });
+  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined });
 });
 
 test('CreateUser on a stream that already holds a user is refused', () => {

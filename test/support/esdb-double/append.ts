@@ -59,6 +59,11 @@ export function appendHandler(state: ServerState): grpc.handleClientStreamingCal
     });
     call.on('end', () => {
       if (answered || call.cancelled) return;
+      // A deadline that passed while the events streamed in: the server does not write (grpc-js
+      // cancels the call then too, but on a loaded machine 'end' can be handled first).
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+      if (Number.isFinite(deadlineMs) && deadlineMs < Date.now()) return answer(grpcError(grpc.status.DEADLINE_EXCEEDED, 'Deadline Exceeded'));
       if (name === undefined) return answer(grpcError(grpc.status.INVALID_ARGUMENT, 'append without options'));
       const decision = state.log.append(name, expected, proposed);
       if (!decision.ok && decision.reason === 'stream_deleted') return answer(streamDeletedError(name));
