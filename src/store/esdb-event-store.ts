@@ -110,12 +110,7 @@ class EsdbEventStore implements EventStore, StreamRetention {
         }),
       );
     } catch (error) {
-      if (error instanceof EsdbWrongExpectedVersionError) {
-        const actual = error.actualVersion;
-        throw new WrongExpectedVersionError(streamId, expected, typeof actual === 'bigint' ? actual : NO_STREAM);
-      }
-      if (error instanceof EsdbStreamDeletedError) throw new StreamDeletedError(streamId);
-      throw toStoreError(error, what);
+      throw appendError(error, streamId, expected, what);
     }
     // An append the server recognised as a retry (same event ids) comes back without a position.
     const position = knownPosition(result.position?.commit) ?? (await this.positionOfRevision(streamId, result.nextExpectedRevision));
@@ -161,12 +156,7 @@ class EsdbEventStore implements EventStore, StreamRetention {
     try {
       await this.withTimeout(what, call());
     } catch (error) {
-      if (error instanceof EsdbWrongExpectedVersionError) {
-        const actual = error.actualVersion;
-        throw new WrongExpectedVersionError(streamId, expected, typeof actual === 'bigint' ? actual : NO_STREAM);
-      }
-      if (error instanceof EsdbStreamDeletedError) throw new StreamDeletedError(streamId);
-      throw toStoreError(error, what);
+      throw appendError(error, streamId, expected, what);
     }
   }
 
@@ -324,4 +314,14 @@ class EsdbEventStore implements EventStore, StreamRetention {
       if (onClose) this.waiting.delete(onClose);
     });
   }
+}
+
+/** A failed append in the port's terms: a conflict, a deleted stream, or the store unavailable. */
+function appendError(error: unknown, streamId: string, expected: ExpectedRevision, what: string): unknown {
+  if (error instanceof EsdbWrongExpectedVersionError) {
+    const actual = error.actualVersion;
+    return new WrongExpectedVersionError(streamId, expected, typeof actual === 'bigint' ? actual : NO_STREAM);
+  }
+  if (error instanceof EsdbStreamDeletedError) return new StreamDeletedError(streamId);
+  return toStoreError(error, what);
 }

@@ -3,6 +3,7 @@
 // of the day they were recorded (forgotten after ORIGIN_RETENTION_DAYS; 0 records neither). Every
 // process appends through this, so no plain personal value reaches the log whoever writes.
 import type { EventMetadata, EventStore, NewEvent } from './event-store.ts';
+import { withAppend } from './decorated-store.ts';
 import type { PersonalData } from '../crypto/personal-data.ts';
 import { subjects } from '../crypto/sealed.ts';
 import { personalFields } from '../events/personal-fields.ts';
@@ -42,15 +43,7 @@ async function sealMetadata(personal: PersonalData, metadata: EventMetadata, opt
 }
 
 export function sealingPersonalData(store: EventStore, personal: PersonalData, options: SealingOptions): EventStore {
-  return {
-    async append(streamId, events, expected) {
-      return store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, e, options))), expected);
-    },
-    readStream: (streamId) => store.readStream(streamId),
-    readAll: (options) => store.readAll(options),
-    headPosition: (filter) => store.headPosition(filter),
-    subscribeToAll: (options, handler) => store.subscribeToAll(options, handler),
-    logIdentity: () => store.logIdentity(),
-    close: () => store.close(),
-  };
+  return withAppend(store, async (streamId, events, expected) =>
+    store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, e, options))), expected),
+  );
 }

@@ -62,6 +62,12 @@ export function asParent(state: SessionState, nowMs: number): ParentSession | un
   return { ...state.terms, sessionId: state.sessionId, createdBy: state.createdBy };
 }
 
+/** The session's end, for whatever reason, as one event. */
+const revocation = (state: SessionState, reason: EventData<'SessionRevoked'>['reason'], nowMs: number): SessionEvent => ({
+  type: 'SessionRevoked',
+  data: { sessionId: state.sessionId, projectId: state.projectId, userId: state.userId, reason, refreshTokenDigest: state.refreshTokenDigest, revokedAtMillis: nowMs },
+});
+
 export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent> = {
   initialState: () => ({
     status: 'none',
@@ -152,38 +158,14 @@ export const sessionDecider: Decider<SessionState, SessionCommand, SessionEvent>
         if (!successorUsed || command.nowMs - successorUsed.rotatedAtMillis <= REFRESH_TOKEN_REUSE_GRACE_MS) return [];
         // Reuse: two parties hold tokens of this family; which one is the thief is unknowable, so
         // the whole session ends (RFC 9700 §4.14.2).
-        return [
-          {
-            type: 'SessionRevoked',
-            data: {
-              sessionId: state.sessionId,
-              projectId: state.projectId,
-              userId: state.userId,
-              reason: 'refresh-token-reused',
-              refreshTokenDigest: state.refreshTokenDigest,
-              revokedAtMillis: command.nowMs,
-            },
-          },
-        ];
+        return [revocation(state, 'refresh-token-reused', command.nowMs)];
       }
       case 'RevokeSession':
         if (state.status === 'none' || state.projectId !== command.projectId) throw knownError('SESSION_NOT_FOUND');
         // Revoking what is already over changes nothing, and is not an error: the caller's
         // intent (this session no longer works) holds.
         if (!isSessionLive(state, command.nowMs)) return [];
-        return [
-          {
-            type: 'SessionRevoked',
-            data: {
-              sessionId: state.sessionId,
-              projectId: state.projectId,
-              userId: state.userId,
-              reason: command.reason,
-              refreshTokenDigest: state.refreshTokenDigest,
-              revokedAtMillis: command.nowMs,
-            },
-          },
-        ];
+        return [revocation(state, command.reason, command.nowMs)];
     }
   },
 };
