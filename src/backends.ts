@@ -17,6 +17,7 @@ import type { DataKeyStore } from './keystore/data-key-store.ts';
 import { openSqliteDataKeyStore } from './keystore/sqlite-data-key-store.ts';
 import { openEsdbDataKeyStore } from './keystore/esdb-data-key-store.ts';
 import { sealingPersonalData } from './store/sealing-store.ts';
+import { secretIdOf } from './crypto/secret-id.ts';
 
 export const sqlitePath = (config: Pick<Config, 'AUTHLOG_DATA_DIR'>): string => join(config.AUTHLOG_DATA_DIR, 'events.db');
 
@@ -67,7 +68,7 @@ export function openLog(config: LogConfig, log?: (msg: string, fields?: Record<s
   const keys = openDataKeyStore(config);
   const personal = createPersonalData(secret.value, keys, now, secret.previous);
   const raw = openEventStore(config, log);
-  const store = sealingPersonalData(raw, personal, { originRetentionDays: config.ORIGIN_RETENTION_DAYS });
+  const store = sealingPersonalData(raw, personal, { originRetentionDays: config.ORIGIN_RETENTION_DAYS, secretId: secretIdOf(secret.value) });
   return {
     store,
     personal,

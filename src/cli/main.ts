@@ -9,6 +9,7 @@ import { eventsCommand } from './events-command.ts';
 import { projectionsCommand } from './projections-command.ts';
 import { userCommand } from './user-command.ts';
 import { logCommand } from './log-command.ts';
+import { secretCommand } from './secret-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { USAGE, UsageError } from './usage.ts';
 
@@ -50,6 +51,8 @@ async function run(argv: string[]): Promise<void> {
       return userCommand(loadConfig(), rest, io);
     case 'log':
       return logCommand(loadConfig(), rest, io);
+    case 'secret':
+      return secretCommand(loadConfig(), rest, io);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; run \`authlog help\``);
   }

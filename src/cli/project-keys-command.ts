@@ -1,12 +1,12 @@
 // `authlog project rotate-key | revoke-key | list-keys | rotate-signing-key |
 // set-refresh-token-rotation`: appended straight to the event store on the project stream, as
 // the operator ('system:cli'), like every `authlog project` change; a running server on the same
-// data sees them through its subscription.
+// data sees them through its subscription. Through openLog, like every process's appends, so
+// each new key's event records the fingerprint of the secret that made its digest.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { systemClock } from '../clock.ts';
-import { resolveServerSecret } from '../server-secret.ts';
-import { openEventStore } from '../backends.ts';
+import { openLog } from '../backends.ts';
 import { createHasher } from '../crypto/digests.ts';
 import { systemOrigin } from '../app-context.ts';
 import { UsageError } from './usage.ts';
@@ -40,9 +40,8 @@ export async function projectKeysCommand(config: Config, sub: (typeof PROJECT_KE
   });
   const projectId = projectOf(sub, values.project);
   const print = (json: unknown, lines: string[]) => (values.json ? out(JSON.stringify(json)) : lines.forEach((l) => out(l)));
-  const secret = resolveServerSecret(config);
-  const store = openEventStore(config);
-  const ctx = { store, hasher: createHasher(secret.value, secret.previous), clock: systemClock };
+  const log = openLog(config);
+  const ctx = { store: log.store, hasher: createHasher(log.secret.value, log.secret.previous), clock: systemClock };
   try {
     switch (sub) {
       case 'rotate-key': {
@@ -90,6 +89,6 @@ export async function projectKeysCommand(config: Config, sub: (typeof PROJECT_KE
       }
     }
   } finally {
-    await store.close();
+    await log.close();
   }
 }

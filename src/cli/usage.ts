@@ -27,6 +27,9 @@ Usage:
                                          their personal data reads [erased] everywhere
   authlog log seal-personal-data         seal the personal data of events written before sealing
                                          (SQLite: rewritten in place; EventStoreDB: counted only)
+  authlog secret status [--json]         how many live keys, tokens, codes, reservations and data
+                                         keys still depend on AUTHLOG_SECRET_PREVIOUS, and whether
+                                         it can be removed
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials

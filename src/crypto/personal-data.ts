@@ -19,6 +19,11 @@ export interface PersonalData {
   /** A copy of a JSON value with every sealed value in it opened (or `[erased]`). */
   showDeep(value: unknown): Promise<unknown>;
   erase(subjects: readonly string[]): Promise<string[]>;
+  /**
+   * Which secret of the keyring `key` is wrapped under, without rewrapping it (a report must not
+   * change what it reports on): 'none' when no secret of ours unwraps it (it opens nothing).
+   */
+  wrappedUnder(key: WrappedKey): 'current' | 'previous' | 'none';
   keys: DataKeyStore;
 }
 
@@ -144,6 +149,17 @@ export function createPersonalData(secret: string, keys: DataKeyStore, now: () =
         return Object.fromEntries(entries);
       }
       return value;
+    },
+    wrappedUnder(w) {
+      for (const [k, under] of [[kek, 'current'] as const, ...olderKeks.map((o) => [o, 'previous'] as const)]) {
+        try {
+          unwrapWith(k, w);
+          return under;
+        } catch {
+          // not under this one
+        }
+      }
+      return 'none';
     },
     async erase(subjectList) {
       for (const s of subjectList) cache.delete(s);

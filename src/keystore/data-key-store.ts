@@ -21,5 +21,10 @@ export interface DataKeyStore {
   erase(subjects: readonly string[]): Promise<string[]>;
   /** Subjects starting with `prefix` whose name sorts before `before` (for origin days). */
   listBefore(prefix: string, before: string): Promise<string[]>;
+  /**
+   * Every key held, in no promised order, lazily: `authlog secret status` counts those still
+   * wrapped under a previous secret. Erased keys are not listed.
+   */
+  list(): AsyncIterable<WrappedKey>;
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // removes the key's bytes from the node for good; until that scavenge the wrapped key is still on
 // disk (the README's erasure section says so). A subject erased and used again gets a new key under
 // a new id, which never opens what the old one sealed.
-import { ANY, BACKWARDS, END, EventStoreDBClient, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
+import { ANY, BACKWARDS, END, START, EventStoreDBClient, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
 import type { DataKeyStore, WrappedKey } from './data-key-store.ts';
 
 export const DATA_KEY_STREAM_PREFIX = 'authlogDataKey-';
@@ -92,6 +92,21 @@ export function openEsdbDataKeyStore(url: string, options: { callTimeoutMs?: num
         if (!(error instanceof StreamNotFoundError)) throw error;
       }
       return [...found].sort();
+    },
+    async *list() {
+      // No index names every subject, and client reads of $all cannot filter: the whole of $all
+      // is read for the key streams' names (an operator's occasional command, not a request
+      // path). A deleted (erased) stream's events stay in $all until a scavenge, so each name
+      // found is looked up again, and an erased one answers nothing.
+      const names = new Set<string>();
+      for await (const resolved of client.readAll({ fromPosition: START, resolveLinkTos: false, deadline: deadline * 20 })) {
+        const streamId = resolved.event?.streamId;
+        if (streamId?.startsWith(DATA_KEY_STREAM_PREFIX) && streamId !== ORIGIN_INDEX) names.add(streamId.slice(DATA_KEY_STREAM_PREFIX.length));
+      }
+      for (const subject of names) {
+        const key = await get(subject);
+        if (key) yield key;
+      }
     },
     async close() {
       await client.dispose();

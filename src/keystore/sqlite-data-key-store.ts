@@ -15,6 +15,7 @@ export function openSqliteDataKeyStore(path: string): DataKeyStore {
   const remove = db.prepare('DELETE FROM data_keys WHERE subject = ?');
   const update = db.prepare('UPDATE data_keys SET wrapped = ? WHERE subject = ? AND key_id = ?');
   const before = db.prepare<[string, string, string], { subject: string }>('SELECT subject FROM data_keys WHERE subject >= ? AND subject < ? AND subject < ? ORDER BY subject');
+  const page = db.prepare<[string, number], { subject: string; key_id: string; wrapped: Buffer }>('SELECT subject, key_id, wrapped FROM data_keys WHERE subject > ? ORDER BY subject LIMIT ?');
   const row = (r: { subject: string; key_id: string; wrapped: Buffer } | undefined): WrappedKey | undefined =>
     r ? { subject: r.subject, keyId: r.key_id, wrapped: Buffer.from(r.wrapped) } : undefined;
 
@@ -39,6 +40,16 @@ export function openSqliteDataKeyStore(path: string): DataKeyStore {
     async listBefore(prefix, limit) {
       // Every subject with the prefix sorts between prefix and prefix + U+FFFF.
       return before.all(prefix, `${prefix}\uffff`, limit).map((r) => r.subject);
+    },
+    async *list() {
+      // Pages by subject rather than one open cursor: the caller may use the store between keys.
+      let after = '';
+      for (;;) {
+        const rows = page.all(after, 500);
+        for (const r of rows) yield { subject: r.subject, keyId: r.key_id, wrapped: Buffer.from(r.wrapped) };
+        if (rows.length < 500) return;
+        after = rows[rows.length - 1]!.subject;
+      }
     },
     async close() {
       db.close();

@@ -21,6 +21,12 @@ export interface EventMetadata {
   occurredAt: string;
   causationId?: string;
   correlationId?: string;
+  /**
+   * The fingerprint (crypto/secret-id.ts) of the server secret current in the appending process:
+   * the secret under which every digest the event introduces was made. Absent on events written
+   * before it was recorded.
+   */
+  secretId?: string;
 }
 
 /** An event as the deciding code hands it to the store. */

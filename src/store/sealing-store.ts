@@ -14,6 +14,14 @@ export interface SealingOptions {
   originRetentionDays: number;
 }
 
+export interface AppendOptions extends SealingOptions {
+  /**
+   * The current server secret's fingerprint, stamped on every appended event's metadata: this is
+   * the one spot every process's appends pass, and the command that decides never knows it.
+   */
+  secretId: string;
+}
+
 export async function sealEvent(personal: PersonalData, event: NewEvent, options: SealingOptions): Promise<NewEvent> {
   return { ...event, data: await sealData(personal, event.type, event.data), metadata: await sealMetadata(personal, event.metadata, options) };
 }
@@ -42,8 +50,11 @@ async function sealMetadata(personal: PersonalData, metadata: EventMetadata, opt
   };
 }
 
-export function sealingPersonalData(store: EventStore, personal: PersonalData, options: SealingOptions): EventStore {
+export function sealingPersonalData(store: EventStore, personal: PersonalData, options: AppendOptions): EventStore {
+  // Stamped here, not in sealEvent: `authlog log seal-personal-data` reseals old events through
+  // sealEvent, and their digests were made by whichever secret was current then, not this one.
+  const stamp = (e: NewEvent): NewEvent => ({ ...e, metadata: { ...e.metadata, secretId: options.secretId } });
   return withAppend(store, async (streamId, events, expected) =>
-    store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, e, options))), expected),
+    store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, stamp(e), options))), expected),
   );
 }
