@@ -147,9 +147,13 @@ gone('BatchAppend in a loop fails with CancelledError', () =>
   withDouble({}, async (client, double) => {
     const stream = name('json_stream_name');
     await client.appendToStream(stream, testEvents());
-    const loop = (async () => {
+    // Two loops, so that some append is always in flight when the node goes away: with one, a
+    // loaded machine could stop the node between two appends, and the next would rightly meet an
+    // unreachable node (UnavailableError) instead of an interrupted append.
+    const appendForever = async (): Promise<never> => {
       for (;;) await client.appendToStream(stream, testEvents(30_000));
-    })().catch((error: unknown) => error);
+    };
+    const loop = Promise.race([appendForever(), appendForever()]).catch((error: unknown) => error);
     await sleep(200);
     await double.stop();
     const error = await within(10_000, loop, 'the interrupted loop');
