@@ -27,6 +27,8 @@ Usage:
                                          their personal data reads [erased] everywhere
   authlog log seal-personal-data         seal the personal data of events written before sealing
                                          (SQLite: rewritten in place; EventStoreDB: counted only)
+  authlog log prune [--json]             remove CLI attempts and codes long past expiry
+                                         (SQLite: deleted, file vacuumed; EventStoreDB: $maxAge)
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials
