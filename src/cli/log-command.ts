@@ -15,7 +15,7 @@ import { personalFields } from '../events/personal-fields.ts';
 import { isEventType } from '../events/catalogue.ts';
 import { createHasher } from '../crypto/digests.ts';
 import type { NewEvent } from '../store/event-store.ts';
-import { systemClock } from '../clock.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { pruneLog } from '../log-pruning.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
@@ -29,9 +29,10 @@ function holdsPlainPersonalData(event: Pick<NewEvent, 'type' | 'data' | 'metadat
   return (spec.fields as readonly string[]).some((f) => typeof data[f] === 'string' && !isSealed(data[f]));
 }
 
-export async function logCommand(config: Config, args: string[], io: CliIo): Promise<void> {
+/** `clock`: the instant expiries are judged against (tests move it; the command uses the system's). */
+export async function logCommand(config: Config, args: string[], io: CliIo, clock: Clock = systemClock): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub === 'prune') return prune(config, rest, io);
+  if (sub === 'prune') return prune(config, rest, io, clock);
   if (sub !== 'seal-personal-data') throw new UsageError('try: authlog log seal-personal-data  or  authlog log prune [--json]');
   parseArgs({ args: rest, options: {}, strict: true });
   const log = openLog(config);
@@ -69,7 +70,7 @@ export async function logCommand(config: Config, args: string[], io: CliIo): Pro
   }
 }
 
-async function prune(config: Config, args: string[], io: CliIo): Promise<void> {
+async function prune(config: Config, args: string[], io: CliIo, clock: Clock): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true });
   if (config.EVENTSTORE_URL) {
     const note = `EventStoreDB drops expired CLI attempts, login codes and sign-in codes by itself (their streams' $maxAge: expiry + ${config.EPHEMERAL_RETENTION_HOURS} h); run a scavenge on the server to reclaim the space. Nothing was changed.`;
@@ -77,9 +78,9 @@ async function prune(config: Config, args: string[], io: CliIo): Promise<void> {
     return;
   }
   // A Redis read model outlives the server: its checkpoint event must stay in the log.
-  const readModel = config.REDIS_URL ? openReadModel(config, systemClock) : undefined;
+  const readModel = config.REDIS_URL ? openReadModel(config, clock) : undefined;
   try {
-    const report = await pruneLog(config, readModel, systemClock(), 'always');
+    const report = await pruneLog(config, readModel, clock(), 'always');
     if (!report) return;
     if (values.json) {
       io.out(JSON.stringify({ eventStore: 'sqlite', path: sqlitePath(config), ...report }));
