@@ -9,6 +9,8 @@ import type { EventStore } from './store/event-store.ts';
 import type { ReadModel } from './readmodel/read-model.ts';
 import { openSqliteEventStore } from './store/sqlite-event-store.ts';
 import { openEsdbEventStore } from './store/esdb-event-store.ts';
+import { retainingEphemeralStreams } from './store/esdb-retention.ts';
+import { DEFAULT_EPHEMERAL_GRACE_MS } from './events/ephemeral-streams.ts';
 import { createMemoryReadModel } from './readmodel/memory-read-model.ts';
 import { createRedisReadModel } from './readmodel/redis-read-model.ts';
 import { resolveServerSecret, type ServerSecret } from './server-secret.ts';
@@ -29,11 +31,13 @@ export function describeEventStore(config: Pick<Config, 'EVENTSTORE_URL' | 'AUTH
 }
 
 export function openEventStore(
-  config: Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR'>,
+  config: Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR'> & Partial<Pick<Config, 'EPHEMERAL_RETENTION_HOURS'>>,
   log?: (msg: string, fields?: Record<string, unknown>) => void,
 ): EventStore {
   if (config.EVENTSTORE_URL) {
-    return openEsdbEventStore(config.EVENTSTORE_URL, { callTimeoutMs: config.EVENTSTORE_TIMEOUT_MS, ...(log ? { logger: log } : {}) });
+    const esdb = openEsdbEventStore(config.EVENTSTORE_URL, { callTimeoutMs: config.EVENTSTORE_TIMEOUT_MS, ...(log ? { logger: log } : {}) });
+    // Expired CLI attempts and codes age out on the server ($maxAge), as SQLite prunes them.
+    return retainingEphemeralStreams(esdb, { graceMs: (config.EPHEMERAL_RETENTION_HOURS ?? DEFAULT_EPHEMERAL_GRACE_MS / 3600_000) * 3600_000, ...(log ? { log } : {}) });
   }
   mkdirSync(config.AUTHLOG_DATA_DIR, { recursive: true, mode: 0o700 });
   // The same deadline as an EventStoreDB call: how long an append waits for another process's lock.
@@ -45,7 +49,7 @@ export function openReadModel(config: Pick<Config, 'REDIS_URL' | 'REDIS_PREFIX'>
   return createMemoryReadModel({ now: clock });
 }
 
-type LogConfig = Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR' | 'AUTHLOG_SECRET' | 'AUTHLOG_SECRET_PREVIOUS' | 'ORIGIN_RETENTION_DAYS'>;
+type LogConfig = Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR' | 'AUTHLOG_SECRET' | 'AUTHLOG_SECRET_PREVIOUS' | 'ORIGIN_RETENTION_DAYS'> & Partial<Pick<Config, 'EPHEMERAL_RETENTION_HOURS'>>;
 
 /** The data keys live apart from the log: their own file beside it, or their own streams. */
 export function openDataKeyStore(config: Pick<Config, 'EVENTSTORE_URL' | 'EVENTSTORE_TIMEOUT_MS' | 'AUTHLOG_DATA_DIR'>): DataKeyStore {

@@ -44,6 +44,13 @@ const configSchema = z.object({
    * per day, deleted after this); 0 records neither.
    */
   ORIGIN_RETENTION_DAYS: wholeNumber(3650).default(90),
+  /**
+   * Hours past their expiry that CLI attempts, login-code reservations and sign-in codes are kept
+   * (SQLite: then pruned; EventStoreDB: their streams' `$maxAge`, then scavenged).
+   */
+  EPHEMERAL_RETENTION_HOURS: wholeNumber(87_600).default(48),
+  /** How often `serve` prunes an embedded (SQLite) log of expired ephemeral streams (minutes); 0 = never. */
+  PRUNE_INTERVAL_MINUTES: wholeNumber(525_600).default(60),
   /** Which proxies' X-Forwarded-For to believe: unset = none (the TCP peer is the client), a hop count, or CIDRs. */
   TRUST_PROXY: z
     .string()

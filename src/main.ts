@@ -23,6 +23,7 @@ import { countingAppends } from './store/counting-store.ts';
 import { answerClientError } from './http/client-error.ts';
 import type { AppContext } from './app-context.ts';
 import { forgetExpiredOrigins } from './crypto/origin-retention.ts';
+import { pruneLog } from './log-pruning.ts';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -151,6 +152,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
   void forgetOrigins();
   const originTimer = setInterval(() => void forgetOrigins(), 3_600_000);
   originTimer.unref();
+  // Expired CLI attempts and codes leave an embedded log (EventStoreDB drops them by $maxAge). The
+  // file is only rewritten when a quarter of it is free: otherwise new appends reuse the space.
+  const pruneExpired = () =>
+    pruneLog(config, readModel, clock(), 'when-worth-it').then(
+      (report) => report && report.streams > 0 && log.info('pruned expired ephemeral streams', { ...report }),
+      (error: unknown) => log.warn('could not prune expired ephemeral streams', { error: error instanceof Error ? error.message : String(error) }),
+    );
+  const pruneTimer = config.PRUNE_INTERVAL_MINUTES > 0 && !config.EVENTSTORE_URL ? setInterval(() => void pruneExpired(), config.PRUNE_INTERVAL_MINUTES * 60_000) : undefined;
+  pruneTimer?.unref();
+  if (pruneTimer) void pruneExpired();
   server.on('request', createHttpApp(app).callback());
   metricsServer?.on('request', createMetricsApp(app).callback());
   log.info('authlog listening', {
@@ -183,6 +194,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const close = () =>
     (closing ??= (async () => {
       clearInterval(originTimer);
+      clearInterval(pruneTimer);
       let cutRequests = 0;
       const cutting = setTimeout(() => (cutRequests = inFlight), config.SHUTDOWN_DRAIN_MS);
       await Promise.all([drain(server), metricsServer ? drain(metricsServer) : undefined]);

@@ -4,9 +4,10 @@
 // deleted before erasure existed are erased now (their keys deleted), as a delete is today.
 // EventStoreDB cannot rewrite an event: there it rewrites nothing, and says how many events still
 // hold personal data in plain text (readable until their streams are deleted and scavenged).
+// `authlog log prune`: removes expired ephemeral streams from an embedded log (log-pruning.ts).
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
-import { openLog, sqlitePath } from '../backends.ts';
+import { openLog, openReadModel, sqlitePath } from '../backends.ts';
 import { resealSqliteLog } from '../store/sqlite-reseal.ts';
 import { sealEvent } from '../store/sealing-store.ts';
 import { isSealed, subjects } from '../crypto/sealed.ts';
@@ -14,6 +15,8 @@ import { personalFields } from '../events/personal-fields.ts';
 import { isEventType } from '../events/catalogue.ts';
 import { createHasher } from '../crypto/digests.ts';
 import type { NewEvent } from '../store/event-store.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { pruneLog } from '../log-pruning.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
 
@@ -26,9 +29,11 @@ function holdsPlainPersonalData(event: Pick<NewEvent, 'type' | 'data' | 'metadat
   return (spec.fields as readonly string[]).some((f) => typeof data[f] === 'string' && !isSealed(data[f]));
 }
 
-export async function logCommand(config: Config, args: string[], io: CliIo): Promise<void> {
+/** `clock`: the instant expiries are judged against (tests move it; the command uses the system's). */
+export async function logCommand(config: Config, args: string[], io: CliIo, clock: Clock = systemClock): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'seal-personal-data') throw new UsageError('try: authlog log seal-personal-data');
+  if (sub === 'prune') return prune(config, rest, io, clock);
+  if (sub !== 'seal-personal-data') throw new UsageError('try: authlog log seal-personal-data  or  authlog log prune [--json]');
   parseArgs({ args: rest, options: {}, strict: true });
   const log = openLog(config);
   try {
@@ -62,5 +67,29 @@ export async function logCommand(config: Config, args: string[], io: CliIo): Pro
     io.out('with REDIS_URL, run `authlog projections rebuild` next: Redis still holds what it projected before.');
   } finally {
     await log.close();
+  }
+}
+
+async function prune(config: Config, args: string[], io: CliIo, clock: Clock): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true });
+  if (config.EVENTSTORE_URL) {
+    const note = `EventStoreDB drops expired CLI attempts, login codes and sign-in codes by itself (their streams' $maxAge: expiry + ${config.EPHEMERAL_RETENTION_HOURS} h); run a scavenge on the server to reclaim the space. Nothing was changed.`;
+    io.out(values.json ? JSON.stringify({ eventStore: 'eventstoredb', pruned: false, note }) : note);
+    return;
+  }
+  // A Redis read model outlives the server: its checkpoint event must stay in the log.
+  const readModel = config.REDIS_URL ? openReadModel(config, clock) : undefined;
+  try {
+    const report = await pruneLog(config, readModel, clock(), 'always');
+    if (!report) return;
+    if (values.json) {
+      io.out(JSON.stringify({ eventStore: 'sqlite', path: sqlitePath(config), ...report }));
+      return;
+    }
+    io.out(
+      `pruned ${report.streams} expired ephemeral streams (${report.events} events, more than ${config.EPHEMERAL_RETENTION_HOURS} h past expiry) from ${sqlitePath(config)}: ${report.bytesBefore} -> ${report.bytesAfter} bytes${report.vacuumed ? ' (vacuumed)' : ''}`,
+    );
+  } finally {
+    await readModel?.close();
   }
 }

@@ -27,6 +27,8 @@ Usage:
                                          their personal data reads [erased] everywhere
   authlog log seal-personal-data         seal the personal data of events written before sealing
                                          (SQLite: rewritten in place; EventStoreDB: counted only)
+  authlog log prune [--json]             remove CLI attempts and codes long past expiry
+                                         (SQLite: deleted, file vacuumed; EventStoreDB: $maxAge)
   authlog secret status [--json]         how many live keys, tokens, codes, reservations and data
                                          keys still depend on AUTHLOG_SECRET_PREVIOUS, and whether
                                          it can be removed

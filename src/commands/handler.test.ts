@@ -252,6 +252,21 @@ test('the default is twelve attempts, with jittered backoff between them', async
   assert.is(store.appends.length, 12);
 });
 
+test('the backoff outlasts a writer that keeps the stream busy for 30 ms, which immediate retries (five, no wait) lose to', async () => {
+  const store = new FakeStore();
+  const { projectId, stream } = newProject(store);
+  // Another writer wins every race for 30 ms (a burst of guesses on one code), then stops.
+  const busyUntil = performance.now() + 30;
+  store.conflicts = Number.MAX_SAFE_INTEGER;
+  store.concurrentWriter = (s) => {
+    if (performance.now() < busyUntil) s.write(stream, { type: 'ProjectAdminAdded', data: { projectId, userId: randomUUID() } });
+  };
+  const ours = randomUUID();
+  const result = await handleCommand(store, stream, projectDecider, { type: 'AddAdmin', projectId, userId: ours }, metadata);
+  assert.ok(result.state.admins.has(ours));
+  assert.ok(performance.now() >= busyUntil, 'it got through only once the other writer had stopped');
+});
+
 test('a store failure other than a conflict is not retried', async () => {
   const store = new FakeStore();
   const { projectId, stream } = newProject(store);

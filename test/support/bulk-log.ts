@@ -59,3 +59,35 @@ export function writeBulkSessionLog(path: string, events: number, nowMs: number 
   db.close();
   return { path, projectId, userId, events: written, ms: performance.now() - started };
 }
+
+/** A recorded row of the log, as a template for bulk copies. */
+export interface TemplateRow {
+  stream_id: string;
+  type: string;
+  data: string;
+  metadata: string;
+}
+
+/**
+ * Appends `count` copies of one CLI initiation (its login-code reservation and its attempt, rows
+ * read from a log the service wrote, so that their size is the real one: sealed address, digests),
+ * each under a fresh attempt id and code digest. For the retention figure (100k initiations).
+ */
+export function writeBulkInitiations(path: string, count: number, template: readonly TemplateRow[], cliAuthId: string, loginCodeDigest: string): void {
+  const db = new Database(path);
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -524288');
+  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, 0, ?, ?, ?, ?)');
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const id = randomUUID();
+      const digest = randomUUID().replaceAll('-', '').padEnd(loginCodeDigest.length, '0').slice(0, loginCodeDigest.length);
+      for (const row of template) {
+        const swap = (text: string) => text.replaceAll(cliAuthId, id).replaceAll(loginCodeDigest, digest);
+        insert.run(swap(row.stream_id), randomUUID(), row.type, swap(row.data), swap(row.metadata));
+      }
+    }
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
