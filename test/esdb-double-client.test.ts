@@ -157,7 +157,12 @@ gone('BatchAppend in a loop fails with CancelledError', () =>
     await sleep(200);
     await double.stop();
     const error = await within(10_000, loop, 'the interrupted loop');
-    assert.instance(error, CancelledError);
+    // The client's own test (written on Node 20) sees CancelledError. From Node 24 on, Node's
+    // HTTP/2 reports the closed session as a write error first, which grpc-js surfaces as
+    // UNAVAILABLE: the same against a killed real server, since it happens in the client's runtime.
+    // authlog maps both to 503 (esdb-mapping.ts toStoreError).
+    if (Number(process.versions.node.split('.')[0]) < 24) assert.instance(error, CancelledError);
+    else assert.ok(error instanceof CancelledError || error instanceof UnavailableError, `CancelledError or UnavailableError, got ${String(error)}`);
   }));
 
 gone.run();
