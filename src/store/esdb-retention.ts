@@ -18,6 +18,7 @@
 import { NO_STREAM, WrongExpectedVersionError, type EventStore, type ExpectedRevision, type NewEvent } from './event-store.ts';
 import type { StreamRetention } from './esdb-event-store.ts';
 import { expiryOf, isEphemeralStream } from '../events/ephemeral-streams.ts';
+import { withAppend } from './decorated-store.ts';
 
 export interface EsdbRetentionOptions {
   graceMs: number;
@@ -56,13 +57,5 @@ export function retainingEphemeralStreams<S extends EventStore & StreamRetention
     }
     return result;
   };
-  return {
-    append,
-    readStream: (streamId) => store.readStream(streamId),
-    readAll: (o) => store.readAll(o),
-    headPosition: (filter) => store.headPosition(filter),
-    subscribeToAll: (o, handler) => store.subscribeToAll(o, handler),
-    logIdentity: () => store.logIdentity(),
-    close: () => store.close(),
-  };
+  return withAppend(store, append);
 }
