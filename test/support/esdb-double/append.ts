@@ -57,7 +57,11 @@ export function appendHandler(state: ServerState): grpc.handleClientStreamingCal
         answer(error as grpc.ServiceError); // toProposed/streamName throw ServiceErrors only
       }
     });
-    call.on('end', () => {
+    // Committed a turn after the client's half-close: a client that gives up (its deadline) may
+    // half-close and cancel in one go (seen on Node 26), and a server never commits a cancelled
+    // append — not even the events that had arrived.
+    call.on('end', () => setImmediate(commit));
+    const commit = () => {
       if (answered || call.cancelled) return;
       // A deadline the write cannot meet: the server does not write. Writing takes a server time
       // (charged here at 1 ms per 10,000 events), which an in-memory double would otherwise not
@@ -87,7 +91,7 @@ export function appendHandler(state: ServerState): grpc.handleClientStreamingCal
         resp.setWrongExpectedVersion(wrong);
       }
       answer(null, resp);
-    });
+    };
   };
 }
 
