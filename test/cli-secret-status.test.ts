@@ -3,12 +3,10 @@
 // the project's keys are rotated, the old sessions revoked, the old user deleted and the data
 // keys used (rewrapped), it says the previous secret can be removed; with no previous secret
 // configured it says so in one line.
+import { mailedCode } from './support/sign-in-person.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { OutgoingMail } from '../src/mail/mailer.ts';
-import type { AppContext } from '../src/app-context.ts';
 import { systemOrigin } from '../src/app-context.ts';
-import { sendSignInCode } from '../src/commands/sign-in-code/send-sign-in-code.ts';
 import { revokeSession } from '../src/commands/session/revoke-session.ts';
 import { findSessionByRefreshToken } from '../src/commands/session/find-session-by-refresh-token.ts';
 import { clientHeaders, serverHeaders, startTestService, type TestService } from './support/service.ts';
@@ -46,15 +44,6 @@ const row = (s: Status, kind: string): Row => {
   if (!found) throw new Error(`no row ${kind}`);
   return found;
 };
-
-async function mailedCode(app: AppContext, projectId: string, email: string): Promise<string> {
-  const sent: OutgoingMail[] = [];
-  const capturing: AppContext = { ...app, mailer: { send: async (mail) => void sent.push(mail), close: async () => {} } };
-  await sendSignInCode(capturing, { projectId, projectName: 'test', email, callbackUrl: 'http://localhost/callback' }, { actor: { kind: 'client-key', id: 'test' } });
-  const code = /[?&]code=([a-z0-9]+)/.exec(sent[0]?.text ?? '')?.[1];
-  if (!code) throw new Error('no code in the mail');
-  return code;
-}
 
 test('secret status counts what depends on the previous secret, and says it can be removed once nothing live does', async () => {
   const first = await startTestService({ AUTHLOG_SECRET: OLD });

@@ -2,11 +2,9 @@
 // new secret and the old one as AUTHLOG_SECRET_PREVIOUS still accepts every key, refresh token,
 // access token, polling code, login code and sign-in code issued under the old one, and an email
 // taken under the old secret still blocks a duplicate under the new one.
+import { mailedCode } from './support/sign-in-person.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { OutgoingMail } from '../src/mail/mailer.ts';
-import type { AppContext } from '../src/app-context.ts';
-import { sendSignInCode } from '../src/commands/sign-in-code/send-sign-in-code.ts';
 import { adminHeaders, clientHeaders, serverHeaders, startTestService, type TestService } from './support/service.ts';
 
 const OLD = 'old-secret-0123456789-abcdefghijklmnopqrstuvwxyz-0123';
@@ -19,15 +17,6 @@ test.after(async () => {
   await service?.stop();
   await service?.remove();
 });
-
-async function mailedCode(app: AppContext, projectId: string, email: string): Promise<string> {
-  const sent: OutgoingMail[] = [];
-  const capturing: AppContext = { ...app, mailer: { send: async (mail) => void sent.push(mail), close: async () => {} } };
-  await sendSignInCode(capturing, { projectId, projectName: 'test', email, callbackUrl: 'http://localhost/callback' }, { actor: { kind: 'client-key', id: 'test' } });
-  const code = /[?&]code=([a-z0-9]+)/.exec(sent[0]?.text ?? '')?.[1];
-  if (!code) throw new Error('no code in the mail');
-  return code;
-}
 
 test('a rotated secret keeps every existing key, token and code working, and old emails still block duplicates', async () => {
   const first = await startTestService({ AUTHLOG_SECRET: OLD, PUBLIC_URL });

@@ -6,11 +6,18 @@ import type { OutgoingMail } from '../../src/mail/mailer.ts';
 import { sendSignInCode } from '../../src/commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode, type SignedIn } from '../../src/commands/sign-in-code/sign-in-with-code.ts';
 
-export async function signInPerson(app: AppContext, projectId: string, email: string, origin = { actor: { kind: 'client-key' as const, id: 'test' } }): Promise<SignedIn> {
+const testOrigin = { actor: { kind: 'client-key' as const, id: 'test' } };
+
+/** Sends a sign-in code to `email` and returns the whole code, read from the mail's link. */
+export async function mailedCode(app: AppContext, projectId: string, email: string, origin = testOrigin): Promise<string> {
   const sent: OutgoingMail[] = [];
   const capturing: AppContext = { ...app, mailer: { send: async (mail) => void sent.push(mail), close: async () => {} } };
   await sendSignInCode(capturing, { projectId, projectName: 'test', email, callbackUrl: 'http://localhost/callback' }, origin);
   const code = /[?&]code=([a-z0-9]+)/.exec(sent[0]?.text ?? '')?.[1];
-  if (!code) throw new Error('signInPerson: no code in the mail');
-  return signInWithCode(app, projectId, code, origin);
+  if (!code) throw new Error('mailedCode: no code in the mail');
+  return code;
+}
+
+export async function signInPerson(app: AppContext, projectId: string, email: string, origin = testOrigin): Promise<SignedIn> {
+  return signInWithCode(app, projectId, await mailedCode(app, projectId, email, origin), origin);
 }
