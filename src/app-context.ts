@@ -8,7 +8,7 @@ import type { Logger } from './log.ts';
 import type { Mailer } from './mail/mailer.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersonalData } from './crypto/personal-data.ts';
-import type { ProjectionRunner } from './projections/runner.ts';
+import type { ProjectionStatus, WriteVisibility } from './projection-ports.ts';
 import type { ReadModel } from './readmodel/read-model.ts';
 import type { Actor, EventMetadata, EventStore } from './store/event-store.ts';
 
@@ -16,7 +16,8 @@ export interface AppContext {
   config: Config;
   store: EventStore;
   readModel: ReadModel;
-  projections: ProjectionRunner;
+  /** Commands wait through WriteVisibility alone (commands/aggregate.ts); the readiness check reads the status. */
+  projections: WriteVisibility & ProjectionStatus;
   hasher: Hasher;
   clock: Clock;
   tokens: AccessTokenSigner;
@@ -48,14 +49,4 @@ export function metadataFor(origin: Origin, nowMs: number): EventMetadata {
     occurredAt: new Date(nowMs).toISOString(),
     correlationId: origin.requestId,
   };
-}
-
-/**
- * Waits until a write is visible to queries, so that the caller's next request reads it
- * (complete -> poll). The write is durable before this is called; a slow projection only
- * delays visibility, and is logged by the runner.
- */
-export async function settle(ctx: AppContext, position: bigint | undefined): Promise<void> {
-  if (position === undefined) return;
-  await ctx.projections.waitFor(position, ctx.config.PROJECTION_WAIT_MS);
 }

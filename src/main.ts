@@ -34,7 +34,8 @@ export interface ServiceOptions {
 export interface RunningService {
   /** http://host:port, with the port actually bound (PORT=0 picks a free one). */
   url: string;
-  app: AppContext;
+  /** The commands' context, with the projection runner behind its narrow ports (for operations and tests). */
+  app: AppContext & { projections: ProjectionRunner };
   server: Server;
   /** http://host:port of the separate metrics listener, when METRICS_PORT is set. */
   metricsUrl?: string;
@@ -129,7 +130,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     throw error;
   }
 
-  const app: AppContext = {
+  const app: RunningService['app'] = {
     config,
     store,
     readModel,

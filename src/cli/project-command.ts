@@ -8,7 +8,7 @@ import { openLog } from '../backends.ts';
 import { createHasher } from '../crypto/digests.ts';
 import { createProject, type CreatedProject } from '../commands/project/create-project.ts';
 import { changeProject, normaliseTrustedDomain } from '../commands/project/change-project.ts';
-import { userIsLive } from '../commands/user/user-is-live.ts';
+import { isUserLive } from '../commands/user/live-user.ts';
 import { systemOrigin } from '../app-context.ts';
 import { UsageError } from './usage.ts';
 import { PROJECT_KEY_SUBCOMMANDS, projectKeysCommand } from './project-keys-command.ts';
@@ -47,7 +47,7 @@ async function changeAdmins(config: Config, sub: 'add-admin' | 'remove-admin', r
   const log = openLog(config);
   const store = log.store;
   try {
-    if (sub === 'add-admin' && !(await userIsLive({ store }, projectId, userId))) {
+    if (sub === 'add-admin' && !(await isUserLive({ store }, projectId, userId))) {
       throw new Error(`user ${userId} does not exist in project ${projectId}`);
     }
     const result = await changeProject(

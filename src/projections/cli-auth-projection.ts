@@ -6,6 +6,7 @@
 import { decodePersonal, encodePersonal, type Personal } from '../crypto/sealed.ts';
 import type { Projector } from './projector.ts';
 import type { ReadModelOp, ReadModelQueries } from '../readmodel/read-model.ts';
+import type { CliAuthStage } from '../policy/cli-auth-poll.ts';
 
 /** How long after its expiry an attempt is still known (and polls answer `expired`). */
 export const CLI_AUTH_RETENTION_MS = 24 * 60 * 60_000;
@@ -13,7 +14,8 @@ export const CLI_AUTH_RETENTION_MS = 24 * 60 * 60_000;
 const pollKey = (pollingCodeDigest: string) => `cli-poll:${pollingCodeDigest}`;
 const attemptKey = (cliAuthId: string) => `cli-attempt:${cliAuthId}`;
 
-export type CliAuthStatus = 'pending' | 'completed' | 'used' | 'denied';
+/** The attempt's stage, named as its stream names it (policy/cli-auth-poll.ts). */
+export type CliAuthStatus = CliAuthStage;
 
 const statusOf = (cliAuthId: string, status: CliAuthStatus, attemptExpiresAtMillis: number): ReadModelOp[] => [
   { op: 'hset', key: attemptKey(cliAuthId), fields: { status }, expireAtMs: attemptExpiresAtMillis + CLI_AUTH_RETENTION_MS },

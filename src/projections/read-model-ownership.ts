@@ -6,7 +6,8 @@
 // generation is judged in turn (and ours discarded).
 import type { AllFilter, EventStore } from '../store/event-store.ts';
 import type { NextGeneration, ReadModel } from '../readmodel/read-model.ts';
-import { judgeReadModel, type Verdict } from './read-model-verdict.ts';
+import { judgeReadModel } from './read-model-verdict.ts';
+import type { Verdict } from '../projection-ports.ts';
 
 /** The warning logged once per rebuild of a read model that does not answer for this log. */
 export const FOREIGN_READ_MODEL_MSG = 'read model does not answer for this log; rebuilding it from the log';

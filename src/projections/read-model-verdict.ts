@@ -5,17 +5,10 @@
 // checkpoint; this compares that with the log.
 import type { AllFilter, EventStore } from '../store/event-store.ts';
 import type { ReadModelProvenance, ReadModelWriter } from '../readmodel/read-model.ts';
+import type { Verdict } from '../projection-ports.ts';
 
-export type Verdict =
-  /** Built from this log, and its checkpoint event is this log's (or it is empty). */
-  | 'same log'
-  | 'another log'
-  /** Its checkpoint is past the newest event of the log: the log was replaced by an older copy. */
-  | 'ahead of its log'
-  /** The log holds another event (or none) where its checkpoint event was: a copy written since. */
-  | 'other history'
-  /** From before log identities, and not at the log's head: nothing proves it is this history. */
-  | 'unverifiable';
+// Declared beside the port the readiness check reads; handed on for the projections that judge with it.
+export type { Verdict };
 
 export interface ReadModelJudgement {
   verdict: Verdict;

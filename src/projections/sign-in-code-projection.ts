@@ -1,9 +1,10 @@
 // Read model of sign-in codes, which answers check-code without touching the log: the code's
 // digest, status and expiry by nonce digest, and each email's recent wrong guesses (one hash
-// field per guess, the key expiring an hour after the latest).
+// field per guess, the key expiring a guess window after the latest). Whether a guess counts is
+// decided on the log (commands/sign-in-code/), under policy/sign-in-guesses.ts.
 import type { Projector } from './projector.ts';
 import type { ReadModelQueries } from '../readmodel/read-model.ts';
-import { EMAIL_GUESS_WINDOW_MS, MAX_WRONG_GUESSES_PER_EMAIL } from '../commands/sign-in-code/sign-in-email-decider.ts';
+import { EMAIL_GUESS_WINDOW_MS, type SignInCodeStatus } from '../policy/sign-in-guesses.ts';
 
 const codeKey = (nonceDigest: string) => `otp:${nonceDigest}`;
 const emailGuessesKey = (projectId: string, emailDigest: string) => `otp-email-guesses:${projectId}.${emailDigest}`;
@@ -46,7 +47,7 @@ export interface SignInCodeView {
   codeDigest: string;
   emailDigest: string;
   expiresAtMillis: number;
-  status: 'live' | 'locked' | 'used';
+  status: SignInCodeStatus;
 }
 
 export async function findSignInCode(rm: ReadModelQueries, projectId: string, nonceDigest: string): Promise<SignInCodeView | undefined> {
@@ -54,11 +55,4 @@ export async function findSignInCode(rm: ReadModelQueries, projectId: string, no
   if (!h || h.projectId !== projectId || !h.codeDigest || !h.emailDigest) return undefined;
   const status = h.status === 'locked' || h.status === 'used' ? h.status : 'live';
   return { projectId, codeDigest: h.codeDigest, emailDigest: h.emailDigest, expiresAtMillis: Number(h.expiresAt), status };
-}
-
-/** Whether the email's wrong guesses within the last hour have used up its budget. */
-export async function isEmailGuessBudgetSpent(rm: ReadModelQueries, projectId: string, emailDigest: string, nowMs: number): Promise<boolean> {
-  const guesses = (await rm.hgetall(emailGuessesKey(projectId, emailDigest))) ?? {};
-  const recent = Object.values(guesses).filter((at) => Number(at) > nowMs - EMAIL_GUESS_WINDOW_MS);
-  return recent.length >= MAX_WRONG_GUESSES_PER_EMAIL;
 }

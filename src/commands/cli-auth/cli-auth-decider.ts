@@ -2,21 +2,31 @@
 // it expires; claimed once, by one poll, after completion and before expiry. A denied attempt is
 // final: it is never completed nor claimed. Because each step is decided on
 // the attempt's own stream with optimistic concurrency, of any number of concurrent completes
-// or polls exactly one wins.
+// or polls exactly one wins. When an attempt may be decided on or claimed: policy/cli-auth-poll.ts.
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
+import { cliAuthPollStatus, isCliAuthOpen } from '../../policy/cli-auth-poll.ts';
 
-export interface CliAuthState {
-  status: 'none' | 'pending' | 'completed' | 'claimed' | 'denied';
+interface Attempt {
   cliAuthId: string;
   projectId: string;
   expiresAtMillis: number;
-  userId: string | undefined;
-  approvingSessionId: string | undefined;
-  impersonator: EventData<'LoginCodeCompleted'>['impersonator'];
-  sessionId: string | undefined;
 }
+
+interface Approval {
+  userId: string;
+  approvingSessionId: string;
+  /** Who acted, when the approving session was an impersonation session. */
+  impersonator: EventData<'LoginCodeCompleted'>['impersonator'];
+}
+
+/** A field exists only in the stages that have it: the approver once completed, the session once used. */
+export type CliAuthState =
+  | { status: 'none' }
+  | ({ status: 'pending' | 'denied' } & Attempt)
+  | ({ status: 'completed' } & Attempt & Approval)
+  | ({ status: 'used'; sessionId: string } & Attempt & Approval);
 
 export type CliAuthCommand =
   | { type: 'InitiateCliAuth'; data: EventData<'CliAuthInitiated'> }
@@ -33,40 +43,32 @@ export type CliAuthCommand =
 
 type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthDenied' | 'CliAuthClaimed'>;
 
-/** Only a live pending attempt of the project can be decided on by a person. */
-const isOpenFor = (state: CliAuthState, projectId: string, nowMs: number): boolean =>
-  state.status === 'pending' && state.projectId === projectId && !isCliAuthExpired(state, nowMs);
+/** The attempt, when it is of the project and a person may still approve or deny it. */
+const openFor = (state: CliAuthState, projectId: string, nowMs: number): Attempt | undefined =>
+  state.status !== 'none' && state.projectId === projectId && isCliAuthOpen(state, nowMs) ? state : undefined;
 
-export const isCliAuthExpired = (state: CliAuthState, nowMs: number): boolean => nowMs >= state.expiresAtMillis;
+const attemptOf = (state: Attempt): Attempt => ({ cliAuthId: state.cliAuthId, projectId: state.projectId, expiresAtMillis: state.expiresAtMillis });
 
 export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent> = {
-  initialState: () => ({
-    status: 'none',
-    cliAuthId: '',
-    projectId: '',
-    expiresAtMillis: 0,
-    userId: undefined,
-    approvingSessionId: undefined,
-    impersonator: undefined,
-    sessionId: undefined,
-  }),
+  initialState: () => ({ status: 'none' }),
 
   evolve(state, event) {
     switch (event.type) {
       case 'CliAuthInitiated':
-        return { ...state, status: 'pending', cliAuthId: event.data.cliAuthId, projectId: event.data.projectId, expiresAtMillis: event.data.expiresAtMillis };
+        return { status: 'pending', cliAuthId: event.data.cliAuthId, projectId: event.data.projectId, expiresAtMillis: event.data.expiresAtMillis };
       case 'LoginCodeCompleted':
+        if (state.status === 'none') return state;
         return {
-          ...state,
+          ...attemptOf(state),
           status: 'completed',
           userId: event.data.userId,
           approvingSessionId: event.data.approvingSessionId,
           impersonator: event.data.impersonator,
         };
       case 'CliAuthDenied':
-        return { ...state, status: 'denied' };
+        return state.status === 'none' ? state : { ...attemptOf(state), status: 'denied' };
       case 'CliAuthClaimed':
-        return { ...state, status: 'claimed', sessionId: event.data.sessionId };
+        return state.status === 'completed' ? { ...state, status: 'used', sessionId: event.data.sessionId } : state;
       default:
         return state;
     }
@@ -77,42 +79,46 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
       case 'InitiateCliAuth':
         if (state.status !== 'none') throw new Error(`CLI auth ${command.data.cliAuthId} exists already`);
         return [{ type: 'CliAuthInitiated', data: command.data }];
-      case 'CompleteCliAuth':
+      case 'CompleteCliAuth': {
         // Unknown, of another project, expired, completed, denied or claimed: one answer for all,
         // so a guesser learns nothing about which codes exist.
-        if (!isOpenFor(state, command.projectId, command.nowMs)) throw knownError('INVALID_LOGIN_CODE');
+        const attempt = openFor(state, command.projectId, command.nowMs);
+        if (!attempt) throw knownError('INVALID_LOGIN_CODE');
         return [
           {
             type: 'LoginCodeCompleted',
             data: {
-              cliAuthId: state.cliAuthId,
-              projectId: state.projectId,
+              cliAuthId: attempt.cliAuthId,
+              projectId: attempt.projectId,
               userId: command.userId,
               approvingSessionId: command.approvingSessionId,
               ...(command.impersonator ? { impersonator: command.impersonator } : {}),
               completedAtMillis: command.nowMs,
-              attemptExpiresAtMillis: state.expiresAtMillis,
+              attemptExpiresAtMillis: attempt.expiresAtMillis,
             },
           },
         ];
-      case 'DenyCliAuth':
-        if (!isOpenFor(state, command.projectId, command.nowMs)) throw knownError('INVALID_LOGIN_CODE');
+      }
+      case 'DenyCliAuth': {
+        const attempt = openFor(state, command.projectId, command.nowMs);
+        if (!attempt) throw knownError('INVALID_LOGIN_CODE');
         return [
           {
             type: 'CliAuthDenied',
             data: {
-              cliAuthId: state.cliAuthId,
-              projectId: state.projectId,
+              cliAuthId: attempt.cliAuthId,
+              projectId: attempt.projectId,
               userId: command.userId,
               denyingSessionId: command.denyingSessionId,
               deniedAtMillis: command.nowMs,
-              attemptExpiresAtMillis: state.expiresAtMillis,
+              attemptExpiresAtMillis: attempt.expiresAtMillis,
             },
           },
         ];
+      }
       case 'ClaimCliAuth':
-        // Anything but a live completed attempt claims nothing; the caller answers from the state.
-        if (state.status !== 'completed' || state.projectId !== command.projectId || isCliAuthExpired(state, command.nowMs)) return [];
+        // Anything but a claimable attempt of the project claims nothing; the caller answers from the state.
+        if (state.status !== 'completed' || state.projectId !== command.projectId || cliAuthPollStatus(state, command.nowMs) !== 'claimable') return [];
         return [
           {
             type: 'CliAuthClaimed',

@@ -1,10 +1,8 @@
 // Denying a CLI login: the person on the approval page refuses the attempt. Decided on the
 // attempt's stream like a completion, so an attempt is either approved or denied, never both;
 // the CLI's next poll must hear `denied` and stop.
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
-import { handleCommand } from '../handler.ts';
-import { cliAuthDecider } from './cli-auth-decider.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
+import { cliAuths } from '../aggregates.ts';
 
 export interface Denier {
   userId: string;
@@ -13,13 +11,10 @@ export interface Denier {
 }
 
 export async function denyCliAuth(ctx: AppContext, projectId: string, cliAuthId: string, denier: Denier, origin: Origin): Promise<void> {
-  const now = ctx.clock();
-  const result = await handleCommand(
-    ctx.store,
-    streamName('cliAuth', cliAuthId),
-    cliAuthDecider,
-    { type: 'DenyCliAuth', projectId, userId: denier.userId, denyingSessionId: denier.sessionId, nowMs: now },
-    metadataFor({ ...origin, projectId }, now),
+  await cliAuths.handle(
+    ctx,
+    cliAuthId,
+    (nowMs) => ({ type: 'DenyCliAuth', projectId, userId: denier.userId, denyingSessionId: denier.sessionId, nowMs }),
+    { origin, projectId },
   );
-  await settle(ctx, result.position);
 }

@@ -2,20 +2,16 @@
 // project's live attempts (drawing again on the rare clash), append CliAuthInitiated with only
 // the codes' digests, and hand the codes back once.
 import { randomUUID } from 'node:crypto';
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { newLoginCode, newPollingCode, normaliseLoginCode } from '../../crypto/codes.ts';
-import { streamName } from '../../events/streams.ts';
-import { handleCommand } from '../handler.ts';
-import { cliAuthDecider } from './cli-auth-decider.ts';
-import { LoginCodeTakenError, loginCodeDecider } from './login-code-decider.ts';
+import { cliAuths, loginCodes, projectScoped } from '../aggregates.ts';
+import { LoginCodeTakenError } from './login-code-decider.ts';
 
 export const DEFAULT_CLI_AUTH_MS = 15 * 60_000;
 /** 20^8 codes: a clash is already unlikely once; five in a row means something is wrong. */
 const MAX_CODE_DRAWS = 5;
 
-export const loginCodeStreamOf = (projectId: string, loginCodeDigest: string): string => streamName('cliLoginCode', `${projectId}.${loginCodeDigest}`);
-export const loginCodeStream = (ctx: Pick<AppContext, 'hasher'>, projectId: string, loginCode: string): string =>
-  loginCodeStreamOf(projectId, ctx.hasher.digest('login-code', normaliseLoginCode(loginCode)));
+const loginCodeDigest = (ctx: Pick<AppContext, 'hasher'>, loginCode: string): string => ctx.hasher.digest('login-code', normaliseLoginCode(loginCode));
 
 export interface InitiatedCliAuth {
   cliAuthId: string;
@@ -28,17 +24,17 @@ export async function initiateCliAuth(ctx: AppContext, projectId: string, expire
   const now = ctx.clock();
   const cliAuthId = randomUUID();
   const expiresAtMillis = now + expiresInMs;
-  const metadata = metadataFor({ ...origin, projectId }, now);
+  // One instant for both streams; the attempt is waited for once, after its last write.
+  const call = { origin, projectId, nowMs: now };
 
   let loginCode = newLoginCode();
   for (let draw = 1; ; draw++) {
     try {
-      await handleCommand(
-        ctx.store,
-        loginCodeStream(ctx, projectId, loginCode),
-        loginCodeDecider,
-        { type: 'ReserveLoginCode', projectId, cliAuthId, expiresAtMillis, nowMs: now },
-        metadata,
+      await loginCodes.handle(
+        ctx,
+        projectScoped(projectId, loginCodeDigest(ctx, loginCode)),
+        (nowMs) => ({ type: 'ReserveLoginCode', projectId, cliAuthId, expiresAtMillis, nowMs }),
+        { ...call, settle: false },
       );
       break;
     } catch (error) {
@@ -48,23 +44,21 @@ export async function initiateCliAuth(ctx: AppContext, projectId: string, expire
   }
 
   const pollingCode = newPollingCode();
-  const result = await handleCommand(
-    ctx.store,
-    streamName('cliAuth', cliAuthId),
-    cliAuthDecider,
-    {
+  await cliAuths.handle(
+    ctx,
+    cliAuthId,
+    () => ({
       type: 'InitiateCliAuth',
       data: {
         cliAuthId,
         projectId,
         pollingCodeDigest: ctx.hasher.digest('polling-code', pollingCode),
-        loginCodeDigest: ctx.hasher.digest('login-code', normaliseLoginCode(loginCode)),
+        loginCodeDigest: loginCodeDigest(ctx, loginCode),
         createdAtMillis: now,
         expiresAtMillis,
       },
-    },
-    metadata,
+    }),
+    call,
   );
-  await settle(ctx, result.position);
   return { cliAuthId, pollingCode, loginCode, expiresAtMillis };
 }

@@ -1,22 +1,16 @@
 // Changes to an existing project: trusted domains (for sign-in callback URLs) and admin users
 // (people whose access tokens act with admin access; the audit names them).
-import { metadataFor, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
-import { handleCommand } from '../handler.ts';
-import { projectDecider, type ProjectCommand } from './project-decider.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
+import { projects } from '../aggregates.ts';
+import type { ProjectCommand } from './project-decider.ts';
 
 export async function changeProject(
   ctx: Pick<AppContext, 'store' | 'clock'>,
   command: Exclude<ProjectCommand, { type: 'CreateProject' }>,
   origin: Origin,
 ): Promise<{ changed: boolean; position: bigint | undefined }> {
-  const result = await handleCommand(
-    ctx.store,
-    streamName('project', command.projectId),
-    projectDecider,
-    command,
-    metadataFor({ ...origin, projectId: command.projectId }, ctx.clock()),
-  );
+  // The caller waits for the position, when its answer depends on the change being visible.
+  const result = await projects.handle(ctx, command.projectId, () => command, { origin, projectId: command.projectId, settle: false });
   return { changed: result.appended.length > 0, position: result.position };
 }
 

@@ -1,11 +1,10 @@
 // Creating a project draws its three keys, appends ProjectCreated holding only their digests,
 // and hands the keys back exactly once.
 import { randomUUID } from 'node:crypto';
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { newApiKey } from '../../crypto/codes.ts';
-import { streamName } from '../../events/streams.ts';
-import { handleCommand } from '../handler.ts';
-import { projectDecider } from './project-decider.ts';
+import { projects } from '../aggregates.ts';
+import type { CommandContext } from '../handler.ts';
 
 export interface CreatedProject {
   project_id: string;
@@ -17,7 +16,7 @@ export interface CreatedProject {
 }
 
 export async function createProject(
-  ctx: Pick<AppContext, 'store' | 'hasher' | 'clock'> & Partial<Pick<AppContext, 'projections' | 'config'>>,
+  ctx: CommandContext & Pick<AppContext, 'hasher'>,
   input: { name: string; trustedDomains: string[] },
   origin: Origin,
 ): Promise<CreatedProject> {
@@ -28,11 +27,10 @@ export async function createProject(
     super_secret_admin_key: newApiKey('super-secret-admin'),
   };
   const record = (key: string) => ({ id: randomUUID(), digest: ctx.hasher.digest('api-key', key) });
-  const result = await handleCommand(
-    ctx.store,
-    streamName('project', projectId),
-    projectDecider,
-    {
+  await projects.handle(
+    ctx,
+    projectId,
+    () => ({
       type: 'CreateProject',
       data: {
         projectId,
@@ -44,9 +42,8 @@ export async function createProject(
           superSecretAdminKey: record(keys.super_secret_admin_key),
         },
       },
-    },
-    metadataFor({ ...origin, projectId }, ctx.clock()),
+    }),
+    { origin, projectId },
   );
-  if (ctx.projections && ctx.config) await settle(ctx as AppContext, result.position);
   return { project_id: projectId, name: input.name, trusted_domains: input.trustedDomains, ...keys };
 }

@@ -2,16 +2,16 @@
 // project stream (project-keys.ts), so the audit and `events tail` show who did it and when. A
 // new key is drawn here, only its digest goes into the event, and it is handed back once.
 import { randomUUID } from 'node:crypto';
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { newApiKey, type ApiKeyKind } from '../../crypto/codes.ts';
-import { streamName } from '../../events/streams.ts';
 import type { RefreshTokenRotationMode } from '../../events/project-events.ts';
-import { foldStream, handleCommand } from '../handler.ts';
-import { projectDecider, type ProjectCommand } from './project-decider.ts';
+import type { CommandContext } from '../handler.ts';
+import { projects } from '../aggregates.ts';
+import type { ProjectCommand } from './project-decider.ts';
 import { isKeyLive } from './project-keys.ts';
 import type { AccessLevel } from '../../projections/project-projection.ts';
 
-type Ctx = Pick<AppContext, 'store' | 'hasher' | 'clock'> & Partial<Pick<AppContext, 'projections' | 'config'>>;
+type Ctx = CommandContext & Pick<AppContext, 'hasher'>;
 
 const KEY_KIND: Record<AccessLevel, ApiKeyKind> = { client: 'publishable-client', server: 'secret-server', admin: 'super-secret-admin' };
 
@@ -33,11 +33,8 @@ export interface ProjectKeyListing {
   expires_at_millis: number | null;
 }
 
-async function decide(ctx: Ctx, command: Exclude<ProjectCommand, { type: 'CreateProject' }>, origin: Origin) {
-  const result = await handleCommand(ctx.store, streamName('project', command.projectId), projectDecider, command, metadataFor({ ...origin, projectId: command.projectId }, ctx.clock()));
-  if (ctx.projections && ctx.config) await settle(ctx as AppContext, result.position);
-  return result;
-}
+const decide = (ctx: Ctx, command: Exclude<ProjectCommand, { type: 'CreateProject' }>, origin: Origin) =>
+  projects.handle(ctx, command.projectId, () => command, { origin, projectId: command.projectId });
 
 /** `byKeyId`: the key the caller authenticated with (a key in its grace may not rotate). */
 export async function rotateProjectKey(ctx: Ctx, input: { projectId: string; kind: AccessLevel; graceMs: number; byKeyId?: string }, origin: Origin): Promise<RotatedKey> {
@@ -74,7 +71,7 @@ export async function setRefreshTokenRotation(ctx: Ctx, projectId: string, rotat
 
 /** The keys that work now, from the project's own stream (never their values: only digests exist). */
 export async function listProjectKeys(ctx: Pick<AppContext, 'store' | 'clock'>, projectId: string): Promise<ProjectKeyListing[] | undefined> {
-  const state = foldStream(projectDecider, await ctx.store.readStream(streamName('project', projectId)));
+  const state = await projects.load(ctx, projectId);
   if (!state.exists) return undefined;
   const now = ctx.clock();
   return state.keys

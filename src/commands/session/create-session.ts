@@ -3,14 +3,12 @@
 // and a first access token are handed back once. Used by /auth/sessions (impersonation), the CLI
 // login's claim, and sign-in with a code.
 import { randomUUID } from 'node:crypto';
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { newRefreshToken } from '../../crypto/codes.ts';
-import { streamName } from '../../events/streams.ts';
 import type { EventData } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
-import { handleCommand } from '../handler.ts';
+import { sessions } from '../aggregates.ts';
 import { findLiveUser } from '../user/live-user.ts';
-import { sessionDecider } from './session-decider.ts';
 import { termsFields, termsForNewSession, type ParentSession } from '../../policy/session-authority.ts';
 
 export interface CreateSessionInput {
@@ -71,14 +69,7 @@ export async function createSession(
     ...(input.signInCodeStream ? { signInCodeStream: input.signInCodeStream } : {}),
     ...termsFields(terms),
   };
-  const result = await handleCommand(
-    ctx.store,
-    streamName('session', sessionId),
-    sessionDecider,
-    { type: 'CreateSession', data },
-    metadataFor({ ...origin, projectId: input.projectId }, now),
-  );
-  if (options.settle ?? true) await settle(ctx, result.position);
+  const result = await sessions.handle(ctx, sessionId, () => ({ type: 'CreateSession', data }), { origin, projectId: input.projectId, nowMs: now, settle: options.settle });
   const accessToken = await ctx.tokens.sign(
     { sub: input.userId, projectId: input.projectId, sessionId, profile, actorChain: terms.actorChain },
     now,

@@ -2,10 +2,9 @@
 // stream, and, when it ends with its parent, by every ancestor's. A derived session is minted
 // only from a parent that is still in force.
 import type { AppContext } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
-import { foldStream } from '../handler.ts';
+import { sessions } from '../aggregates.ts';
 import type { ParentSession } from '../../policy/session-authority.ts';
-import { asParent, sessionDecider, type SessionState } from './session-decider.ts';
+import { asParent, type SessionState } from './session-decider.ts';
 
 /** Ancestors are few (one per CLI login approved from a CLI session); this bounds a corrupt loop. */
 const MAX_ANCESTORS = 64;
@@ -14,7 +13,7 @@ export async function liveParentSession(ctx: Pick<AppContext, 'store'>, projectI
   let parent: ParentSession | undefined;
   let id: string | undefined = sessionId;
   for (let depth = 0; id !== undefined && depth < MAX_ANCESTORS; depth++) {
-    const state: SessionState = foldStream(sessionDecider, await ctx.store.readStream(streamName('session', id)));
+    const state: SessionState = await sessions.load(ctx, id);
     const session: ParentSession | undefined = state.projectId === projectId ? asParent(state, nowMs) : undefined;
     if (!session) return undefined;
     parent ??= session;

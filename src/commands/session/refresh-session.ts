@@ -9,19 +9,18 @@
 // once the successor was used, the retired token is reuse (after REFRESH_TOKEN_REUSE_GRACE_MS)
 // and the whole session ends with the reason refresh-token-reused. Reuse is detected whatever
 // the project's setting now is: a retired token is never just "unknown".
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { knownError } from '../../errors.ts';
-import { streamName } from '../../events/streams.ts';
 import { findByDigests } from '../../crypto/digests.ts';
 import { refreshTokenSuccessor } from '../../crypto/refresh-successor.ts';
 import { findRetiredRefreshSessionId, findSession, type SessionView } from '../../projections/session-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
-import { handleCommand } from '../handler.ts';
+import { sessions } from '../aggregates.ts';
 import { DEFAULT_REFRESH_TOKEN_ROTATION } from '../project/project-decider.ts';
 import { recordSessionActivity } from './revoke-session.ts';
 import { findSessionByRefreshToken } from './find-session-by-refresh-token.ts';
-import { SESSION_ACTIVITY_INTERVAL_MS, sessionDecider } from './session-decider.ts';
+import { SESSION_ACTIVITY_INTERVAL_MS } from './session-decider.ts';
 
 export interface RefreshedSession {
   accessToken: string;
@@ -59,25 +58,15 @@ export async function refreshSession(app: AppContext, project: ProjectView, refr
   if (rotate) {
     successor = refreshTokenSuccessor(app.hasher, refreshToken);
     const successorDigest = app.hasher.digest('refresh-token', successor);
-    const now = app.clock();
-    const result = await handleCommand(
-      app.store,
-      streamName('session', session.id),
-      sessionDecider,
-      { type: 'RotateRefreshToken', projectId, presentedDigest, successorDigest, nowMs: now },
-      metadataFor({ ...origin, projectId }, now),
-    );
-    if (result.appended.some((e) => e.type === 'SessionRevoked')) {
-      await settle(app, result.position);
-      throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
-    }
+    // Waited for: the successor must work for the client's very next request, and a reuse must
+    // have ended the session before the refusal is answered.
+    const result = await sessions.handle(app, session.id, (nowMs) => ({ type: 'RotateRefreshToken', projectId, presentedDigest, successorDigest, nowMs }), { origin, projectId });
+    if (result.appended.some((e) => e.type === 'SessionRevoked')) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
     // A retry: the successor handed out must be the one recorded (it is, unless AUTHLOG_SECRET
     // changed in between; then the retry is refused, without ending the session).
     if (result.appended.length === 0 && result.state.retired.get(presentedDigest)?.successorDigest !== successorDigest) {
       throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
     }
-    // The successor must work for the client's very next request.
-    await settle(app, result.position);
   }
 
   const now = app.clock();

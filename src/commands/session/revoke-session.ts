@@ -1,10 +1,9 @@
 // Ending sessions: one (sign-out, or revoked by id), or every live session of a user (when the
 // user is deleted). A revocation answers only once refresh can no longer succeed.
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import type { EventData } from '../../events/catalogue.ts';
-import { handleCommand } from '../handler.ts';
-import { sessionDecider, type SessionState } from './session-decider.ts';
+import { sessions } from '../aggregates.ts';
+import type { SessionState } from './session-decider.ts';
 
 export async function revokeSession(
   ctx: AppContext,
@@ -14,26 +13,12 @@ export async function revokeSession(
   origin: Origin,
   options: { settle?: boolean } = {},
 ): Promise<{ state: SessionState; position: bigint | undefined }> {
-  const now = ctx.clock();
-  const result = await handleCommand(
-    ctx.store,
-    streamName('session', sessionId),
-    sessionDecider,
-    { type: 'RevokeSession', projectId, reason, nowMs: now },
-    metadataFor({ ...origin, projectId }, now),
-  );
-  if (options.settle ?? true) await settle(ctx, result.position);
+  const result = await sessions.handle(ctx, sessionId, (nowMs) => ({ type: 'RevokeSession', projectId, reason, nowMs }), { origin, projectId, settle: options.settle });
   return { state: result.state, position: result.position };
 }
 
 /** Records that a session was used, at most once per SESSION_ACTIVITY_INTERVAL_MS (the decider says when). */
 export async function recordSessionActivity(ctx: AppContext, projectId: string, sessionId: string, origin: Origin): Promise<void> {
-  const now = ctx.clock();
-  await handleCommand(
-    ctx.store,
-    streamName('session', sessionId),
-    sessionDecider,
-    { type: 'RecordActivity', nowMs: now },
-    metadataFor({ ...origin, projectId }, now),
-  );
+  // Nothing reads it at once: it is not waited for.
+  await sessions.handle(ctx, sessionId, (nowMs) => ({ type: 'RecordActivity', nowMs }), { origin, projectId, settle: false });
 }

@@ -2,11 +2,10 @@
 // accepted the mail append SignInCodeSent (holding the code's digest). A mail that cannot be
 // handed over fails the request with 503 before anything is written, so that code can never be
 // used; an append that fails after the mail left makes the mailed code one that never validates.
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { newSignInCode } from '../../crypto/codes.ts';
-import { handleCommand } from '../handler.ts';
-import { signInCodeDecider } from './sign-in-code-decider.ts';
-import { emailDigestOf, nonceDigestOf, nonceOf, otpOf, signInCodeStream } from './sign-in-code-streams.ts';
+import { signInCodes } from '../aggregates.ts';
+import { emailDigestOf, nonceDigestOf, nonceOf, otpOf } from './sign-in-code-streams.ts';
 
 export const SIGN_IN_CODE_LIFETIME_MS = 60 * 60_000;
 
@@ -50,11 +49,10 @@ export async function sendSignInCode(ctx: AppContext, input: SendSignInCodeInput
   await ctx.mailer.send({ to: input.email, ...mail });
 
   const nonceDigest = nonceDigestOf(ctx, nonce);
-  const result = await handleCommand(
-    ctx.store,
-    signInCodeStream(nonceDigest),
-    signInCodeDecider,
-    {
+  await signInCodes.handle(
+    ctx,
+    nonceDigest,
+    () => ({
       type: 'SendSignInCode',
       data: {
         projectId: input.projectId,
@@ -66,10 +64,9 @@ export async function sendSignInCode(ctx: AppContext, input: SendSignInCodeInput
         sentAtMillis: now,
         expiresAtMillis: now + SIGN_IN_CODE_LIFETIME_MS,
       },
-    },
-    metadataFor({ ...origin, projectId: input.projectId }, now),
+    }),
+    { origin, projectId: input.projectId, nowMs: now },
   );
-  await settle(ctx, result.position);
   return { nonce };
 }
 

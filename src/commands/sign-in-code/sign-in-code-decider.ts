@@ -1,15 +1,15 @@
 // A sign-in code: sent once; each wrong guess is recorded, and the fifth locks it (the first,
 // while the email's budget is spent); used once, by one sign-in, before it expires. Whether the guess is right is decided by the caller comparing
-// digests (constant time); what that means for the code is decided here.
+// digests (constant time); what that means for the code is decided here, under the guess rules
+// of policy/sign-in-guesses.ts.
 import type { Personal } from '../../crypto/sealed.ts';
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
-
-export const MAX_WRONG_GUESSES_PER_CODE = 5;
+import { isSignInCodeExpired, isSignInCodeOpen, wrongGuessLocksCode, type SignInCodeStatus } from '../../policy/sign-in-guesses.ts';
 
 export interface SignInCodeState {
-  status: 'none' | 'live' | 'locked' | 'used';
+  status: 'none' | SignInCodeStatus;
   projectId: string;
   nonceDigest: string;
   codeDigest: string;
@@ -36,8 +36,6 @@ export type SignInCodeCommand =
   | { type: 'UseSignInCode'; projectId: string; sessionId: string; nowMs: number };
 
 type SignInCodeEvent = EventOf<'SignInCodeSent' | 'SignInCodeGuessedWrong' | 'SignInCodeLocked' | 'SignInCodeUsed'>;
-
-export const isSignInCodeExpired = (state: SignInCodeState, nowMs: number): boolean => nowMs >= state.expiresAtMillis;
 
 export const signInCodeDecider: Decider<SignInCodeState, SignInCodeCommand, SignInCodeEvent> = {
   initialState: () => ({
@@ -76,11 +74,11 @@ export const signInCodeDecider: Decider<SignInCodeState, SignInCodeCommand, Sign
         return [{ type: 'SignInCodeSent', data: command.data }];
       case 'RecordWrongGuess': {
         // Guesses against a code that cannot be used any more need no record: they cannot win.
-        if (state.status !== 'live' || state.projectId !== command.projectId || isSignInCodeExpired(state, command.nowMs)) return [];
+        if (!isSignInCodeOpen(state, command.nowMs) || state.projectId !== command.projectId) return [];
         const wrongGuesses = state.wrongGuesses + 1;
         const common = { projectId: state.projectId, nonceDigest: state.nonceDigest, atMillis: command.nowMs, codeExpiresAtMillis: state.expiresAtMillis };
         const events: SignInCodeEvent[] = [{ type: 'SignInCodeGuessedWrong', data: { ...common, wrongGuesses } }];
-        if (wrongGuesses >= MAX_WRONG_GUESSES_PER_CODE || command.emailBudgetSpent) events.push({ type: 'SignInCodeLocked', data: { ...common, reason: 'too-many-wrong-guesses' } });
+        if (wrongGuessLocksCode(wrongGuesses, command.emailBudgetSpent)) events.push({ type: 'SignInCodeLocked', data: { ...common, reason: 'too-many-wrong-guesses' } });
         return events;
       }
       case 'UseSignInCode':

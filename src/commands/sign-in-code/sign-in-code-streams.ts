@@ -1,7 +1,6 @@
-// Where a sign-in code and an email's guess budget live, and how a typed code splits: 45
-// lowercase characters, the OTP being the first 6 and the nonce the last 39.
+// How a typed code splits (45 lowercase characters, the OTP being the first 6 and the nonce the
+// last 39) and the digests that name a code's and an email's streams (aggregates.ts).
 import type { AppContext } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
 
 export const SIGN_IN_CODE_LENGTH = 45;
 export const OTP_LENGTH = 6;
@@ -11,6 +10,3 @@ export const otpOf = (code: string): string => code.slice(0, OTP_LENGTH);
 
 export const nonceDigestOf = (ctx: Pick<AppContext, 'hasher'>, nonce: string): string => ctx.hasher.digest('sign-in-nonce', nonce);
 export const emailDigestOf = (ctx: Pick<AppContext, 'hasher'>, email: string): string => ctx.hasher.digest('email', email.trim().toLowerCase());
-
-export const signInCodeStream = (nonceDigest: string): string => streamName('signInCode', nonceDigest);
-export const signInEmailStream = (projectId: string, emailDigest: string): string => streamName('signInEmail', `${projectId}.${emailDigest}`);

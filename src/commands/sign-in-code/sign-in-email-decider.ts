@@ -1,11 +1,8 @@
-// The guess budget of one email address in one project, across all its codes: 20 wrong guesses
-// within an hour lock every code of that address until the oldest of them is an hour old.
-// Sending a new code does not reset it.
+// The guess budget of one email address in one project, across all its codes: the stream keeps
+// the times of its recent wrong guesses; what they mean is policy/sign-in-guesses.ts's.
 import type { Decider } from '../handler.ts';
 import type { EventOf } from '../../events/catalogue.ts';
-
-export const MAX_WRONG_GUESSES_PER_EMAIL = 20;
-export const EMAIL_GUESS_WINDOW_MS = 60 * 60_000;
+import { isEmailGuessBudgetSpent, MAX_WRONG_GUESSES_PER_EMAIL } from '../../policy/sign-in-guesses.ts';
 
 export interface SignInEmailState {
   /** Times of the most recent wrong guesses, oldest first (at most MAX_WRONG_GUESSES_PER_EMAIL). */
@@ -14,10 +11,7 @@ export interface SignInEmailState {
 
 export type SignInEmailCommand = { type: 'RecordEmailWrongGuess'; projectId: string; emailDigest: string; nonceDigest: string; nowMs: number };
 
-export function isEmailLocked(state: SignInEmailState, nowMs: number): boolean {
-  const recent = state.recentWrongGuessesAt.filter((at) => at > nowMs - EMAIL_GUESS_WINDOW_MS);
-  return recent.length >= MAX_WRONG_GUESSES_PER_EMAIL;
-}
+export const isEmailLocked = (state: SignInEmailState, nowMs: number): boolean => isEmailGuessBudgetSpent(state.recentWrongGuessesAt, nowMs);
 
 export const signInEmailDecider: Decider<SignInEmailState, SignInEmailCommand, EventOf<'SignInEmailGuessedWrong'>> = {
   initialState: () => ({ recentWrongGuessesAt: [] }),

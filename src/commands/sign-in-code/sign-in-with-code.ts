@@ -4,16 +4,15 @@
 // session. (A crash between the two leaves a used code and no session: the person asks for a
 // new code. The other order would create users and sessions for losing sign-ins.)
 import { randomUUID } from 'node:crypto';
-import { metadataFor, type AppContext, type Origin } from '../../app-context.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { knownError, KnownError } from '../../errors.ts';
-import { foldStream, handleCommand } from '../handler.ts';
 import { findByDigests } from '../../crypto/digests.ts';
+import { signInCodes } from '../aggregates.ts';
 import { createUser, findUserIdByEmail } from '../user/create-user.ts';
 import { createSession } from '../session/create-session.ts';
 import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
-import { signInCodeDecider } from './sign-in-code-decider.ts';
 import { recordWrongGuess } from './record-wrong-guess.ts';
-import { nonceDigestOf, nonceOf, signInCodeStream } from './sign-in-code-streams.ts';
+import { nonceDigestOf, nonceOf } from './sign-in-code-streams.ts';
 
 export interface SignedIn {
   refreshToken: string;
@@ -26,11 +25,10 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   // The code's stream is named by its nonce's digest: the current secret's, or (a code sent just
   // before AUTHLOG_SECRET was rotated) the previous one's.
   const found = await findByDigests(ctx.hasher.candidates('sign-in-nonce', nonceOf(code)), async (digest) => {
-    const candidate = foldStream(signInCodeDecider, await ctx.store.readStream(signInCodeStream(digest)));
+    const candidate = await signInCodes.load(ctx, digest);
     return candidate.status === 'none' ? undefined : candidate;
   });
   const nonceDigest = found?.digest ?? nonceDigestOf(ctx, nonceOf(code));
-  const stream = signInCodeStream(nonceDigest);
   const state = found?.value;
   if (!state || state.projectId !== projectId) throw knownError('VERIFICATION_CODE_NOT_FOUND');
   // A locked code answers the same whatever was typed: were a right guess answered differently
@@ -49,9 +47,9 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   const email = await ctx.personal.tryOpen(state.email);
   if (email === undefined) throw knownError('VERIFICATION_CODE_NOT_FOUND');
 
-  const now = ctx.clock();
   const sessionId = randomUUID();
-  const used = await handleCommand(ctx.store, stream, signInCodeDecider, { type: 'UseSignInCode', projectId, sessionId, nowMs: now }, metadataFor({ ...origin, projectId }, now));
+  // What the next request reads is the session created below, which is waited for.
+  await signInCodes.handle(ctx, nonceDigest, (nowMs) => ({ type: 'UseSignInCode', projectId, sessionId, nowMs }), { origin, projectId, settle: false });
 
   let userId = await findUserIdByEmail(ctx, projectId, email);
   let isNewUser = false;
@@ -68,7 +66,7 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   }
   const session = await createSession(
     ctx,
-    { projectId, userId, expiresInMs: DEFAULT_SESSION_MS, isImpersonation: false, via: 'sign-in-code', sessionId, signInCodeStream: stream },
+    { projectId, userId, expiresInMs: DEFAULT_SESSION_MS, isImpersonation: false, via: 'sign-in-code', sessionId, signInCodeStream: signInCodes.streamOf(nonceDigest) },
     origin,
   );
   return { refreshToken: session.refreshToken, accessToken: session.accessToken, userId, isNewUser };

@@ -1,30 +1,23 @@
 // Creating a user: reserve the primary email on its reservation stream (so exactly one of two
 // concurrent creations with the same email wins), then append UserCreated to the user's stream.
 import { randomUUID } from 'node:crypto';
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import type { EventData } from '../../events/catalogue.ts';
-import { foldStream, handleCommand } from '../handler.ts';
 import { KnownError, knownError } from '../../errors.ts';
-import { userDecider } from './user-decider.ts';
+import { foldStream } from '../handler.ts';
+import { emailReservations, projectScoped, users } from '../aggregates.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
 
 /** A reservation whose user never appeared is abandoned after this long (a crash mid-create). */
 const ABANDONED_RESERVATION_MS = 30_000;
 
-export const emailReservationStream = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string =>
-  emailReservationStreamOf(projectId, emailDigestFor(ctx, email));
-
-/** The reservation stream of an email, by its digest. */
-export const emailReservationStreamOf = (projectId: string, emailDigest: string): string => streamName('userEmail', `${projectId}.${emailDigest}`);
-
 /**
- * Every stream the email's reservation may be on: the current secret's first, then the previous
- * secret's. New reservations go on the first; one made before AUTHLOG_SECRET was rotated stays
- * where it is and still blocks a duplicate.
+ * Every reservation the email may have (ids of emailReservations): the current secret's first,
+ * then the previous secret's. New reservations go on the first; one made before AUTHLOG_SECRET
+ * was rotated stays where it is and still blocks a duplicate.
  */
-export const emailReservationStreams = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string[] =>
-  ctx.hasher.candidates('email', email.trim().toLowerCase()).map((digest) => streamName('userEmail', `${projectId}.${digest}`));
+const emailReservationIds = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string[] =>
+  ctx.hasher.candidates('email', email.trim().toLowerCase()).map((digest) => projectScoped(projectId, digest));
 
 export interface CreateUserInput {
   projectId: string;
@@ -40,12 +33,12 @@ export interface CreateUserInput {
  */
 async function checkHolder(
   ctx: Pick<AppContext, 'store' | 'clock'>,
-  reservationStream: string,
+  reservationId: string,
 ): Promise<{ userId: string; isLive: boolean | undefined } | undefined> {
-  const reservation = await ctx.store.readStream(reservationStream);
+  const reservation = await ctx.store.readStream(emailReservations.streamOf(reservationId));
   const state = foldStream(emailReservationDecider, reservation);
   if (!state.holder) return undefined;
-  const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
+  const holder = await users.load(ctx, state.holder);
   if (holder.status === 'active') return { userId: state.holder, isLive: true };
   if (holder.status === 'deleted') return { userId: state.holder, isLive: false };
   const reservedAt = Date.parse(reservation.at(-1)?.metadata.occurredAt ?? '');
@@ -66,18 +59,19 @@ export const emailDigestFor = (ctx: Pick<AppContext, 'hasher'>, email: string): 
 export async function createUser(ctx: AppContext, input: CreateUserInput, origin: Origin): Promise<CreatedUser> {
   const userId = randomUUID();
   const now = ctx.clock();
-  const metadata = metadataFor({ ...origin, projectId: input.projectId }, now);
+  // One instant for both streams; the user is waited for once, after the last write.
+  const call = { origin, projectId: input.projectId, nowMs: now };
   if (input.primaryEmail !== null) {
-    const [stream = emailReservationStream(ctx, input.projectId, input.primaryEmail), ...olderStreams] = emailReservationStreams(ctx, input.projectId, input.primaryEmail);
-    const checkedHolder = await checkHolder(ctx, stream);
+    const [reservation = projectScoped(input.projectId, emailDigestFor(ctx, input.primaryEmail)), ...olderReservations] = emailReservationIds(ctx, input.projectId, input.primaryEmail);
+    const checkedHolder = await checkHolder(ctx, reservation);
     try {
       // A holder under a previous secret is as good as one under the current: a live (or still
       // being created) user there is the email's owner.
-      for (const older of olderStreams) {
+      for (const older of olderReservations) {
         const holder = await checkHolder(ctx, older);
         if (holder && holder.isLive !== false) throw knownError('USER_EMAIL_ALREADY_EXISTS');
       }
-      await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, checkedHolder }, metadata);
+      await emailReservations.handle(ctx, reservation, () => ({ type: 'Reserve', projectId: input.projectId, userId, checkedHolder }), { ...call, settle: false });
     } catch (error) {
       // The decider sees only the email's digest; the answer names the email, as upstream's does
       // (the official SDK reads it from the details).
@@ -101,17 +95,16 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
     signedUpAtMillis: now,
     origin: input.origin,
   };
-  const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'CreateUser', data }, metadata);
-  await settle(ctx, result.position);
+  await users.handle(ctx, userId, () => ({ type: 'CreateUser', data }), call);
   return { userId, projectId: input.projectId, primaryEmail: input.primaryEmail, displayName: input.displayName, primaryEmailVerified: input.primaryEmailVerified, signedUpAtMillis: now };
 }
 
 /** The live user holding this email in this project, read from the write side (not the read model). */
 export async function findUserIdByEmail(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<string | undefined> {
-  for (const stream of emailReservationStreams(ctx, projectId, email)) {
-    const state = foldStream(emailReservationDecider, await ctx.store.readStream(stream));
+  for (const reservation of emailReservationIds(ctx, projectId, email)) {
+    const state = await emailReservations.load(ctx, reservation);
     if (!state.holder) continue;
-    const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
+    const holder = await users.load(ctx, state.holder);
     if (holder.status === 'active') return state.holder;
   }
   return undefined;

@@ -2,12 +2,9 @@
 // address can sign up again, and every live session revoked (reason user-deleted) so the audit
 // shows how each one ended. Refresh also checks that the user exists, so a session this misses
 // (created in the instant before the deletion, not yet in the read model) stops working too.
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
-import { handleCommand } from '../handler.ts';
-import { userDecider } from './user-decider.ts';
-import { emailReservationDecider } from './email-reservation-decider.ts';
-import { emailReservationStreamOf } from './create-user.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
+import { settle } from '../handler.ts';
+import { emailReservations, projectScoped, users } from '../aggregates.ts';
 import type { UserState } from './user-decider.ts';
 import { revokeSession } from '../session/revoke-session.ts';
 import { listUserSessions } from '../../projections/session-projection.ts';
@@ -24,21 +21,19 @@ export async function emailDigestsOf(ctx: Pick<AppContext, 'hasher' | 'personal'
   return digests;
 }
 
-async function reservationStreamsOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, projectId: string, state: UserState): Promise<string[]> {
-  return (await emailDigestsOf(ctx, state)).map((digest) => emailReservationStreamOf(projectId, digest));
-}
 
 export async function deleteUser(ctx: AppContext, projectId: string, userId: string, origin: Origin): Promise<void> {
-  const metadata = metadataFor({ ...origin, projectId }, ctx.clock());
+  // One instant for every stream; the deletion is waited for once, after its last write.
+  const call = { origin, projectId, nowMs: ctx.clock(), settle: false };
   // Which session streams to end: the read model only says where to look; each revocation is
   // decided on its own stream.
   const sessions = await listUserSessions(ctx.readModel, projectId, userId);
-  const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'DeleteUser', userId, projectId }, metadata);
+  const result = await users.handle(ctx, userId, () => ({ type: 'DeleteUser', userId, projectId }), call);
   let position = result.position;
   // The reservation may be under the previous secret's digest (made before a rotation); Release
   // decides nothing where this user is not the holder.
-  for (const stream of await reservationStreamsOf(ctx, projectId, result.state)) {
-    const released = await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Release', projectId, userId }, metadata);
+  for (const digest of await emailDigestsOf(ctx, result.state)) {
+    const released = await emailReservations.handle(ctx, projectScoped(projectId, digest), () => ({ type: 'Release', projectId, userId }), call);
     position = released.position ?? position;
   }
   for (const session of sessions) {

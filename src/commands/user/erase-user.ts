@@ -2,11 +2,10 @@
 // erasure recorded on their stream, and then their data keys deleted — their own and that of their
 // email address (which sealed the sign-in codes sent to it). The log keeps its shape and the audit
 // its facts (ids, times, actors); every copy of what was sealed under those keys reads `[erased]`.
-import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
+import type { AppContext, Origin } from '../../app-context.ts';
 import { subjects } from '../../crypto/sealed.ts';
-import { foldStream, handleCommand } from '../handler.ts';
-import { userDecider } from './user-decider.ts';
+import { settle } from '../handler.ts';
+import { users } from '../aggregates.ts';
 import { deleteUser, emailDigestsOf } from './delete-user.ts';
 import { knownError } from '../../errors.ts';
 
@@ -23,16 +22,15 @@ export interface Erasure {
  * may erase a user deleted before (e.g. before erasure existed, or a crash between delete and erase).
  */
 export async function eraseUser(ctx: AppContext, projectId: string, userId: string, origin: Origin, options: { onlyLive?: boolean } = {}): Promise<Erasure> {
-  const stream = streamName('user', userId);
-  const before = foldStream(userDecider, await ctx.store.readStream(stream));
+  const before = await users.load(ctx, userId);
   if (before.status === 'none' || before.projectId !== projectId) throw knownError('USER_NOT_FOUND');
   if (options.onlyLive && before.status !== 'active') throw knownError('USER_NOT_FOUND');
   // The address's digests must be read while the user's key can still open the email.
   const emailDigests = await emailDigestsOf(ctx, before);
   if (before.status === 'active') await deleteUser(ctx, projectId, userId, origin);
   const erased = [subjects.user(userId), ...emailDigests.map((digest) => subjects.email(projectId, digest))];
-  const now = ctx.clock();
-  const result = await handleCommand(ctx.store, stream, userDecider, { type: 'EraseUser', userId, projectId, subjects: erased, nowMs: now }, metadataFor({ ...origin, projectId }, now));
+  // Waited for once the keys are gone: the answer comes when the erasure is recorded and done.
+  const result = await users.handle(ctx, userId, (nowMs) => ({ type: 'EraseUser', userId, projectId, subjects: erased, nowMs }), { origin, projectId, settle: false });
   const deletedKeys = await ctx.personal.erase(erased);
   await settle(ctx, result.position);
   return { userId, subjects: erased, deletedKeys };

@@ -13,7 +13,8 @@ import { consumeLimits, projectLimit, reserveLimits, type RateLimit } from '../r
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
 import { completeCliAuth, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
-import { claimCliAuth } from '../../commands/cli-auth/claim-cli-auth.ts';
+import { claimCliAuth } from '../../flows/claim-cli-auth.ts';
+import { cliAuthPollStatus } from '../../policy/cli-auth-poll.ts';
 import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
 import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
@@ -153,10 +154,9 @@ async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | u
 
 /** Where the attempt stands for its CLI; claims the token when it is there to be taken. */
 async function pollState(app: AppContext, projectId: string, attempt: CliAuthView, origin: Origin): Promise<PollState> {
-  // Expiry is checked first: an attempt completed but not claimed in time is expired.
-  if (app.clock() >= attempt.expiresAtMillis) return { status: 'expired' };
-  if (attempt.status === 'pending' || attempt.status === 'used' || attempt.status === 'denied') return { status: attempt.status };
-  // Completed: claiming is decided on the attempt's stream, so exactly one poll gets a token.
+  const status = cliAuthPollStatus(attempt, app.clock());
+  if (status !== 'claimable') return { status };
+  // Claiming is decided on the attempt's stream, so exactly one poll gets a token.
   const outcome = await claimCliAuth(app, projectId, attempt.cliAuthId, origin);
   return outcome.status === 'claimed' ? { status: 'completed', refreshToken: outcome.refreshToken } : { status: outcome.status };
 }

@@ -12,7 +12,7 @@ import type { ProjectView } from '../../projections/project-projection.ts';
 import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
-import { recordWrongGuess } from '../../commands/sign-in-code/record-wrong-guess.ts';
+import { checkSignInCode } from '../../commands/sign-in-code/check-sign-in-code.ts';
 import { SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { KnownError, knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
@@ -102,23 +102,15 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     const { code } = parseInput(ctx, signInCodeBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
     const guess = await reserveSignInGuess(app, callerOf(ctx).project, ctx.ip, code);
-    const { found, nonceDigest } = guess;
-    const now = app.clock();
-    if (!found) {
+    if (!guess.found) {
       ctx.body = { is_code_valid: false }; // an unknown nonce: a failed guess, it stays counted
       return;
     }
     // Used, locked or expired: all simply "not valid", as the reference page types the answer as
-    // a boolean. It never uses the code. (The email's budget never makes a right code false.)
-    if (found.status !== 'live' || now >= found.expiresAtMillis) {
-      await guess.release();
-      ctx.body = { is_code_valid: false };
-      return;
-    }
-    const valid = app.hasher.matches('sign-in-code', code, found.codeDigest);
-    if (valid) await guess.release();
-    else await recordWrongGuess(app, projectId, nonceDigest, found, originOf(ctx));
-    ctx.body = { is_code_valid: valid };
+    // a boolean. Only a wrong guess stays counted.
+    const outcome = await checkSignInCode(app, projectId, code, guess.found, guess.nonceDigest, originOf(ctx));
+    if (outcome !== 'wrong') await guess.release();
+    ctx.body = { is_code_valid: outcome === 'valid' };
   });
 
   router.post('/sign-in', requireAccess(app, 'client'), async (ctx) => {

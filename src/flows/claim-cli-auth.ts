@@ -7,47 +7,44 @@
 // be: the CLI got no token and its next poll says `used`, so the person logs in again. The other
 // order would leave sessions nobody holds a token for, one per losing poll.
 import { randomUUID } from 'node:crypto';
-import { metadataFor, type AppContext, type Origin } from '../../app-context.ts';
-import { streamName } from '../../events/streams.ts';
-import { handleCommand } from '../handler.ts';
-import { cliAuthDecider, isCliAuthExpired } from './cli-auth-decider.ts';
-import { createSession } from '../session/create-session.ts';
-import { userIsLive } from '../user/user-is-live.ts';
-import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
-import { liveParentSession } from '../session/parent-session.ts';
+import type { AppContext, Origin } from '../app-context.ts';
+import { cliAuths } from '../commands/aggregates.ts';
+import { createSession } from '../commands/session/create-session.ts';
+import { isUserLive } from '../commands/user/live-user.ts';
+import { DEFAULT_SESSION_MS } from '../commands/session/session-lifetimes.ts';
+import { liveParentSession } from '../commands/session/parent-session.ts';
+import { cliAuthPollStatus } from '../policy/cli-auth-poll.ts';
 
 export type ClaimOutcome =
   | { status: 'claimed'; refreshToken: string }
   | { status: 'pending' | 'used' | 'expired' | 'denied' };
 
 export async function claimCliAuth(ctx: AppContext, projectId: string, cliAuthId: string, origin: Origin): Promise<ClaimOutcome> {
-  const now = ctx.clock();
   const sessionId = randomUUID();
-  const result = await handleCommand(
-    ctx.store,
-    streamName('cliAuth', cliAuthId),
-    cliAuthDecider,
-    { type: 'ClaimCliAuth', projectId, sessionId, nowMs: now },
-    metadataFor({ ...origin, projectId }, now),
+  const { state, appended, nowMs: now } = await cliAuths.handle(
+    ctx,
+    cliAuthId,
+    (nowMs) => ({ type: 'ClaimCliAuth', projectId, sessionId, nowMs }),
+    // What the CLI's next request reads is the session created next, which is waited for.
+    { origin, projectId, settle: false },
   );
-  const state = result.state;
-  if (result.appended.length === 0) {
-    if (isCliAuthExpired(state, now)) return { status: 'expired' };
-    if (state.status === 'denied') return { status: 'denied' };
-    return { status: state.status === 'claimed' ? 'used' : 'pending' };
+  if (state.status !== 'used' || appended.length === 0) {
+    if (state.status === 'none') return { status: 'expired' };
+    const status = cliAuthPollStatus(state, now);
+    // Claimable yet not claimed: the attempt is another project's, which has nothing to claim here.
+    return { status: status === 'claimable' ? 'pending' : status };
   }
-  const userId = state.userId as string;
   // The approver was deleted between approval and claim: no session for them.
-  if (!(await userIsLive(ctx, projectId, userId))) return { status: 'expired' };
+  if (!(await isUserLive(ctx, projectId, state.userId))) return { status: 'expired' };
   // The CLI's session is derived from the one that approved it, which must still be in force:
   // it bounds the new session's life, and an impersonation carries over with its actor.
-  const parent = state.approvingSessionId === undefined ? undefined : await liveParentSession(ctx, projectId, state.approvingSessionId, now);
+  const parent = await liveParentSession(ctx, projectId, state.approvingSessionId, now);
   if (!parent) return { status: 'expired' };
   const session = await createSession(
     ctx,
     {
       projectId,
-      userId,
+      userId: state.userId,
       expiresInMs: DEFAULT_SESSION_MS,
       isImpersonation: false,
       parent,
