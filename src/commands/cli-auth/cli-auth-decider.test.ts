@@ -1,13 +1,18 @@
-// The CLI login attempt's rules (cliAuthDecider, isCliAuthExpired) and the login code reservation
+// The CLI login attempt's rules (cliAuthDecider, policy/cli-auth-poll.ts's isCliAuthExpired) and the login code reservation
 // (loginCodeDecider). Pure: no store, no clock; time is the command's nowMs.
 import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
-import { cliAuthDecider, isCliAuthExpired, type CliAuthCommand, type CliAuthState } from './cli-auth-decider.ts';
-import { LoginCodeTakenError, loginCodeDecider, type LoginCodeCommand, type LoginCodeState } from './login-code-decider.ts';
+import { KnownError } from '../../errors.ts';
+import { cliAuthDecider } from './cli-auth-decider.ts';
+import { isCliAuthExpired } from '../../policy/cli-auth-poll.ts';
+import { LoginCodeTakenError, loginCodeDecider, type LoginCodeCommand } from './login-code-decider.ts';
+import { deciderSpec } from '../../../test/support/decider-spec.ts';
+
+const attempt = deciderSpec(cliAuthDecider);
+const loginCode = deciderSpec(loginCodeDecider);
 
 const T0 = 1_700_000_000_000;
 const LIFETIME_MS = 15 * 60_000;
@@ -41,43 +46,32 @@ const claimed = (claimedAtMillis = T0 + 2000, claimedSessionId = sessionId): Dom
   data: { cliAuthId, projectId, sessionId: claimedSessionId, claimedAtMillis, attemptExpiresAtMillis: EXPIRES_AT },
 });
 
-/** Folds events from the initial state, as the handler does with a stream. */
-const fold = (events: readonly DomainEvent[]): CliAuthState => events.reduce(cliAuthDecider.evolve, cliAuthDecider.initialState());
-const decideAfter = (history: readonly DomainEvent[], command: CliAuthCommand): DomainEvent[] => cliAuthDecider.decide(command, fold(history));
 const denied = (deniedAtMillis = T0 + 1000): DomainEvent => ({
   type: 'CliAuthDenied',
   data: { cliAuthId, projectId, userId, denyingSessionId: approvingSessionId, deniedAtMillis, attemptExpiresAtMillis: EXPIRES_AT },
 });
 const denyAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
-  decideAfter(history, { type: 'DenyCliAuth', projectId: project, userId, denyingSessionId: approvingSessionId, nowMs });
+  attempt.given(history).when({ type: 'DenyCliAuth', projectId: project, userId, denyingSessionId: approvingSessionId, nowMs }).events();
 const completeAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
-  decideAfter(history, { type: 'CompleteCliAuth', projectId: project, userId, approvingSessionId, nowMs });
+  attempt.given(history).when({ type: 'CompleteCliAuth', projectId: project, userId, approvingSessionId, nowMs }).events();
 const claimAt = (history: readonly DomainEvent[], nowMs: number, project = projectId, claimSessionId = sessionId) =>
-  decideAfter(history, { type: 'ClaimCliAuth', projectId: project, sessionId: claimSessionId, nowMs });
+  attempt.given(history).when({ type: 'ClaimCliAuth', projectId: project, sessionId: claimSessionId, nowMs }).events();
 
 
 // --- InitiateCliAuth ---
 
 test('InitiateCliAuth on a fresh stream decides exactly one CliAuthInitiated carrying the command data', () => {
   const data = initiatedData({ createdAtMillis: T0 + 7, expiresAtMillis: T0 + 7 + LIFETIME_MS });
-  assert.equal(decideAfter([], { type: 'InitiateCliAuth', data }), [{ type: 'CliAuthInitiated', data }]);
+  attempt.given([]).when({ type: 'InitiateCliAuth', data }).then([{ type: 'CliAuthInitiated', data }]);
 });
 
 test('a second InitiateCliAuth on the same stream throws a bug error, not a KnownError', () => {
-  let thrown: unknown;
-  try {
-    decideAfter([initiated], { type: 'InitiateCliAuth', data: initiatedData() });
-  } catch (error) {
-    thrown = error;
-  }
-  assert.instance(thrown, Error);
-  assert.not.instance(thrown, KnownError);
-  assert.match((thrown as Error).message, /exists already/);
+  attempt.given([initiated]).when({ type: 'InitiateCliAuth', data: initiatedData() }).thenFails(/exists already/);
 });
 
 test('a second InitiateCliAuth is refused after completion and after claim too', () => {
-  assert.throws(() => decideAfter([initiated, completed()], { type: 'InitiateCliAuth', data: initiatedData() }), /exists already/);
-  assert.throws(() => decideAfter([initiated, completed(), claimed()], { type: 'InitiateCliAuth', data: initiatedData() }), /exists already/);
+  attempt.given([initiated, completed()]).when({ type: 'InitiateCliAuth', data: initiatedData() }).thenFails(/exists already/);
+  attempt.given([initiated, completed(), claimed()]).when({ type: 'InitiateCliAuth', data: initiatedData() }).thenFails(/exists already/);
 });
 
 // --- CompleteCliAuth ---
@@ -149,7 +143,7 @@ test('a denied attempt is never claimed', () => {
 });
 
 test('evolve moves pending → denied and keeps no approver nor session', () => {
-  assert.equal(fold([initiated, denied()]), { ...fold([initiated]), status: 'denied' });
+  assert.equal(attempt.given([initiated, denied()]).state, { ...attempt.given([initiated]).state, status: 'denied' });
 });
 
 // --- ClaimCliAuth ---
@@ -185,54 +179,44 @@ test('an attempt is claimed exactly once: after a claim, another claim decides n
   assert.is(first.length, 1);
   history.push(...first);
   assert.equal(claimAt(history, T0 + 3001, projectId, randomUUID()), []);
-  assert.is(fold(history).sessionId, sessionId);
+  const state = attempt.given(history).state;
+  assert.is(state.status === 'used' ? state.sessionId : undefined, sessionId);
 });
 
 // --- evolve / isCliAuthExpired ---
 
-test('the initial state is none, with no approver and no session', () => {
-  const state = fold([]);
-  assert.is(state.status, 'none');
-  assert.is(state.userId, undefined);
-  assert.is(state.approvingSessionId, undefined);
-  assert.is(state.sessionId, undefined);
+test('the initial state is none, with no attempt, no approver and no session', () => {
+  assert.equal(attempt.given([]).state, { status: 'none' });
 });
 
-test('evolve moves none → pending → completed → claimed, carrying the attempt, approver and session', () => {
-  const pending = fold([initiated]);
-  assert.equal(pending, {
-    status: 'pending',
-    cliAuthId,
-    projectId,
-    expiresAtMillis: EXPIRES_AT,
-    userId: undefined,
-    approvingSessionId: undefined,
-    impersonator: undefined,
-    sessionId: undefined,
-  });
-  const done = fold([initiated, completed()]);
-  assert.equal(done, { ...pending, status: 'completed', userId, approvingSessionId });
-  const taken = fold([initiated, completed(), claimed()]);
-  assert.equal(taken, { ...done, status: 'claimed', sessionId });
+test('evolve moves none → pending → completed → used (claimed), carrying the attempt, then the approver, then the session', () => {
+  const pending = attempt.given([initiated]).state;
+  assert.equal(pending, { status: 'pending', cliAuthId, projectId, expiresAtMillis: EXPIRES_AT });
+  const done = attempt.given([initiated, completed()]).state;
+  assert.equal(done, { ...pending, status: 'completed', userId, approvingSessionId, impersonator: undefined });
+  const taken = attempt.given([initiated, completed(), claimed()]).state;
+  assert.equal(taken, { ...done, status: 'used', sessionId });
 });
 
 test('an approval from an impersonation session carries the impersonator into the event and the state', () => {
   const impersonator = { kind: 'admin-user' as const, id: randomUUID() };
-  const events = cliAuthDecider.decide({ type: 'CompleteCliAuth', projectId, userId, approvingSessionId, impersonator, nowMs: EXPIRES_AT - 1 }, fold([initiated]));
+  const events = attempt.given([initiated]).when({ type: 'CompleteCliAuth', projectId, userId, approvingSessionId, impersonator, nowMs: EXPIRES_AT - 1 }).events();
   assert.equal((events[0]?.data as { impersonator?: unknown }).impersonator, impersonator);
-  assert.equal(fold([initiated, ...events]).impersonator, impersonator);
+  const state = attempt.given([initiated, ...events]).state;
+  assert.equal(state.status === 'completed' ? state.impersonator : undefined, impersonator);
 });
 
 test('evolve leaves the state unchanged on unrelated events', () => {
   const unrelated: DomainEvent = { type: 'CliLoginCodeReserved', data: { projectId, cliAuthId: randomUUID(), expiresAtMillis: EXPIRES_AT + 1 } };
   for (const history of [[], [initiated], [initiated, completed()], [initiated, completed(), claimed()], [initiated, denied()]] as DomainEvent[][]) {
-    const before = fold(history);
+    const before = attempt.given(history).state;
     assert.is(cliAuthDecider.evolve(before, unrelated), before);
   }
 });
 
 test('isCliAuthExpired is false before expiresAtMillis and true at and after it', () => {
-  const state = fold([initiated]);
+  const state = attempt.given([initiated]).state;
+  if (state.status !== 'pending') return assert.unreachable('an initiated attempt is pending');
   assert.is(isCliAuthExpired(state, EXPIRES_AT - 1), false);
   assert.is(isCliAuthExpired(state, EXPIRES_AT), true);
   assert.is(isCliAuthExpired(state, EXPIRES_AT + 1), true);
@@ -244,9 +228,8 @@ const reservation = (holder: string, expiresAtMillis: number): DomainEvent => ({
   type: 'CliLoginCodeReserved',
   data: { projectId, cliAuthId: holder, expiresAtMillis },
 });
-const foldCode = (events: readonly DomainEvent[]): LoginCodeState => events.reduce(loginCodeDecider.evolve, loginCodeDecider.initialState());
 const reserveAfter = (history: readonly DomainEvent[], command: Omit<LoginCodeCommand, 'type' | 'projectId'>): DomainEvent[] =>
-  loginCodeDecider.decide({ type: 'ReserveLoginCode', projectId, ...command }, foldCode(history));
+  loginCode.given(history).when({ type: 'ReserveLoginCode', projectId, ...command }).events();
 
 test('a free login code is reserved by the attempt until its expiry', () => {
   assert.equal(reserveAfter([], { cliAuthId, expiresAtMillis: EXPIRES_AT, nowMs: T0 }), [reservation(cliAuthId, EXPIRES_AT)]);
@@ -276,7 +259,7 @@ test('a login code whose holder expired can be reserved by a new attempt, from t
 
 test('the new holder replaces the expired one in the reservation state', () => {
   const next = randomUUID();
-  assert.equal(foldCode([reservation(cliAuthId, EXPIRES_AT), reservation(next, EXPIRES_AT + LIFETIME_MS)]), {
+  assert.equal(loginCode.given([reservation(cliAuthId, EXPIRES_AT), reservation(next, EXPIRES_AT + LIFETIME_MS)]).state, {
     cliAuthId: next,
     expiresAtMillis: EXPIRES_AT + LIFETIME_MS,
   });
@@ -287,9 +270,9 @@ test('the holder reserving its code again decides nothing', () => {
 });
 
 test('the login code state ignores unrelated events', () => {
-  const before = foldCode([reservation(cliAuthId, EXPIRES_AT)]);
+  const before = loginCode.given([reservation(cliAuthId, EXPIRES_AT)]).state;
   assert.is(loginCodeDecider.evolve(before, initiated), before);
-  assert.equal(foldCode([initiated, completed()]), { cliAuthId: undefined, expiresAtMillis: 0 });
+  assert.equal(loginCode.given([initiated, completed()]).state, { cliAuthId: undefined, expiresAtMillis: 0 });
 });
 
 test.run();

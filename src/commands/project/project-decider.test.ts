@@ -5,8 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
-import { projectDecider, type ProjectCommand, type ProjectState } from './project-decider.ts';
+import { projectDecider } from './project-decider.ts';
 import { isOnTrustedDomain, normaliseTrustedDomain } from './change-project.ts';
+import { deciderSpec } from '../../../test/support/decider-spec.ts';
+
+const project = deciderSpec(projectDecider);
 
 const keyRecord = () => ({ id: randomUUID(), digest: `digest-${randomUUID()}` });
 
@@ -19,11 +22,7 @@ function created(projectId: string, trustedDomains: string[] = ['https://app.exa
   };
 }
 
-/** Folds events from the initial state, as the handler does with a stream. */
-const fold = (events: readonly DomainEvent[]): ProjectState => events.reduce(projectDecider.evolve, projectDecider.initialState());
 
-/** Decides on the state the given history folds to. */
-const decideAfter = (history: readonly DomainEvent[], command: ProjectCommand): DomainEvent[] => projectDecider.decide(command, fold(history));
 
 
 const projectId = randomUUID();
@@ -31,17 +30,17 @@ const createdEvent: DomainEvent = { type: 'ProjectCreated', data: created(projec
 
 test('CreateProject on an empty stream decides exactly one ProjectCreated carrying the command data', () => {
   const data = created(projectId);
-  const events = decideAfter([], { type: 'CreateProject', data });
+  const events = project.given([]).when({ type: 'CreateProject', data }).events();
   assert.equal(events, [{ type: 'ProjectCreated', data }]);
 });
 
 test('a second CreateProject on the same stream is refused', () => {
-  assert.throws(() => decideAfter([createdEvent], { type: 'CreateProject', data: created(projectId) }), /exists already/);
+  project.given([createdEvent]).when({ type: 'CreateProject', data: created(projectId) }).thenFails(/exists already/);
 });
 
 test('SetTrustedDomains on an unknown project is refused with CURRENT_PROJECT_NOT_FOUND naming the project', () => {
   const error = throwsKnown(
-    () => decideAfter([], { type: 'SetTrustedDomains', projectId, trustedDomains: ['https://x.example.com'] }),
+    () => project.given([]).when({ type: 'SetTrustedDomains', projectId, trustedDomains: ['https://x.example.com'] }).events(),
     'CURRENT_PROJECT_NOT_FOUND',
   );
   assert.equal(error.details, { project_id: projectId });
@@ -49,49 +48,49 @@ test('SetTrustedDomains on an unknown project is refused with CURRENT_PROJECT_NO
 
 test('AddAdmin and RemoveAdmin on an unknown project are refused too', () => {
   const userId = randomUUID();
-  throwsKnown(() => decideAfter([], { type: 'AddAdmin', projectId, userId }), 'CURRENT_PROJECT_NOT_FOUND');
-  throwsKnown(() => decideAfter([], { type: 'RemoveAdmin', projectId, userId }), 'CURRENT_PROJECT_NOT_FOUND');
+  project.given([]).when({ type: 'AddAdmin', projectId, userId }).thenThrows('CURRENT_PROJECT_NOT_FOUND');
+  project.given([]).when({ type: 'RemoveAdmin', projectId, userId }).thenThrows('CURRENT_PROJECT_NOT_FOUND');
 });
 
 test('setting the trusted domains the project already has decides nothing', () => {
-  const events = decideAfter([createdEvent], { type: 'SetTrustedDomains', projectId, trustedDomains: ['https://app.example.com'] });
+  const events = project.given([createdEvent]).when({ type: 'SetTrustedDomains', projectId, trustedDomains: ['https://app.example.com'] }).events();
   assert.equal(events, []);
 });
 
 test('setting different trusted domains decides ProjectTrustedDomainsChanged with the new list', () => {
   const trustedDomains = ['https://app.example.com', 'https://*.example.org'];
-  const events = decideAfter([createdEvent], { type: 'SetTrustedDomains', projectId, trustedDomains });
+  const events = project.given([createdEvent]).when({ type: 'SetTrustedDomains', projectId, trustedDomains }).events();
   assert.equal(events, [{ type: 'ProjectTrustedDomainsChanged', data: { projectId, trustedDomains } }]);
   // An empty list differs from a non-empty one as well.
-  assert.is(decideAfter([createdEvent], { type: 'SetTrustedDomains', projectId, trustedDomains: [] }).length, 1);
+  assert.is(project.given([createdEvent]).when({ type: 'SetTrustedDomains', projectId, trustedDomains: [] }).events().length, 1);
 });
 
 test('AddAdmin adds once: adding an existing admin decides nothing', () => {
   const userId = randomUUID();
-  const first = decideAfter([createdEvent], { type: 'AddAdmin', projectId, userId });
+  const first = project.given([createdEvent]).when({ type: 'AddAdmin', projectId, userId }).events();
   assert.equal(first, [{ type: 'ProjectAdminAdded', data: { projectId, userId } }]);
-  assert.equal(decideAfter([createdEvent, ...first], { type: 'AddAdmin', projectId, userId }), []);
+  project.given([createdEvent, ...first]).when({ type: 'AddAdmin', projectId, userId }).thenNothing();
 });
 
 test('RemoveAdmin removes once: removing a non-admin decides nothing', () => {
   const userId = randomUUID();
-  assert.equal(decideAfter([createdEvent], { type: 'RemoveAdmin', projectId, userId }), []);
+  project.given([createdEvent]).when({ type: 'RemoveAdmin', projectId, userId }).thenNothing();
   const added: DomainEvent = { type: 'ProjectAdminAdded', data: { projectId, userId } };
-  const removed = decideAfter([createdEvent, added], { type: 'RemoveAdmin', projectId, userId });
+  const removed = project.given([createdEvent, added]).when({ type: 'RemoveAdmin', projectId, userId }).events();
   assert.equal(removed, [{ type: 'ProjectAdminRemoved', data: { projectId, userId } }]);
-  assert.equal(decideAfter([createdEvent, added, ...removed], { type: 'RemoveAdmin', projectId, userId }), []);
+  project.given([createdEvent, added, ...removed]).when({ type: 'RemoveAdmin', projectId, userId }).thenNothing();
 });
 
 test('evolve folds creation, domain changes and admin changes into the state', () => {
   const alice = randomUUID();
   const bob = randomUUID();
-  const state = fold([
+  const state = project.given([
     createdEvent,
     { type: 'ProjectAdminAdded', data: { projectId, userId: alice } },
     { type: 'ProjectAdminAdded', data: { projectId, userId: bob } },
     { type: 'ProjectTrustedDomainsChanged', data: { projectId, trustedDomains: ['https://new.example.com'] } },
     { type: 'ProjectAdminRemoved', data: { projectId, userId: alice } },
-  ]);
+  ]).state;
   assert.is(state.exists, true);
   assert.is(state.name, 'Demo');
   assert.equal(state.trustedDomains, ['https://new.example.com']);
@@ -100,7 +99,7 @@ test('evolve folds creation, domain changes and admin changes into the state', (
 
 test('evolve leaves the previous state untouched (admin sets are copied, not mutated)', () => {
   const userId = randomUUID();
-  const before = fold([createdEvent]);
+  const before = project.given([createdEvent]).state;
   const after = projectDecider.evolve(before, { type: 'ProjectAdminAdded', data: { projectId, userId } });
   assert.is(before.admins.size, 0);
   assert.ok(after.admins.has(userId));
@@ -110,10 +109,10 @@ test('evolve leaves the previous state untouched (admin sets are copied, not mut
 });
 
 test('evolve ignores events of other aggregates', () => {
-  const state = fold([createdEvent]);
+  const state = project.given([createdEvent]).state;
   const other: DomainEvent = { type: 'UserDeleted', data: { userId: randomUUID(), projectId } };
   assert.is(projectDecider.evolve(state, other), state);
-  assert.is(fold([other]).exists, false);
+  assert.is(project.given([other]).state.exists, false);
 });
 
 // --- trusted domains ---------------------------------------------------------------------------
@@ -173,16 +172,16 @@ test('an unparsable callback URL or an empty domain list is never trusted', () =
 
 test('SetRateLimits records the overrides whole; the same overrides in another order decide nothing', () => {
   const rateLimits = { 'cli-polls-per-code': { limit: 30, windowMs: 10_000 }, 'sign-in-sends-per-email': { limit: 2, windowMs: 60_000 } };
-  const events = decideAfter([createdEvent], { type: 'SetRateLimits', projectId, rateLimits });
+  const events = project.given([createdEvent]).when({ type: 'SetRateLimits', projectId, rateLimits }).events();
   assert.equal(events, [{ type: 'ProjectRateLimitsChanged', data: { projectId, rateLimits } }]);
-  assert.equal(fold([createdEvent, ...events]).rateLimits, rateLimits);
+  assert.equal(project.given([createdEvent, ...events]).state.rateLimits, rateLimits);
   const reordered = { 'sign-in-sends-per-email': rateLimits['sign-in-sends-per-email'], 'cli-polls-per-code': rateLimits['cli-polls-per-code'] };
-  assert.equal(decideAfter([createdEvent, ...events], { type: 'SetRateLimits', projectId, rateLimits: reordered }), []);
-  assert.equal(decideAfter([createdEvent, ...events], { type: 'SetRateLimits', projectId, rateLimits: {} }).length, 1, 'clearing them is a change');
+  project.given([createdEvent, ...events]).when({ type: 'SetRateLimits', projectId, rateLimits: reordered }).thenNothing();
+  assert.equal(project.given([createdEvent, ...events]).when({ type: 'SetRateLimits', projectId, rateLimits: {} }).events().length, 1, 'clearing them is a change');
 });
 
 test('SetRateLimits on an unknown project is refused with CURRENT_PROJECT_NOT_FOUND', () => {
-  throwsKnown(() => decideAfter([], { type: 'SetRateLimits', projectId, rateLimits: {} }), 'CURRENT_PROJECT_NOT_FOUND');
+  project.given([]).when({ type: 'SetRateLimits', projectId, rateLimits: {} }).thenThrows('CURRENT_PROJECT_NOT_FOUND');
 });
 
 test.run();

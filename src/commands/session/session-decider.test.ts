@@ -4,9 +4,11 @@ import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
-import { SESSION_ACTIVITY_INTERVAL_MS, isSessionLive, sessionDecider, type SessionCommand, type SessionState } from './session-decider.ts';
+import { SESSION_ACTIVITY_INTERVAL_MS, isSessionLive, sessionDecider } from './session-decider.ts';
+import { deciderSpec } from '../../../test/support/decider-spec.ts';
+
+const session = deciderSpec(sessionDecider);
 
 const T0 = 1_700_000_000_000;
 const LIFETIME_MS = 24 * 60 * 60_000;
@@ -40,33 +42,22 @@ const revoked = (revokedAtMillis: number): DomainEvent => ({
   data: { sessionId, projectId, userId, reason: 'revoked', refreshTokenDigest: createdData0.refreshTokenDigest, revokedAtMillis },
 });
 
-/** Folds events from the initial state, as the handler does with a stream. */
-const fold = (events: readonly DomainEvent[]): SessionState => events.reduce(sessionDecider.evolve, sessionDecider.initialState());
-const decideAfter = (history: readonly DomainEvent[], command: SessionCommand): DomainEvent[] => sessionDecider.decide(command, fold(history));
-const recordAt = (history: readonly DomainEvent[], nowMs: number) => decideAfter(history, { type: 'RecordActivity', nowMs });
+const recordAt = (history: readonly DomainEvent[], nowMs: number) => session.given(history).when({ type: 'RecordActivity', nowMs }).events();
 const revokeAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
-  decideAfter(history, { type: 'RevokeSession', projectId: project, reason: 'sign-out', nowMs });
+  session.given(history).when({ type: 'RevokeSession', projectId: project, reason: 'sign-out', nowMs }).events();
 
 
 test('CreateSession on a fresh stream decides exactly one SessionCreated carrying the command data', () => {
   const data = createdData({ isImpersonation: true });
-  assert.equal(decideAfter([], { type: 'CreateSession', data }), [{ type: 'SessionCreated', data }]);
+  session.given([]).when({ type: 'CreateSession', data }).then([{ type: 'SessionCreated', data }]);
 });
 
 test('a second CreateSession on the same stream throws a bug error, not a KnownError', () => {
-  let thrown: unknown;
-  try {
-    decideAfter([created], { type: 'CreateSession', data: createdData() });
-  } catch (error) {
-    thrown = error;
-  }
-  assert.instance(thrown, Error);
-  assert.not.instance(thrown, KnownError);
-  assert.match((thrown as Error).message, /exists already/);
+  session.given([created]).when({ type: 'CreateSession', data: createdData() }).thenFails(/exists already/);
 });
 
 test('a second CreateSession is refused even after the session was revoked', () => {
-  assert.throws(() => decideAfter([created, revoked(T0 + 1)], { type: 'CreateSession', data: createdData() }), /exists already/);
+  session.given([created, revoked(T0 + 1)]).when({ type: 'CreateSession', data: createdData() }).thenFails(/exists already/);
 });
 
 test('RecordActivity before the session exists records nothing', () => {
@@ -125,7 +116,7 @@ test('revoking a live session decides SessionRevoked with the reason, the refres
       data: { sessionId, projectId, userId, reason: 'sign-out', refreshTokenDigest: createdData0.refreshTokenDigest, revokedAtMillis: T0 + 7 },
     },
   ]);
-  const [event] = decideAfter([created], { type: 'RevokeSession', projectId, reason: 'user-deleted', nowMs: T0 });
+  const [event] = session.given([created]).when({ type: 'RevokeSession', projectId, reason: 'user-deleted', nowMs: T0 }).events();
   assert.is((event?.data as EventData<'SessionRevoked'>).reason, 'user-deleted');
 });
 
@@ -145,7 +136,7 @@ test('evolve: the initial state is no session', () => {
 });
 
 test('evolve: SessionCreated makes an active session holding the event data', () => {
-  assert.equal(fold([created]), {
+  assert.equal(session.given([created]).state, {
     status: 'active',
     sessionId,
     projectId,
@@ -160,18 +151,18 @@ test('evolve: SessionCreated makes an active session holding the event data', ()
     via: createdData0.via,
     retired: new Map(),
   });
-  assert.is(fold([{ type: 'SessionCreated', data: createdData({ isImpersonation: true }) }]).isImpersonation, true);
+  assert.is(session.given([{ type: 'SessionCreated', data: createdData({ isImpersonation: true }) }]).state.isImpersonation, true);
 });
 
 test('evolve: SessionActivityRecorded moves the last activity and keeps the rest', () => {
-  const state = fold([created, activity(T0 + 10), activity(T0 + 20)]);
+  const state = session.given([created, activity(T0 + 10), activity(T0 + 20)]).state;
   assert.is(state.lastActivityAtMillis, T0 + 20);
   assert.is(state.status, 'active');
   assert.is(state.refreshTokenDigest, createdData0.refreshTokenDigest);
 });
 
 test('evolve: SessionRevoked marks the session revoked and keeps its ids', () => {
-  const state = fold([created, activity(T0 + 10), revoked(T0 + 20)]);
+  const state = session.given([created, activity(T0 + 10), revoked(T0 + 20)]).state;
   assert.is(state.status, 'revoked');
   assert.is(state.sessionId, sessionId);
   assert.is(state.projectId, projectId);
@@ -179,18 +170,18 @@ test('evolve: SessionRevoked marks the session revoked and keeps its ids', () =>
 });
 
 test('evolve: an event of another aggregate leaves the state unchanged', () => {
-  const before = fold([created]);
+  const before = session.given([created]).state;
   const other: DomainEvent = { type: 'UserDeleted', data: { userId, projectId } };
   assert.is(sessionDecider.evolve(before, other), before);
 });
 
 test('isSessionLive: true only for an active session strictly before its expiry', () => {
   const expiresAt = createdData0.expiresAtMillis;
-  assert.is(isSessionLive(fold([]), T0), false);
-  assert.is(isSessionLive(fold([created]), T0), true);
-  assert.is(isSessionLive(fold([created]), expiresAt - 1), true);
-  assert.is(isSessionLive(fold([created]), expiresAt), false);
-  assert.is(isSessionLive(fold([created, revoked(T0 + 1)]), T0 + 2), false);
+  assert.is(isSessionLive(session.given([]).state, T0), false);
+  assert.is(isSessionLive(session.given([created]).state, T0), true);
+  assert.is(isSessionLive(session.given([created]).state, expiresAt - 1), true);
+  assert.is(isSessionLive(session.given([created]).state, expiresAt), false);
+  assert.is(isSessionLive(session.given([created, revoked(T0 + 1)]).state, T0 + 2), false);
 });
 
 test.run();

@@ -1,26 +1,17 @@
-// The sign-in code's rules (signInCodeDecider, isSignInCodeExpired) and the email's guess budget
-// (signInEmailDecider, isEmailLocked). Pure: no store, no clock; time is the command's nowMs.
+// The sign-in code's rules (signInCodeDecider) and the email's guess budget (signInEmailDecider,
+// isEmailLocked), under policy/sign-in-guesses.ts. Pure: no store, no clock; time is the command's nowMs.
 import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KnownError } from '../../errors.ts';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
-import {
-  MAX_WRONG_GUESSES_PER_CODE,
-  isSignInCodeExpired,
-  signInCodeDecider,
-  type SignInCodeCommand,
-  type SignInCodeState,
-} from './sign-in-code-decider.ts';
-import {
-  EMAIL_GUESS_WINDOW_MS,
-  MAX_WRONG_GUESSES_PER_EMAIL,
-  isEmailLocked,
-  signInEmailDecider,
-  type SignInEmailCommand,
-  type SignInEmailState,
-} from './sign-in-email-decider.ts';
+import { signInCodeDecider } from './sign-in-code-decider.ts';
+import { isEmailLocked, signInEmailDecider, type SignInEmailCommand } from './sign-in-email-decider.ts';
+import { EMAIL_GUESS_WINDOW_MS, MAX_WRONG_GUESSES_PER_CODE, MAX_WRONG_GUESSES_PER_EMAIL, isSignInCodeExpired } from '../../policy/sign-in-guesses.ts';
+import { deciderSpec } from '../../../test/support/decider-spec.ts';
+
+const code = deciderSpec(signInCodeDecider);
+const emailBudget = deciderSpec(signInEmailDecider);
 
 const T0 = 1_700_000_000_000;
 const LIFETIME_MS = 15 * 60_000;
@@ -62,42 +53,31 @@ const used = (usedAtMillis = T0 + 200, usedSessionId = sessionId): DomainEvent =
 });
 const lockedHistory = (): DomainEvent[] => [sent, ...Array.from({ length: MAX_WRONG_GUESSES_PER_CODE }, (_, i) => guessedWrong(i + 1)), locked()];
 
-/** Folds events from the initial state, as the handler does with a stream. */
-const fold = (events: readonly DomainEvent[]): SignInCodeState => events.reduce(signInCodeDecider.evolve, signInCodeDecider.initialState());
-const decideAfter = (history: readonly DomainEvent[], command: SignInCodeCommand): DomainEvent[] => signInCodeDecider.decide(command, fold(history));
 const guessAt = (history: readonly DomainEvent[], nowMs: number, project = projectId, emailBudgetSpent = false) =>
-  decideAfter(history, { type: 'RecordWrongGuess', projectId: project, nowMs, emailBudgetSpent });
+  code.given(history).when({ type: 'RecordWrongGuess', projectId: project, nowMs, emailBudgetSpent }).events();
 const useAt = (history: readonly DomainEvent[], nowMs: number, options: { project?: string; session?: string } = {}) =>
-  decideAfter(history, {
+  code.given(history).when({
     type: 'UseSignInCode',
     projectId: options.project ?? projectId,
     sessionId: options.session ?? sessionId,
     nowMs,
-  });
+  }).events();
 
 
 // --- SendSignInCode ---
 
 test('SendSignInCode on a fresh stream decides exactly one SignInCodeSent carrying the command data', () => {
   const data = sentData({ sentAtMillis: T0 + 7, expiresAtMillis: T0 + 7 + LIFETIME_MS });
-  assert.equal(decideAfter([], { type: 'SendSignInCode', data }), [{ type: 'SignInCodeSent', data }]);
+  code.given([]).when({ type: 'SendSignInCode', data }).then([{ type: 'SignInCodeSent', data }]);
 });
 
 test('a second SendSignInCode on the same stream throws a bug error, not a KnownError', () => {
-  let thrown: unknown;
-  try {
-    decideAfter([sent], { type: 'SendSignInCode', data: sentData() });
-  } catch (error) {
-    thrown = error;
-  }
-  assert.instance(thrown, Error);
-  assert.not.instance(thrown, KnownError);
-  assert.match((thrown as Error).message, /exists already/);
+  code.given([sent]).when({ type: 'SendSignInCode', data: sentData() }).thenFails(/exists already/);
 });
 
 test('a second SendSignInCode is refused after a lock and after a use too', () => {
-  assert.throws(() => decideAfter(lockedHistory(), { type: 'SendSignInCode', data: sentData() }), /exists already/);
-  assert.throws(() => decideAfter([sent, used()], { type: 'SendSignInCode', data: sentData() }), /exists already/);
+  code.given(lockedHistory()).when({ type: 'SendSignInCode', data: sentData() }).thenFails(/exists already/);
+  code.given([sent, used()]).when({ type: 'SendSignInCode', data: sentData() }).thenFails(/exists already/);
 });
 
 // --- RecordWrongGuess ---
@@ -114,8 +94,8 @@ test('wrong guesses count 1, 2, 3, 4 without a lock, and the fifth also locks th
     const events = guessAt(history, T0 + n);
     assert.equal(events, [guessedWrong(n)]);
     history.push(...events);
-    assert.is(fold(history).status, 'live');
-    assert.is(fold(history).wrongGuesses, n);
+    assert.is(code.given(history).state.status, 'live');
+    assert.is(code.given(history).state.wrongGuesses, n);
   }
   const fifth = guessAt(history, T0 + 50);
   assert.equal(fifth, [
@@ -123,8 +103,8 @@ test('wrong guesses count 1, 2, 3, 4 without a lock, and the fifth also locks th
     { type: 'SignInCodeLocked', data: { projectId, nonceDigest, reason: 'too-many-wrong-guesses', atMillis: T0 + 50, codeExpiresAtMillis: EXPIRES_AT } },
   ]);
   history.push(...fifth);
-  assert.is(fold(history).status, 'locked');
-  assert.is(fold(history).wrongGuesses, 5);
+  assert.is(code.given(history).state.status, 'locked');
+  assert.is(code.given(history).state.wrongGuesses, 5);
 });
 
 test('a code is locked by its fifth wrong guess', () => {
@@ -220,7 +200,7 @@ test('a code is used exactly once: after a use, another use is ALREADY_USED', ()
 // --- evolve / isSignInCodeExpired ---
 
 test('the initial state is none, empty, with no wrong guesses', () => {
-  assert.equal(fold([]), {
+  assert.equal(code.given([]).state, {
     status: 'none',
     projectId: '',
     nonceDigest: '',
@@ -233,7 +213,7 @@ test('the initial state is none, empty, with no wrong guesses', () => {
 });
 
 test('evolve moves none → live carrying the code, then counts wrong guesses, then → locked or → used', () => {
-  const live = fold([sent]);
+  const live = code.given([sent]).state;
   assert.equal(live, {
     status: 'live',
     projectId,
@@ -244,10 +224,10 @@ test('evolve moves none → live carrying the code, then counts wrong guesses, t
     expiresAtMillis: EXPIRES_AT,
     wrongGuesses: 0,
   });
-  const guessed = fold([sent, guessedWrong(1), guessedWrong(2)]);
+  const guessed = code.given([sent, guessedWrong(1), guessedWrong(2)]).state;
   assert.equal(guessed, { ...live, wrongGuesses: 2 });
-  assert.equal(fold(lockedHistory()), { ...live, status: 'locked', wrongGuesses: 5 });
-  assert.equal(fold([sent, guessedWrong(1), used()]), { ...live, status: 'used', wrongGuesses: 1 });
+  assert.equal(code.given(lockedHistory()).state, { ...live, status: 'locked', wrongGuesses: 5 });
+  assert.equal(code.given([sent, guessedWrong(1), used()]).state, { ...live, status: 'used', wrongGuesses: 1 });
 });
 
 test('evolve leaves the code state unchanged on unrelated events', () => {
@@ -256,13 +236,13 @@ test('evolve leaves the code state unchanged on unrelated events', () => {
     { type: 'CliLoginCodeReserved', data: { projectId, cliAuthId: randomUUID(), expiresAtMillis: EXPIRES_AT } },
   ];
   for (const history of [[], [sent], [sent, guessedWrong(1)], lockedHistory(), [sent, used()]] as DomainEvent[][]) {
-    const before = fold(history);
+    const before = code.given(history).state;
     for (const event of unrelated) assert.is(signInCodeDecider.evolve(before, event), before);
   }
 });
 
 test('isSignInCodeExpired is false before expiresAtMillis and true at and after it', () => {
-  const state = fold([sent]);
+  const state = code.given([sent]).state;
   assert.is(isSignInCodeExpired(state, EXPIRES_AT - 1), false);
   assert.is(isSignInCodeExpired(state, EXPIRES_AT), true);
   assert.is(isSignInCodeExpired(state, EXPIRES_AT + 1), true);
@@ -274,7 +254,6 @@ const emailGuess = (atMillis: number, nonce = nonceDigest): DomainEvent => ({
   type: 'SignInEmailGuessedWrong',
   data: { projectId, emailDigest, nonceDigest: nonce, atMillis },
 });
-const foldEmail = (events: readonly DomainEvent[]): SignInEmailState => events.reduce(signInEmailDecider.evolve, signInEmailDecider.initialState());
 /** `count` wrong guesses one second apart, the first at `firstAt`. */
 const guessesFrom = (firstAt: number, count: number): DomainEvent[] => Array.from({ length: count }, (_, i) => emailGuess(firstAt + i * 1000));
 const emailCommand = (nowMs: number, nonce = nonceDigest): SignInEmailCommand => ({ type: 'RecordEmailWrongGuess', projectId, emailDigest, nonceDigest: nonce, nowMs });
@@ -285,25 +264,25 @@ test('an email is locked by twenty wrong guesses within an hour', () => {
 });
 
 test('the initial email state has no recent wrong guesses and is not locked', () => {
-  const state = foldEmail([]);
+  const state = emailBudget.given([]).state;
   assert.equal(state, { recentWrongGuessesAt: [] });
   assert.is(isEmailLocked(state, T0), false);
 });
 
 test('an email with nineteen recent wrong guesses is not locked', () => {
-  const state = foldEmail(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL - 1));
+  const state = emailBudget.given(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL - 1)).state;
   assert.is(isEmailLocked(state, T0 + 60_000), false);
 });
 
 test('an email with twenty wrong guesses within the window is locked', () => {
-  const state = foldEmail(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL));
+  const state = emailBudget.given(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL)).state;
   const last = T0 + (MAX_WRONG_GUESSES_PER_EMAIL - 1) * 1000;
   assert.is(isEmailLocked(state, last), true);
   assert.is(isEmailLocked(state, T0 + EMAIL_GUESS_WINDOW_MS - 1), true);
 });
 
 test('the email lock lifts once the oldest of the twenty is a full window old (a guess at exactly now - window no longer counts)', () => {
-  const state = foldEmail(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL));
+  const state = emailBudget.given(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL)).state;
   assert.is(isEmailLocked(state, T0 + EMAIL_GUESS_WINDOW_MS - 1), true);
   assert.is(isEmailLocked(state, T0 + EMAIL_GUESS_WINDOW_MS), false);
   assert.is(isEmailLocked(state, T0 + EMAIL_GUESS_WINDOW_MS + 1), false);
@@ -311,7 +290,7 @@ test('the email lock lifts once the oldest of the twenty is a full window old (a
 
 test('with more than twenty guesses, the lock lasts until the oldest of the last twenty is a window old', () => {
   // 25 guesses one second apart: the last twenty start at T0 + 5s.
-  const state = foldEmail(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL + 5));
+  const state = emailBudget.given(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL + 5)).state;
   assert.is(isEmailLocked(state, T0 + EMAIL_GUESS_WINDOW_MS), true);
   assert.is(isEmailLocked(state, T0 + 5000 + EMAIL_GUESS_WINDOW_MS - 1), true);
   assert.is(isEmailLocked(state, T0 + 5000 + EMAIL_GUESS_WINDOW_MS), false);
@@ -320,12 +299,12 @@ test('with more than twenty guesses, the lock lasts until the oldest of the last
 test('twenty wrong guesses spread over more than the window do not lock the email', () => {
   // One guess every four minutes: the twentieth comes 76 minutes after the first.
   const history = Array.from({ length: MAX_WRONG_GUESSES_PER_EMAIL }, (_, i) => emailGuess(T0 + i * 4 * 60_000));
-  assert.is(isEmailLocked(foldEmail(history), T0 + 19 * 4 * 60_000), false);
+  assert.is(isEmailLocked(emailBudget.given(history).state, T0 + 19 * 4 * 60_000), false);
 });
 
 test('evolve records each wrong guess time in order and keeps only the last twenty', () => {
-  assert.equal(foldEmail([emailGuess(T0), emailGuess(T0 + 5)]), { recentWrongGuessesAt: [T0, T0 + 5] });
-  const state = foldEmail(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL + 5));
+  assert.equal(emailBudget.given([emailGuess(T0), emailGuess(T0 + 5)]).state, { recentWrongGuessesAt: [T0, T0 + 5] });
+  const state = emailBudget.given(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL + 5)).state;
   assert.is(state.recentWrongGuessesAt.length, MAX_WRONG_GUESSES_PER_EMAIL);
   assert.equal(
     state.recentWrongGuessesAt,
@@ -335,30 +314,30 @@ test('evolve records each wrong guess time in order and keeps only the last twen
 
 test('guesses against different codes of the email count in one budget', () => {
   const history = Array.from({ length: MAX_WRONG_GUESSES_PER_EMAIL }, (_, i) => emailGuess(T0 + i, `nonce-${i % 4}`));
-  assert.is(isEmailLocked(foldEmail(history), T0 + 100), true);
+  assert.is(isEmailLocked(emailBudget.given(history).state, T0 + 100), true);
 });
 
 test('the email state ignores unrelated events', () => {
-  const before = foldEmail(guessesFrom(T0, 3));
+  const before = emailBudget.given(guessesFrom(T0, 3)).state;
   for (const event of [sent, guessedWrong(1), locked(), used()]) assert.is(signInEmailDecider.evolve(before, event), before);
-  assert.equal(foldEmail([sent, guessedWrong(1), locked()]), { recentWrongGuessesAt: [] });
+  assert.equal(emailBudget.given([sent, guessedWrong(1), locked()]).state, { recentWrongGuessesAt: [] });
 });
 
 test('RecordEmailWrongGuess always decides one SignInEmailGuessedWrong with the command fields, locked or not', () => {
   const other = `nonce-${randomUUID()}`;
-  const expected = [{ type: 'SignInEmailGuessedWrong', data: { projectId, emailDigest, nonceDigest: other, atMillis: T0 + 42 } }];
-  assert.equal(signInEmailDecider.decide(emailCommand(T0 + 42, other), foldEmail([])), expected);
-  const full = foldEmail(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL));
-  assert.is(isEmailLocked(full, T0 + 42), true);
-  assert.equal(signInEmailDecider.decide(emailCommand(T0 + 42, other), full), expected);
+  const expected: DomainEvent[] = [{ type: 'SignInEmailGuessedWrong', data: { projectId, emailDigest, nonceDigest: other, atMillis: T0 + 42 } }];
+  emailBudget.given([]).when(emailCommand(T0 + 42, other)).then(expected);
+  const full = emailBudget.given(guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL));
+  assert.is(isEmailLocked(full.state, T0 + 42), true);
+  full.when(emailCommand(T0 + 42, other)).then(expected);
 });
 
 test('a recorded email guess counts towards the lock', () => {
   const history = guessesFrom(T0, MAX_WRONG_GUESSES_PER_EMAIL - 1);
   const now = T0 + 60_000;
-  assert.is(isEmailLocked(foldEmail(history), now), false);
-  const events = signInEmailDecider.decide(emailCommand(now), foldEmail(history));
-  assert.is(isEmailLocked(foldEmail([...history, ...events]), now), true);
+  assert.is(isEmailLocked(emailBudget.given(history).state, now), false);
+  const events = emailBudget.given(history).when(emailCommand(now)).events();
+  assert.is(isEmailLocked(emailBudget.given([...history, ...events]).state, now), true);
 });
 
 test.run();

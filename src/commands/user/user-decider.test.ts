@@ -1,16 +1,18 @@
 // The user aggregate (userDecider) and the per-(project, email) reservation that keeps primary
 // emails unique (emailReservationDecider). Pure: no store, no clock.
-import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { randomUUID } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DomainEvent, EventData } from '../../events/catalogue.ts';
-import { userDecider, type UserCommand, type UserState } from './user-decider.ts';
+import { userDecider } from './user-decider.ts';
 import {
   emailReservationDecider,
   type EmailReservationCommand,
-  type EmailReservationState,
 } from './email-reservation-decider.ts';
+import { deciderSpec } from '../../../test/support/decider-spec.ts';
+
+const user = deciderSpec(userDecider);
+const reservation = deciderSpec(emailReservationDecider);
 
 const projectId = randomUUID();
 const otherProjectId = randomUUID();
@@ -27,13 +29,7 @@ function userCreated(userId: string, primaryEmail: string | null = 'ada@example.
   };
 }
 
-const foldUser = (events: readonly DomainEvent[]): UserState => events.reduce(userDecider.evolve, userDecider.initialState());
-const decideUser = (history: readonly DomainEvent[], command: UserCommand): DomainEvent[] => userDecider.decide(command, foldUser(history));
 
-const foldReservation = (events: readonly DomainEvent[]): EmailReservationState =>
-  events.reduce(emailReservationDecider.evolve, emailReservationDecider.initialState());
-const decideReservation = (history: readonly DomainEvent[], command: EmailReservationCommand): DomainEvent[] =>
-  emailReservationDecider.decide(command, foldReservation(history));
 
 
 // --- user --------------------------------------------------------------------------------------
@@ -43,10 +39,10 @@ test('EraseUser records PersonalDataErased for a deleted user only: a live one i
   const created: DomainEvent = { type: 'UserCreated', data: userCreated(userId) };
   const deleted: DomainEvent = { type: 'UserDeleted', data: { userId, projectId } };
   const erase = { type: 'EraseUser', userId, projectId, subjects: [`user:${userId}`], nowMs: 1_700_000_100_000 } as const;
-  throwsKnown(() => decideUser([created], { ...erase, subjects: [...erase.subjects] }), 'USER_NOT_FOUND');
-  throwsKnown(() => decideUser([], { ...erase, subjects: [...erase.subjects] }), 'USER_NOT_FOUND');
-  throwsKnown(() => decideUser([created, deleted], { ...erase, projectId: otherProjectId, subjects: [...erase.subjects] }), 'USER_NOT_FOUND');
-  assert.equal(decideUser([created, deleted], { ...erase, subjects: [...erase.subjects] }), [
+  user.given([created]).when({ ...erase, subjects: [...erase.subjects] }).thenThrows('USER_NOT_FOUND');
+  user.given([]).when({ ...erase, subjects: [...erase.subjects] }).thenThrows('USER_NOT_FOUND');
+  user.given([created, deleted]).when({ ...erase, projectId: otherProjectId, subjects: [...erase.subjects] }).thenThrows('USER_NOT_FOUND');
+  user.given([created, deleted]).when({ ...erase, subjects: [...erase.subjects] }).then([
     { type: 'PersonalDataErased', data: { userId, projectId, subjects: [`user:${userId}`], erasedAtMillis: 1_700_000_100_000 } },
   ]);
 });
@@ -54,23 +50,23 @@ test('EraseUser records PersonalDataErased for a deleted user only: a live one i
 test('CreateUser on an empty stream decides UserCreated and folds to an active user of that project', () => {
   const userId = randomUUID();
   const data = userCreated(userId);
-  const events = decideUser([], { type: 'CreateUser', data });
+  const events = user.given([]).when({ type: 'CreateUser', data }).events();
   assert.equal(events, [{ type: 'UserCreated', data }]);
-  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined });
+  assert.equal(user.given(events).state, { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined });
 });
 
 test('CreateUser on a stream that already holds a user is refused', () => {
   const userId = randomUUID();
   const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
-  assert.throws(() => decideUser(history, { type: 'CreateUser', data: userCreated(userId) }), /exists already/);
+  user.given(history).when({ type: 'CreateUser', data: userCreated(userId) }).thenFails(/exists already/);
 });
 
 test('DeleteUser of an active user decides UserDeleted and folds to deleted, keeping the email for release', () => {
   const userId = randomUUID();
   const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
-  const events = decideUser(history, { type: 'DeleteUser', userId, projectId });
+  const events = user.given(history).when({ type: 'DeleteUser', userId, projectId }).events();
   assert.equal(events, [{ type: 'UserDeleted', data: { userId, projectId } }]);
-  const state = foldUser([...history, ...events]);
+  const state = user.given([...history, ...events]).state;
   assert.is(state.status, 'deleted');
   assert.is(state.primaryEmail, 'ada@example.com');
 });
@@ -81,24 +77,24 @@ test('deleting a user twice is refused with USER_NOT_FOUND', () => {
     { type: 'UserCreated', data: userCreated(userId) },
     { type: 'UserDeleted', data: { userId, projectId } },
   ];
-  throwsKnown(() => decideUser(history, { type: 'DeleteUser', userId, projectId }), 'USER_NOT_FOUND');
+  user.given(history).when({ type: 'DeleteUser', userId, projectId }).thenThrows('USER_NOT_FOUND');
 });
 
 test('deleting a user that never existed is refused with USER_NOT_FOUND', () => {
   const userId = randomUUID();
-  throwsKnown(() => decideUser([], { type: 'DeleteUser', userId, projectId }), 'USER_NOT_FOUND');
+  user.given([]).when({ type: 'DeleteUser', userId, projectId }).thenThrows('USER_NOT_FOUND');
 });
 
 test('deleting a user through another project is refused with USER_NOT_FOUND', () => {
   const userId = randomUUID();
   const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
-  throwsKnown(() => decideUser(history, { type: 'DeleteUser', userId, projectId: otherProjectId }), 'USER_NOT_FOUND');
+  user.given(history).when({ type: 'DeleteUser', userId, projectId: otherProjectId }).thenThrows('USER_NOT_FOUND');
   // ...and the user is still deletable in its own project.
-  assert.is(decideUser(history, { type: 'DeleteUser', userId, projectId }).length, 1);
+  assert.is(user.given(history).when({ type: 'DeleteUser', userId, projectId }).events().length, 1);
 });
 
 test('user evolve ignores events of other aggregates', () => {
-  const state = foldUser([{ type: 'UserCreated', data: userCreated(randomUUID()) }]);
+  const state = user.given([{ type: 'UserCreated', data: userCreated(randomUUID()) }]).state;
   const unrelated: DomainEvent = { type: 'UserEmailReleased', data: { projectId, userId: randomUUID() } };
   assert.is(userDecider.evolve(state, unrelated), state);
 });
@@ -117,72 +113,72 @@ const released = (userId: string): DomainEvent => ({ type: 'UserEmailReleased', 
 
 test('reserving a free email decides UserEmailReserved and makes the user its holder', () => {
   const userId = randomUUID();
-  const events = decideReservation([], reserve(userId, undefined));
+  const events = reservation.given([]).when(reserve(userId, undefined)).events();
   assert.equal(events, [reserved(userId)]);
-  assert.is(foldReservation(events).holder, userId);
+  assert.is(reservation.given(events).state.holder, userId);
 });
 
 test('reserving an email released earlier is allowed', () => {
   const first = randomUUID();
   const second = randomUUID();
-  assert.equal(decideReservation([reserved(first), released(first)], reserve(second, undefined)), [reserved(second)]);
+  reservation.given([reserved(first), released(first)]).when(reserve(second, undefined)).then([reserved(second)]);
 });
 
 test('reserving an email held by a live user is refused with USER_EMAIL_ALREADY_EXISTS', () => {
   const holder = randomUUID();
-  throwsKnown(() => decideReservation([reserved(holder)], reserve(randomUUID(), true, holder)), 'USER_EMAIL_ALREADY_EXISTS');
-  throwsKnown(() => decideReservation([reserved(holder)], reserve(randomUUID(), undefined)), 'USER_EMAIL_ALREADY_EXISTS');
+  reservation.given([reserved(holder)]).when(reserve(randomUUID(), true, holder)).thenThrows('USER_EMAIL_ALREADY_EXISTS');
+  reservation.given([reserved(holder)]).when(reserve(randomUUID(), undefined)).thenThrows('USER_EMAIL_ALREADY_EXISTS');
 });
 
 test('reserving an email whose holder may still be being created (liveness unknown) is refused', () => {
   const holder = randomUUID();
-  throwsKnown(() => decideReservation([reserved(holder)], reserve(randomUUID(), undefined, holder)), 'USER_EMAIL_ALREADY_EXISTS');
+  reservation.given([reserved(holder)]).when(reserve(randomUUID(), undefined, holder)).thenThrows('USER_EMAIL_ALREADY_EXISTS');
 });
 
 test('a holder found dead is not taken over once another user holds the email (a retry after a race)', () => {
   const dead = randomUUID();
   const winner = randomUUID();
   // The caller checked `dead`; meanwhile `winner` took the email over, so the check is stale.
-  throwsKnown(() => decideReservation([reserved(dead), reserved(winner)], reserve(randomUUID(), false, dead)), 'USER_EMAIL_ALREADY_EXISTS');
+  reservation.given([reserved(dead), reserved(winner)]).when(reserve(randomUUID(), false, dead)).thenThrows('USER_EMAIL_ALREADY_EXISTS');
 });
 
 test('reserving an email held by a dead user takes the reservation over', () => {
   const dead = randomUUID();
   const newcomer = randomUUID();
-  const events = decideReservation([reserved(dead)], reserve(newcomer, false, dead));
+  const events = reservation.given([reserved(dead)]).when(reserve(newcomer, false, dead)).events();
   assert.equal(events, [reserved(newcomer)]);
-  assert.is(foldReservation([reserved(dead), ...events]).holder, newcomer);
+  assert.is(reservation.given([reserved(dead), ...events]).state.holder, newcomer);
 });
 
 test('the holder reserving its own email again decides nothing, whatever the liveness says', () => {
   const userId = randomUUID();
-  assert.equal(decideReservation([reserved(userId)], reserve(userId, true, userId)), []);
-  assert.equal(decideReservation([reserved(userId)], reserve(userId, false, userId)), []);
-  assert.equal(decideReservation([reserved(userId)], reserve(userId, undefined)), []);
+  reservation.given([reserved(userId)]).when(reserve(userId, true, userId)).thenNothing();
+  reservation.given([reserved(userId)]).when(reserve(userId, false, userId)).thenNothing();
+  reservation.given([reserved(userId)]).when(reserve(userId, undefined)).thenNothing();
 });
 
 test('the holder releasing its email decides UserEmailReleased and frees it', () => {
   const userId = randomUUID();
-  const events = decideReservation([reserved(userId)], { type: 'Release', projectId, userId });
+  const events = reservation.given([reserved(userId)]).when({ type: 'Release', projectId, userId }).events();
   assert.equal(events, [released(userId)]);
-  assert.is(foldReservation([reserved(userId), ...events]).holder, undefined);
+  assert.is(reservation.given([reserved(userId), ...events]).state.holder, undefined);
 });
 
 test('a non-holder releasing the email decides nothing and cannot free it', () => {
   const holder = randomUUID();
   const stranger = randomUUID();
-  assert.equal(decideReservation([reserved(holder)], { type: 'Release', projectId, userId: stranger }), []);
-  assert.equal(decideReservation([], { type: 'Release', projectId, userId: stranger }), []);
+  reservation.given([reserved(holder)]).when({ type: 'Release', projectId, userId: stranger }).thenNothing();
+  reservation.given([]).when({ type: 'Release', projectId, userId: stranger }).thenNothing();
   // Even a stray UserEmailReleased of someone else (a stale release after a takeover) keeps the holder.
-  assert.is(foldReservation([reserved(holder), released(stranger)]).holder, holder);
+  assert.is(reservation.given([reserved(holder), released(stranger)]).state.holder, holder);
 });
 
 test('a release by the previous holder after a takeover leaves the new holder in place', () => {
   const dead = randomUUID();
   const newcomer = randomUUID();
   const history = [reserved(dead), reserved(newcomer)];
-  assert.equal(decideReservation(history, { type: 'Release', projectId, userId: dead }), []);
-  assert.is(foldReservation([...history, released(dead)]).holder, newcomer);
+  reservation.given(history).when({ type: 'Release', projectId, userId: dead }).thenNothing();
+  assert.is(reservation.given([...history, released(dead)]).state.holder, newcomer);
 });
 
 test.run();
