@@ -209,6 +209,7 @@ test('evolve moves none → pending → completed → claimed, carrying the atte
     approvingSessionId: undefined,
     impersonator: undefined,
     sessionId: undefined,
+    anonSession: undefined,
   });
   const done = fold([initiated, completed()]);
   assert.equal(done, { ...pending, status: 'completed', userId, approvingSessionId });
@@ -290,6 +291,40 @@ test('the login code state ignores unrelated events', () => {
   const before = foldCode([reservation(cliAuthId, EXPIRES_AT)]);
   assert.is(loginCodeDecider.evolve(before, initiated), before);
   assert.equal(foldCode([initiated, completed()]), { cliAuthId: undefined, expiresAtMillis: 0 });
+});
+
+
+// The anonymous session a CLI started as (cli-anonymous-session.ts): handed over at most once,
+// only while the attempt is open.
+const anonSessionId = randomUUID();
+const anonUserId = randomUUID();
+const initiatedAnonymous: DomainEvent = { type: 'CliAuthInitiated', data: initiatedData({ anonSessionId, anonUserId }) };
+const handOverAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
+  decideAfter(history, { type: 'HandOverAnonymousSession', projectId: project, sessionId, nowMs });
+
+test('an attempt started anonymously hands its anonymous session over once, naming both sessions', () => {
+  const events = handOverAt([initiatedAnonymous], T0 + 1000);
+  assert.is(events.length, 1);
+  assert.equal(events[0]?.data, {
+    cliAuthId,
+    projectId,
+    anonUserId,
+    anonSessionId,
+    sessionId,
+    handedOverAtMillis: T0 + 1000,
+    attemptExpiresAtMillis: EXPIRES_AT,
+  });
+  throwsKnown(() => handOverAt([initiatedAnonymous, ...events], T0 + 2000), 'NO_ANONYMOUS_CLI_SESSION');
+  // Handing over does not complete: the person still approves afterwards.
+  assert.is(completeAt([initiatedAnonymous, ...events], T0 + 3000).length, 1);
+});
+
+test('no anonymous session to hand over: an attempt without one, another project, expired, completed or denied', () => {
+  throwsKnown(() => handOverAt([initiated], T0 + 1000), 'NO_ANONYMOUS_CLI_SESSION');
+  throwsKnown(() => handOverAt([initiatedAnonymous], T0 + 1000, otherProjectId), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => handOverAt([initiatedAnonymous], EXPIRES_AT), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => handOverAt([initiatedAnonymous, completed()], T0 + 2000), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => handOverAt([initiatedAnonymous, denied()], T0 + 2000), 'INVALID_LOGIN_CODE');
 });
 
 test.run();

@@ -16,6 +16,8 @@ export interface CliAuthState {
   approvingSessionId: string | undefined;
   impersonator: EventData<'LoginCodeCompleted'>['impersonator'];
   sessionId: string | undefined;
+  /** The anonymous session the CLI started as, while it has not been handed over. */
+  anonSession: { sessionId: string; userId: string } | undefined;
 }
 
 export type CliAuthCommand =
@@ -29,9 +31,10 @@ export type CliAuthCommand =
       nowMs: number;
     }
   | { type: 'DenyCliAuth'; projectId: string; userId: string; denyingSessionId: string; nowMs: number }
-  | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number };
+  | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number }
+  | { type: 'HandOverAnonymousSession'; projectId: string; sessionId: string; nowMs: number };
 
-type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthDenied' | 'CliAuthClaimed'>;
+type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthDenied' | 'CliAuthClaimed' | 'CliAnonymousSessionHandedOver'>;
 
 /** Only a live pending attempt of the project can be decided on by a person. */
 const isOpenFor = (state: CliAuthState, projectId: string, nowMs: number): boolean =>
@@ -49,12 +52,25 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
     approvingSessionId: undefined,
     impersonator: undefined,
     sessionId: undefined,
+    anonSession: undefined,
   }),
 
   evolve(state, event) {
     switch (event.type) {
       case 'CliAuthInitiated':
-        return { ...state, status: 'pending', cliAuthId: event.data.cliAuthId, projectId: event.data.projectId, expiresAtMillis: event.data.expiresAtMillis };
+        return {
+          ...state,
+          status: 'pending',
+          cliAuthId: event.data.cliAuthId,
+          projectId: event.data.projectId,
+          expiresAtMillis: event.data.expiresAtMillis,
+          anonSession:
+            event.data.anonSessionId !== undefined && event.data.anonUserId !== undefined
+              ? { sessionId: event.data.anonSessionId, userId: event.data.anonUserId }
+              : undefined,
+        };
+      case 'CliAnonymousSessionHandedOver':
+        return { ...state, anonSession: undefined };
       case 'LoginCodeCompleted':
         return {
           ...state,
@@ -106,6 +122,24 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
               userId: command.userId,
               denyingSessionId: command.denyingSessionId,
               deniedAtMillis: command.nowMs,
+              attemptExpiresAtMillis: state.expiresAtMillis,
+            },
+          },
+        ];
+      case 'HandOverAnonymousSession':
+        // As upstream: only while the attempt is open, and once (the first hand-over clears it).
+        if (!isOpenFor(state, command.projectId, command.nowMs)) throw knownError('INVALID_LOGIN_CODE');
+        if (!state.anonSession) throw knownError('NO_ANONYMOUS_CLI_SESSION');
+        return [
+          {
+            type: 'CliAnonymousSessionHandedOver',
+            data: {
+              cliAuthId: state.cliAuthId,
+              projectId: state.projectId,
+              anonUserId: state.anonSession.userId,
+              anonSessionId: state.anonSession.sessionId,
+              sessionId: command.sessionId,
+              handedOverAtMillis: command.nowMs,
               attemptExpiresAtMillis: state.expiresAtMillis,
             },
           },

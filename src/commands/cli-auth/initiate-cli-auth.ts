@@ -24,7 +24,14 @@ export interface InitiatedCliAuth {
   expiresAtMillis: number;
 }
 
-export async function initiateCliAuth(ctx: AppContext, projectId: string, expiresInMs: number, origin: Origin): Promise<InitiatedCliAuth> {
+export async function initiateCliAuth(
+  ctx: AppContext,
+  projectId: string,
+  expiresInMs: number,
+  origin: Origin,
+  /** The CLI's anonymous session (cli-anonymous-session.ts), already checked. */
+  anonSession?: { sessionId: string; userId: string },
+): Promise<InitiatedCliAuth> {
   const now = ctx.clock();
   const cliAuthId = randomUUID();
   const expiresAtMillis = now + expiresInMs;
@@ -61,6 +68,7 @@ export async function initiateCliAuth(ctx: AppContext, projectId: string, expire
         loginCodeDigest: ctx.hasher.digest('login-code', normaliseLoginCode(loginCode)),
         createdAtMillis: now,
         expiresAtMillis,
+        ...(anonSession ? { anonSessionId: anonSession.sessionId, anonUserId: anonSession.userId } : {}),
       },
     },
     metadata,

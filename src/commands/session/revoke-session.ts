@@ -13,7 +13,7 @@ export async function revokeSession(
   reason: EventData<'SessionRevoked'>['reason'],
   origin: Origin,
   options: { settle?: boolean } = {},
-): Promise<{ state: SessionState; position: bigint | undefined }> {
+): Promise<{ state: SessionState; position: bigint | undefined; /** False when it had ended already. */ revoked: boolean }> {
   const now = ctx.clock();
   const result = await handleCommand(
     ctx.store,
@@ -23,7 +23,7 @@ export async function revokeSession(
     metadataFor({ ...origin, projectId }, now),
   );
   if (options.settle ?? true) await settle(ctx, result.position);
-  return { state: result.state, position: result.position };
+  return { state: result.state, position: result.position, revoked: result.appended.length > 0 };
 }
 
 /** Records that a session was used, at most once per SESSION_ACTIVITY_INTERVAL_MS (the decider says when). */

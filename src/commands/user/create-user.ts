@@ -32,6 +32,7 @@ export interface CreateUserInput {
   displayName: string | null;
   primaryEmailVerified: boolean;
   origin: EventData<'UserCreated'>['origin'];
+  isAnonymous?: boolean;
 }
 
 /**
@@ -100,6 +101,7 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
     displayName: input.displayName,
     signedUpAtMillis: now,
     origin: input.origin,
+    ...(input.isAnonymous === true ? { isAnonymous: true } : {}),
   };
   const result = await handleCommand(ctx.store, streamName('user', userId), userDecider, { type: 'CreateUser', data }, metadata);
   await settle(ctx, result.position);

@@ -16,9 +16,10 @@ export async function findLiveUser(ctx: Pick<AppContext, 'store' | 'personal'>, 
     const event = asDomainEvent(recorded);
     if (event?.type === 'UserCreated') {
       const { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis } = event.data;
+      const isAnonymous = user.isAnonymous;
       // Tokens carry these to the client; a value whose key is gone is no value.
       const open = async (v: typeof primaryEmail) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
-      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis };
+      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis, isAnonymous };
     }
   }
   return undefined;

@@ -56,7 +56,13 @@ test('CreateUser on an empty stream decides UserCreated and folds to an active u
   const data = userCreated(userId);
   const events = decideUser([], { type: 'CreateUser', data });
   assert.equal(events, [{ type: 'UserCreated', data }]);
-  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined });
+  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined, isAnonymous: false });
+});
+
+test('a UserCreated marked isAnonymous folds to an anonymous user; without the field (older events) to a real one', () => {
+  const anonymous: DomainEvent = { type: 'UserCreated', data: { ...userCreated(randomUUID()), primaryEmail: null, origin: 'anonymous-sign-up', isAnonymous: true } };
+  assert.is(foldUser([anonymous]).isAnonymous, true);
+  assert.is(foldUser([{ type: 'UserCreated', data: userCreated(randomUUID()) }]).isAnonymous, false);
 });
 
 test('CreateUser on a stream that already holds a user is refused', () => {
