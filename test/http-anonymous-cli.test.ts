@@ -10,7 +10,8 @@ import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { changeProject } from '../src/commands/project/change-project.ts';
 import { systemOrigin } from '../src/app-context.ts';
 import { RATE_LIMIT_DEFAULTS } from '../src/rate-limit-catalogue.ts';
-import { clientHeaders, serverHeaders, startTestService, storedLog, type ApiResponse, type TestService } from './support/service.ts';
+import { clientHeaders, serverHeaders, startTestService, storedLog, type TestService } from './support/service.ts';
+import { assertKnownError } from './support/assert-known-error.ts';
 
 const frozenAt = Date.now();
 const clock = createAdjustableClock(() => frozenAt);
@@ -28,12 +29,6 @@ test.after(async () => {
   await service.stop();
   await service.remove();
 });
-
-function assertError(res: ApiResponse, status: number, code: string): void {
-  assert.is(res.status, status, res.text);
-  assert.is(res.json?.code, code, res.text);
-  assert.is(res.headers.get('x-stack-known-error'), code);
-}
 
 const allowAnonymous = { 'x-stack-allow-anonymous-user': 'true' };
 const withToken = (accessToken: string, p = project) => ({ ...clientHeaders(p), ...allowAnonymous, 'x-stack-access-token': accessToken });
@@ -88,8 +83,8 @@ test("an anonymous user's access token has upstream's anonymous audience and iss
 test('an anonymous token counts only with x-stack-allow-anonymous-user: true (else 401 ANONYMOUS_AUTHENTICATION_NOT_ALLOWED)', async () => {
   const anonymous = await signUpAnonymously();
   const bare = { ...clientHeaders(project), 'x-stack-access-token': anonymous.access_token };
-  assertError(await service.request('GET', '/api/v1/users/me', { headers: bare }), 401, 'ANONYMOUS_AUTHENTICATION_NOT_ALLOWED');
-  assertError(await service.request('GET', '/api/v1/auth/sessions?user_id=me', { headers: bare }), 401, 'ANONYMOUS_AUTHENTICATION_NOT_ALLOWED');
+  assertKnownError(await service.request('GET', '/api/v1/users/me', { headers: bare }), 401, 'ANONYMOUS_AUTHENTICATION_NOT_ALLOWED');
+  assertKnownError(await service.request('GET', '/api/v1/auth/sessions?user_id=me', { headers: bare }), 401, 'ANONYMOUS_AUTHENTICATION_NOT_ALLOWED');
   const me = await service.request('GET', '/api/v1/users/me', { headers: withToken(anonymous.access_token) });
   assert.is(me.status, 200, me.text);
   assert.is(me.json.is_anonymous, true);
@@ -102,7 +97,7 @@ test("an anonymous user's token is never an admin access token, even of a user m
   const res = await service.request('GET', '/api/v1/audit/impersonations', {
     headers: { 'x-stack-project-id': project.project_id, 'x-stack-admin-access-token': anonymous.access_token, ...allowAnonymous },
   });
-  assertError(res, 401, 'INVALID_ADMIN_ACCESS_TOKEN');
+  assertKnownError(res, 401, 'INVALID_ADMIN_ACCESS_TOKEN');
 });
 
 test("the project's JWKS lists the anonymous users' keys only with include_anonymous=true", async () => {
@@ -116,14 +111,14 @@ test("the project's JWKS lists the anonymous users' keys only with include_anony
   assert.ok(all.json.keys.some((k: { kid: string }) => k.kid === kid));
   assert.is((await jwks('?include_restricted=true')).json.keys.length, plain.json.keys.length);
   assert.is(plain.headers.get('cache-control'), 'public, max-age=300');
-  assertError(await jwks('?include_anonymous=yes'), 400, 'SCHEMA_ERROR');
+  assertKnownError(await jwks('?include_anonymous=yes'), 400, 'SCHEMA_ERROR');
 });
 
 test('anonymous sign-ups are capped per address (429 past the budget), nothing appended past it', async () => {
   const other = await service.createProject('anonymous-capped');
   const { limit } = RATE_LIMIT_DEFAULTS['anonymous-sign-ups-per-address'];
   for (let i = 0; i < limit; i++) assert.is((await service.request('POST', '/api/v1/auth/anonymous/sign-up', { headers: clientHeaders(other) })).status, 200);
-  assertError(await service.request('POST', '/api/v1/auth/anonymous/sign-up', { headers: clientHeaders(other) }), 429, 'RATE_LIMITED');
+  assertKnownError(await service.request('POST', '/api/v1/auth/anonymous/sign-up', { headers: clientHeaders(other) }), 429, 'RATE_LIMITED');
 });
 
 test("upstream's anonymous CLI flow: check says anonymous, claim-anon-session hands a session of that user over once, then check says none and a real user completes", async () => {
@@ -143,7 +138,7 @@ test("upstream's anonymous CLI flow: check says anonymous, claim-anon-session ha
   const me = await service.request('GET', '/api/v1/users/me', { headers: withToken(claim.json.access_token) });
   assert.is(me.json.id, cli.user_id);
 
-  assertError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'NO_ANONYMOUS_CLI_SESSION');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'NO_ANONYMOUS_CLI_SESSION');
   assert.equal((await complete({ login_code: started.json.login_code, mode: 'check' })).json, { cli_session_state: 'none' });
 
   const person = await realUser();
@@ -162,32 +157,32 @@ test("upstream's anonymous CLI flow: check says anonymous, claim-anon-session ha
 test('check on a login without an anonymous session → none; claim → 400 NO_ANONYMOUS_CLI_SESSION; the mode may be omitted or complete', async () => {
   const started = await initiate({});
   assert.equal((await complete({ login_code: started.json.login_code, mode: 'check' })).json, { cli_session_state: 'none' });
-  assertError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'NO_ANONYMOUS_CLI_SESSION');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'NO_ANONYMOUS_CLI_SESSION');
   const person = await realUser();
   const done = await complete({ login_code: started.json.login_code, refresh_token: person.refresh_token });
   assert.is(done.status, 200, done.text);
   assert.equal(done.json, {}, 'the reference page’s answer');
-  assertError(await complete({ login_code: started.json.login_code, mode: 'check' }), 400, 'INVALID_LOGIN_CODE');
-  assertError(await complete({ login_code: started.json.login_code, mode: 'nonsense' }), 400, 'SCHEMA_ERROR');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'check' }), 400, 'INVALID_LOGIN_CODE');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'nonsense' }), 400, 'SCHEMA_ERROR');
 });
 
 test('check, claim and complete on an expired code → 400 INVALID_LOGIN_CODE', async () => {
   const cli = await signUpAnonymously();
   const started = await initiate({ expires_in_millis: 1000, anon_refresh_token: cli.refresh_token });
   clock.advance(1500);
-  assertError(await complete({ login_code: started.json.login_code, mode: 'check' }), 400, 'INVALID_LOGIN_CODE');
-  assertError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'INVALID_LOGIN_CODE');
-  assertError(await complete({ login_code: started.json.login_code, refresh_token: (await realUser()).refresh_token }), 400, 'INVALID_LOGIN_CODE');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'check' }), 400, 'INVALID_LOGIN_CODE');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'INVALID_LOGIN_CODE');
+  assertKnownError(await complete({ login_code: started.json.login_code, refresh_token: (await realUser()).refresh_token }), 400, 'INVALID_LOGIN_CODE');
 });
 
 test('anon_refresh_token must be a live refresh token of an anonymous user of this project → else 400 INVALID_ANON_REFRESH_TOKEN', async () => {
-  assertError(await initiate({ anon_refresh_token: 'rt_not-a-token' }), 400, 'INVALID_ANON_REFRESH_TOKEN');
-  assertError(await initiate({ anon_refresh_token: (await realUser()).refresh_token }), 400, 'INVALID_ANON_REFRESH_TOKEN');
+  assertKnownError(await initiate({ anon_refresh_token: 'rt_not-a-token' }), 400, 'INVALID_ANON_REFRESH_TOKEN');
+  assertKnownError(await initiate({ anon_refresh_token: (await realUser()).refresh_token }), 400, 'INVALID_ANON_REFRESH_TOKEN');
   const elsewhere = await signUpAnonymously(otherProject);
-  assertError(await initiate({ anon_refresh_token: elsewhere.refresh_token }), 400, 'INVALID_ANON_REFRESH_TOKEN');
+  assertKnownError(await initiate({ anon_refresh_token: elsewhere.refresh_token }), 400, 'INVALID_ANON_REFRESH_TOKEN');
   const signedOut = await signUpAnonymously();
   assert.is((await service.request('DELETE', '/api/v1/auth/sessions/current', { headers: withToken(signedOut.access_token) })).status, 200);
-  assertError(await initiate({ anon_refresh_token: signedOut.refresh_token }), 400, 'INVALID_ANON_REFRESH_TOKEN');
+  assertKnownError(await initiate({ anon_refresh_token: signedOut.refresh_token }), 400, 'INVALID_ANON_REFRESH_TOKEN');
 });
 
 test('an anonymous session that ended after the CLI started is not handed over: check says none, claim 400', async () => {
@@ -195,7 +190,7 @@ test('an anonymous session that ended after the CLI started is not handed over: 
   const started = await initiate({ anon_refresh_token: cli.refresh_token });
   assert.is((await service.request('DELETE', '/api/v1/auth/sessions/current', { headers: withToken(cli.access_token) })).status, 200);
   assert.equal((await complete({ login_code: started.json.login_code, mode: 'check' })).json, { cli_session_state: 'none' });
-  assertError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'NO_ANONYMOUS_CLI_SESSION');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }), 400, 'NO_ANONYMOUS_CLI_SESSION');
 });
 
 test('two racing claims of one anonymous session: exactly one gets tokens', async () => {
@@ -210,8 +205,8 @@ test('two racing claims of one anonymous session: exactly one gets tokens', asyn
 test('an anonymous user cannot approve a CLI login (403 RESTRICTED_USER_NOT_ALLOWED), by refresh token or access token', async () => {
   const anonymous = await signUpAnonymously();
   const started = await initiate({});
-  assertError(await complete({ login_code: started.json.login_code, refresh_token: anonymous.refresh_token }), 403, 'RESTRICTED_USER_NOT_ALLOWED');
-  assertError(await complete({ login_code: started.json.login_code }, withToken(anonymous.access_token)), 403, 'RESTRICTED_USER_NOT_ALLOWED');
+  assertKnownError(await complete({ login_code: started.json.login_code, refresh_token: anonymous.refresh_token }), 403, 'RESTRICTED_USER_NOT_ALLOWED');
+  assertKnownError(await complete({ login_code: started.json.login_code }, withToken(anonymous.access_token)), 403, 'RESTRICTED_USER_NOT_ALLOWED');
   assert.is((await poll(started.json.polling_code)).json.status, 'pending');
 });
 
@@ -223,10 +218,10 @@ test('guessing login codes through mode check or claim-anon-session spends the p
   const headers = clientHeaders(guesser);
   for (let i = 0; i < limit; i++) {
     const mode = i % 2 === 0 ? 'check' : 'claim-anon-session';
-    assertError(await complete({ login_code: 'BBBB-BBB' + 'BCDFGHJKLM'[i % 10], mode }, headers), 400, 'INVALID_LOGIN_CODE');
+    assertKnownError(await complete({ login_code: 'BBBB-BBB' + 'BCDFGHJKLM'[i % 10], mode }, headers), 400, 'INVALID_LOGIN_CODE');
   }
-  assertError(await complete({ login_code: started.json.login_code, mode: 'check' }, headers), 429, 'RATE_LIMITED');
-  assertError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }, headers), 429, 'RATE_LIMITED');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'check' }, headers), 429, 'RATE_LIMITED');
+  assertKnownError(await complete({ login_code: started.json.login_code, mode: 'claim-anon-session' }, headers), 429, 'RATE_LIMITED');
 });
 
 test('no anonymous refresh token is in the event log, nor any handed-over one', async () => {

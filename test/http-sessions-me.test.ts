@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createAdjustableClock } from '../src/clock.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
-import { clientHeaders, serverHeaders, startTestService, type ApiResponse, type TestService } from './support/service.ts';
+import { clientHeaders, serverHeaders, startTestService, type TestService } from './support/service.ts';
+import { assertKnownError } from './support/assert-known-error.ts';
 
 const frozenAt = Date.now();
 const clock = createAdjustableClock(() => frozenAt);
@@ -22,12 +23,6 @@ test.after(async () => {
   await service.stop();
   await service.remove();
 });
-
-function assertError(res: ApiResponse, status: number, code: string): void {
-  assert.is(res.status, status, res.text);
-  assert.is(res.json?.code, code, res.text);
-  assert.is(res.headers.get('x-stack-known-error'), code);
-}
 
 async function newUser(): Promise<string> {
   const res = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} });
@@ -74,8 +69,8 @@ test('DELETE /auth/sessions/{id}?user_id=me revokes another session of the user;
   assert.is(res.status, 200, res.text);
   assert.equal(res.json, { success: true });
   const refresh = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': other.refresh_token } });
-  assertError(refresh, 401, 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
-  assertError(
+  assertKnownError(refresh, 401, 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+  assertKnownError(
     await service.request('DELETE', `/api/v1/auth/sessions/${await sessionIdOf(current.access_token)}?user_id=me`, { headers: asUser(current.access_token) }),
     400,
     'CANNOT_DELETE_CURRENT_SESSION',
@@ -84,8 +79,8 @@ test('DELETE /auth/sessions/{id}?user_id=me revokes another session of the user;
 
 test('user_id=me without a user → 400 CANNOT_GET_OWN_USER_WITHOUT_USER, with client and server access', async () => {
   for (const headers of [clientHeaders(project), serverHeaders(project)]) {
-    assertError(await service.request('GET', '/api/v1/auth/sessions?user_id=me', { headers }), 400, 'CANNOT_GET_OWN_USER_WITHOUT_USER');
-    assertError(
+    assertKnownError(await service.request('GET', '/api/v1/auth/sessions?user_id=me', { headers }), 400, 'CANNOT_GET_OWN_USER_WITHOUT_USER');
+    assertKnownError(
       await service.request('DELETE', '/api/v1/auth/sessions/00000000-0000-4000-8000-000000000000?user_id=me', { headers }),
       400,
       'CANNOT_GET_OWN_USER_WITHOUT_USER',
@@ -97,15 +92,15 @@ test("user_id of someone else with a client token → 403, and nothing of theirs
   const victim = await newUser();
   const victimSession = await newSession(victim);
   const attacker = await newSession(await newUser());
-  assertError(await service.request('GET', `/api/v1/auth/sessions?user_id=${victim}`, { headers: asUser(attacker.access_token) }), 403, 'CLIENT_CANNOT_ACCESS_OTHER_USER');
+  assertKnownError(await service.request('GET', `/api/v1/auth/sessions?user_id=${victim}`, { headers: asUser(attacker.access_token) }), 403, 'CLIENT_CANNOT_ACCESS_OTHER_USER');
   const victimSessionId = await sessionIdOf(victimSession.access_token);
-  assertError(
+  assertKnownError(
     await service.request('DELETE', `/api/v1/auth/sessions/${victimSessionId}?user_id=${victim}`, { headers: asUser(attacker.access_token) }),
     403,
     'CLIENT_CANNOT_ACCESS_OTHER_USER',
   );
   // With user_id=me the attacker names only themselves: the victim's session is not theirs.
-  assertError(await service.request('DELETE', `/api/v1/auth/sessions/${victimSessionId}?user_id=me`, { headers: asUser(attacker.access_token) }), 404, 'SESSION_NOT_FOUND');
+  assertKnownError(await service.request('DELETE', `/api/v1/auth/sessions/${victimSessionId}?user_id=me`, { headers: asUser(attacker.access_token) }), 404, 'SESSION_NOT_FOUND');
   const refresh = await service.request('POST', '/api/v1/auth/sessions/current/refresh', { headers: { ...clientHeaders(project), 'x-stack-refresh-token': victimSession.refresh_token } });
   assert.is(refresh.status, 200, refresh.text);
 });
@@ -115,7 +110,7 @@ test('signing out twice → the second is 401 REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED
   const first = await service.request('DELETE', '/api/v1/auth/sessions/current', { headers: asUser(session.access_token), body: {} });
   assert.is(first.status, 200, first.text);
   assert.equal(first.json, { success: true });
-  assertError(await service.request('DELETE', '/api/v1/auth/sessions/current', { headers: asUser(session.access_token), body: {} }), 401, 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
+  assertKnownError(await service.request('DELETE', '/api/v1/auth/sessions/current', { headers: asUser(session.access_token), body: {} }), 401, 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
 });
 
 test.run();
