@@ -26,6 +26,12 @@ export const ERROR_CATALOGUE = {
   UNPARSABLE_ACCESS_TOKEN: { status: 401, message: 'The access token is not valid.' },
   ACCESS_TOKEN_EXPIRED: { status: 401, message: 'The access token has expired.' },
   USER_AUTHENTICATION_REQUIRED: { status: 400, message: 'User authentication required for this endpoint.' },
+  CANNOT_GET_OWN_USER_WITHOUT_USER: { status: 400, message: "You have specified 'me' as a userId, but did not provide authentication for a user." },
+  ANONYMOUS_AUTHENTICATION_NOT_ALLOWED: {
+    status: 401,
+    message:
+      "X-Stack-Access-Token is for an anonymous user, but anonymous users are not enabled. Set the X-Stack-Allow-Anonymous-User header of this request to 'true' to allow anonymous users.",
+  },
   USER_NOT_FOUND: { status: 404, message: 'User not found.' },
   USER_ID_DOES_NOT_EXIST: { status: 400, message: 'The given user does not exist.' },
   USER_EMAIL_ALREADY_EXISTS: { status: 409, message: 'A user with this email address already exists.' },
@@ -40,6 +46,12 @@ export const ERROR_CATALOGUE = {
   API_KEY_RETIRING: { status: 403, message: 'A key in its grace period after a rotation cannot rotate or revoke keys; use the current key.' },
   SIGNING_KEY_ROTATED_RECENTLY: { status: 409, message: 'The signing key was rotated too recently: tokens signed with the previous key are still live.' },
   INVALID_LOGIN_CODE: { status: 400, message: 'Invalid login code or the code has expired' },
+  INVALID_ANON_REFRESH_TOKEN: { status: 400, message: 'The anon refresh token is not a live refresh token of an anonymous user of this project.' },
+  RESTRICTED_USER_NOT_ALLOWED: {
+    status: 403,
+    message: 'The user in the access token is in restricted state. Reason: anonymous. Please pass the X-Stack-Allow-Restricted-User header if this is intended.',
+  },
+  NO_ANONYMOUS_CLI_SESSION: { status: 400, message: 'No anonymous session associated with this code' },
   INVALID_POLLING_CODE: { status: 400, message: 'The polling code is invalid or does not exist.' },
   REDIRECT_URL_NOT_WHITELISTED: { status: 400, message: 'Redirect URL not whitelisted.' },
   VERIFICATION_CODE_NOT_FOUND: { status: 404, message: 'The verification code does not exist for this project.' },

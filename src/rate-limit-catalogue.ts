@@ -12,6 +12,9 @@ export const RATE_LIMIT_DEFAULTS = {
   'sign-in-sends-per-project': { limit: 1000, windowMs: 15 * 60_000, what: 'sign-in codes sent per project' },
   'sign-in-guesses-per-address': { limit: 30, windowMs: 10 * 60_000, what: 'failed sign-in guesses per client address' },
   'sign-in-guesses-per-email-address': { limit: 10, windowMs: 60 * 60_000, what: 'failed sign-in guesses per email and client address' },
+  // Each anonymous sign-up appends a user and a session for free: bounded like CLI initiations.
+  'anonymous-sign-ups-per-address': { limit: 30, windowMs: 10 * 60_000, what: 'anonymous sign-ups per client address' },
+  'anonymous-sign-ups-per-project': { limit: 1000, windowMs: 10 * 60_000, what: 'anonymous sign-ups per project' },
 } as const satisfies Record<string, { limit: number; windowMs: number; what: string }>;
 
 export type RateLimitName = keyof typeof RATE_LIMIT_DEFAULTS;

@@ -194,6 +194,16 @@ test('CLI authentication answers as described: pending, completed, used, and its
   await call('POST /api/v1/auth/cli/complete', '/api/v1/auth/cli/complete', { headers: client, body: { login_code: again.login_code, refresh_token: browser.refresh_token }, status: 200 });
   const success = await call('POST /api/v1/auth/cli/poll', '/api/v1/auth/cli/poll', { headers: sdk, body: { polling_code: again.polling_code }, status: 201 });
   assert.is(success.json.status, 'success');
+
+  // Started anonymously: check, hand the anonymous session over, and their errors.
+  const anonymous = (await call('POST /api/v1/auth/anonymous/sign-up', '/api/v1/auth/anonymous/sign-up', { headers: client, status: 200 })).json;
+  await call('POST /api/v1/auth/cli', '/api/v1/auth/cli', { headers: client, body: { anon_refresh_token: 'rt_unknown' }, status: 400 });
+  const anon = (await call('POST /api/v1/auth/cli', '/api/v1/auth/cli', { headers: client, body: { anon_refresh_token: anonymous.refresh_token }, status: 200 })).json;
+  const complete = (body: object, status: number) => call('POST /api/v1/auth/cli/complete', '/api/v1/auth/cli/complete', { headers: client, body, status });
+  assert.equal((await complete({ login_code: anon.login_code, mode: 'check' }, 200)).json, { cli_session_state: 'anonymous' });
+  await complete({ login_code: again.login_code, mode: 'claim-anon-session' }, 400);
+  assert.ok((await complete({ login_code: anon.login_code, mode: 'claim-anon-session' }, 200)).json.access_token);
+  await complete({ login_code: anon.login_code, refresh_token: anonymous.refresh_token }, 403);
 });
 
 test('sign-in codes answer as described', async () => {

@@ -124,6 +124,71 @@ test('promptCliLogin: the SDK polls in its own dialect, the login is approved th
   assert.is(decodeJwt(accessToken).email, 'cli@example.com');
 });
 
+test("user.getActiveSessions() and user.revokeSession() (GET/DELETE /auth/sessions?user_id=me) list and end the user's own sessions", async () => {
+  const userId = await newUser('sessions@example.com');
+  const other = await browserSession(userId);
+  const mine = await browserSession(userId);
+  const app = new StackClientApp({
+    baseUrl: service.url,
+    projectId: project.project_id,
+    publishableClientKey: project.publishable_client_key,
+    tokenStore: { accessToken: mine.access_token, refreshToken: mine.refresh_token },
+  });
+  const user = await app.getUser();
+  assert.ok(user, 'the SDK reads the signed-in user');
+  const sessions = await user.getActiveSessions();
+  assert.is(sessions.length, 2);
+  const current = sessions.filter((s) => s.isCurrentSession);
+  assert.is(current.length, 1, 'one is the current session');
+  for (const s of sessions) assert.ok(s.lastUsedAt instanceof Date && !Number.isNaN(s.lastUsedAt.getTime()), 'lastUsedAt is a time, never null');
+  const otherSession = sessions.find((s) => !s.isCurrentSession);
+  assert.ok(otherSession);
+  await user.revokeSession(otherSession.id);
+  assert.equal((await user.getActiveSessions()).map((s) => s.id), current.map((s) => s.id));
+  const refreshed = await service.request('POST', '/api/v1/auth/sessions/current/refresh', {
+    headers: { ...clientHeaders(project), 'x-stack-refresh-token': other.refresh_token },
+  });
+  assert.is(refreshed.status, 401, 'the revoked session no longer refreshes');
+  // Signing out, and again: the second is upstream's 401, which the SDK takes as signed out.
+  await user.signOut({ redirectUrl: 'https://app.example.com' }).catch(() => undefined);
+  const again = await service.request('DELETE', '/api/v1/auth/sessions/current', { headers: { ...clientHeaders(project), 'x-stack-access-token': mine.access_token } });
+  assert.is(again.status, 401, again.text);
+});
+
+test('an anonymous user from getUser({ or: "anonymous" }) starts promptCliLogin with anonRefreshToken; the approval checks, claims the anonymous session, and a person completes', async () => {
+  const cliApp = clientApp();
+  const anonymous = await cliApp.getUser({ or: 'anonymous' });
+  assert.ok(anonymous, 'the SDK signed up anonymously');
+  assert.is(anonymous.isAnonymous, true);
+  const anonRefreshToken = (await anonymous.currentSession.getTokens()).refreshToken;
+  assert.ok(anonRefreshToken);
+  const personId = await newUser('anon-cli@example.com');
+  const person = await browserSession(personId);
+  let approval: Promise<{ check: unknown; claim: { status: number; json: { access_token: string } }; complete: { status: number } }> | undefined;
+  const gaveUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('promptCliLogin did not resolve within 30 s')), 30_000).unref());
+  // What upstream's approval page (cli-auth-confirm) sends, in its order.
+  const approve = async (loginCode: string) => {
+    const send = (body: object) => service.request('POST', '/api/v1/auth/cli/complete', { headers: clientHeaders(project), body: { login_code: loginCode, ...body } });
+    const check = (await send({ mode: 'check' })).json;
+    const claim = await send({ mode: 'claim-anon-session' });
+    const complete = await send({ refresh_token: person.refresh_token });
+    return { check, claim, complete };
+  };
+  const result = await Promise.race([
+    cliApp.promptCliLogin({ appUrl: 'https://app.example.com', anonRefreshToken, promptLink: (_url: string, loginCode: string) => void (approval = approve(loginCode)) }),
+    gaveUp,
+  ]);
+  assert.ok(approval, 'the SDK showed a login code');
+  const approved = await approval;
+  assert.equal(approved.check, { cli_session_state: 'anonymous' });
+  assert.is(approved.claim.status, 200);
+  assert.is(decodeJwt(approved.claim.json.access_token).sub, anonymous.id, 'the browser got a session of the CLI’s anonymous user');
+  assert.is(approved.complete.status, 200);
+  assert.is(result.status, 'ok', JSON.stringify(result));
+  const cli = new StackClientApp({ baseUrl: service.url, projectId: project.project_id, publishableClientKey: project.publishable_client_key, tokenStore: { accessToken: '', refreshToken: (result as { data: string }).data } });
+  assert.is(await verifiedSubject((await cli.getAccessToken()) ?? ''), personId);
+});
+
 test('the SDK\'s server side creates an impersonation session for a user, and its tokens work', async () => {
   const userId = await newUser('impersonated@example.com');
   const server = serverApp();

@@ -92,6 +92,7 @@ test('a signed token verifies against the JWKS as an external client would, with
     projectId: PROJECT_A,
     sessionId: SESSION,
     expiresAtMs: (iat + 600) * 1000,
+    isAnonymous: false,
   });
   assert.ok(await s.verify(token, NOW, PROJECT_A));
 });
@@ -298,6 +299,62 @@ test('scalar validity: 0 and values ≥ n are rejected, 1 and n-1 accepted', () 
   assert.not.ok(isValidP256Scalar(hex(n)));
   assert.not.ok(isValidP256Scalar(hex('f'.repeat(64))));
   assert.not.ok(isValidP256Scalar(Buffer.alloc(31, 1)));
+});
+
+const anonymousProfile = { displayName: null, primaryEmail: null, primaryEmailVerified: false, signedUpAtMillis: NOW, isAnonymous: true };
+
+test("an anonymous user's token has upstream's anonymous audience and issuer, and says so in its claims", async () => {
+  const token = await signer().sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, profile: anonymousProfile }, NOW);
+  const payload = payloadOf(token);
+  assert.is(payload.aud, `${PROJECT_A}:anon`);
+  assert.is(payload.iss, `${ISSUER_BASE}/api/v1/projects-anonymous-users/${PROJECT_A}`);
+  assert.is(payload.is_anonymous, true);
+  assert.is(payload.is_restricted, true);
+  assert.equal(payload.restricted_reason, { type: 'anonymous' });
+});
+
+test("an anonymous user's token verifies only where anonymous users are allowed, and is marked anonymous there", async () => {
+  const s = signer();
+  const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, profile: anonymousProfile }, NOW);
+  assert.is(await s.verify(token, NOW), undefined, 'not a user token by default (an admin token, every route without the header)');
+  assert.is(await s.verify(token, NOW, PROJECT_A), undefined);
+  assert.is((await s.verify(token, NOW, PROJECT_A, { allowAnonymous: true }))?.isAnonymous, true);
+  const plain = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION }, NOW);
+  assert.is((await s.verify(plain, NOW, PROJECT_A, { allowAnonymous: true }))?.isAnonymous, false);
+});
+
+test("anonymous users' keys are their own, listed in the JWKS only with includeAnonymous, as upstream's include_anonymous", async () => {
+  const s = signer();
+  const token = await s.sign({ sub: USER, projectId: PROJECT_A, sessionId: SESSION, profile: anonymousProfile }, NOW);
+  const plainKeys = (await s.jwks(PROJECT_A, NOW)).keys;
+  const withAnonymous = (await s.jwks(PROJECT_A, NOW, { includeAnonymous: true })).keys;
+  const kid = decodeProtectedHeader(token).kid;
+  assert.not.ok(plainKeys.some((k) => k.kid === kid), "the plain JWKS cannot verify an anonymous user's token");
+  assert.ok(withAnonymous.some((k) => k.kid === kid));
+  assert.is(withAnonymous.length, plainKeys.length * 2);
+  // An external verifier holding the JWKS with anonymous keys checks it like upstream's tokens.
+  const { payload } = await jwtVerify(token, createLocalJWKSet({ keys: withAnonymous }), { audience: `${PROJECT_A}:anon`, currentDate: new Date(NOW) });
+  assert.is(payload.sub, USER);
+  await jwtVerify(token, createLocalJWKSet({ keys: plainKeys }), { currentDate: new Date(NOW) }).then(
+    () => assert.unreachable('verified under the plain JWKS'),
+    () => undefined,
+  );
+});
+
+test("a token claiming the anonymous audience but signed with the users' key does not verify, nor the reverse", async () => {
+  const { privateKey, x } = deriveIndependently(SECRET, PROJECT_A);
+  const usersKey = (await signer().jwks(PROJECT_A, NOW)).keys[0];
+  assert.is(usersKey?.x, x, "the users' current key, as derived independently");
+  const kid = usersKey?.kid;
+  const forged = await new SignJWT({ project_id: PROJECT_A, branch_id: 'main', refresh_token_id: SESSION, role: 'authenticated', is_anonymous: true })
+    .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+    .setSubject(USER)
+    .setIssuer(`${ISSUER_BASE}/api/v1/projects-anonymous-users/${PROJECT_A}`)
+    .setAudience(`${PROJECT_A}:anon`)
+    .setIssuedAt(Math.floor(NOW / 1000))
+    .setExpirationTime(Math.floor(NOW / 1000) + 600)
+    .sign(privateKey);
+  assert.is(await signer().verify(forged, NOW, PROJECT_A, { allowAnonymous: true }), undefined);
 });
 
 test.run();

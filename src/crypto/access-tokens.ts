@@ -35,6 +35,18 @@ export interface AccessTokenProfile {
   primaryEmail: string | null;
   primaryEmailVerified: boolean;
   signedUpAtMillis: number;
+  /**
+   * An anonymous user (POST /auth/anonymous/sign-up): their tokens have their own audience
+   * (`<project>:anon`), issuer and signing key, as upstream's do, so a verifier that does not ask
+   * for anonymous users (the default JWKS, every route without x-stack-allow-anonymous-user)
+   * never takes one for a real user's.
+   */
+  isAnonymous?: boolean;
+}
+
+export interface VerifyOptions {
+  /** Accept an anonymous user's token too (upstream's x-stack-allow-anonymous-user: true). */
+  allowAnonymous?: boolean;
 }
 
 export interface VerifiedAccessToken {
@@ -46,6 +58,8 @@ export interface VerifiedAccessToken {
   /** The whole chain, current actor first; set whenever actorSub is. */
   actorChain?: string[];
   expiresAtMs: number;
+  /** Only ever true when the verify call allowed anonymous users. */
+  isAnonymous: boolean;
 }
 
 export interface AccessTokenSigner {
@@ -56,9 +70,12 @@ export interface AccessTokenSigner {
    * known project passes it as `expectedProjectId` (or compares it), or a user of project A
    * could present A's token to project B.
    */
-  verify(token: string, nowMs: number, expectedProjectId?: string): Promise<VerifiedAccessToken | undefined>;
-  /** Public keys only: kty, crv, x, y, kid, alg "ES256", use "sig"; the signing key first. */
-  jwks(projectId: string, nowMs: number): Promise<{ keys: PublicJwk[] }>;
+  verify(token: string, nowMs: number, expectedProjectId?: string, options?: VerifyOptions): Promise<VerifiedAccessToken | undefined>;
+  /**
+   * Public keys only: kty, crv, x, y, kid, alg "ES256", use "sig"; the signing key first. The
+   * anonymous users' keys only when asked for (upstream's `include_anonymous=true`).
+   */
+  jwks(projectId: string, nowMs: number, options?: { includeAnonymous?: boolean }): Promise<{ keys: PublicJwk[] }>;
 }
 
 /** A project's signing-key generation, as its log says (ProjectSigningKeyRotated). */
@@ -113,17 +130,21 @@ export function isValidP256Scalar(scalar: Uint8Array): boolean {
   return value > 0n && value < P256_ORDER;
 }
 
-function derivationInfo(projectId: string, generation: number, attempt: number): string {
-  const base = `authlog access-token signing key v1 ${projectId}${generation === 0 ? '' : ` generation ${generation}`}`;
+/** Whose tokens a key signs: a project's users, or its anonymous users (upstream's `<project>:anon` audience). */
+type Audience = 'users' | 'anonymous';
+
+function derivationInfo(projectId: string, generation: number, attempt: number, audience: Audience): string {
+  const who = audience === 'anonymous' ? `${projectId} anonymous users` : projectId;
+  const base = `authlog access-token signing key v1 ${who}${generation === 0 ? '' : ` generation ${generation}`}`;
   // Attempt 0 is the documented info string; the counter only appears on the (probability
   // about 2^-32) re-derivation, so it never shows up in practice.
   return attempt === 0 ? base : `${base} retry ${attempt}`;
 }
 
-function deriveProjectKey(secret: Buffer, projectId: string, generation: number): ProjectKey {
+function deriveProjectKey(secret: Buffer, projectId: string, generation: number, audience: Audience): ProjectKey {
   for (let attempt = 0; attempt < MAX_DERIVATION_ATTEMPTS; attempt++) {
     // Rejection sampling rather than reducing mod n keeps the scalar uniform over [1, n-1].
-    const scalar = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), derivationInfo(projectId, generation, attempt), 32));
+    const scalar = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), derivationInfo(projectId, generation, attempt, audience), 32));
     if (!isValidP256Scalar(scalar)) continue;
     const ecdh = createECDH('prime256v1');
     ecdh.setPrivateKey(scalar);
@@ -173,15 +194,15 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
   // Insertion-ordered Map as an LRU: a hit is re-inserted at the end, the oldest is evicted.
   const cache = new Map<string, ProjectKey>();
 
-  const derive = (secretIndex: number, projectId: string, generation: number): ProjectKey => {
-    const cacheKey = `${secretIndex} ${generation} ${projectId}`;
+  const derive = (secretIndex: number, projectId: string, generation: number, audience: Audience): ProjectKey => {
+    const cacheKey = `${secretIndex} ${generation} ${audience} ${projectId}`;
     const hit = cache.get(cacheKey);
     if (hit) {
       cache.delete(cacheKey);
       cache.set(cacheKey, hit);
       return hit;
     }
-    const key = deriveProjectKey(secrets[secretIndex] as Buffer, projectId, generation);
+    const key = deriveProjectKey(secrets[secretIndex] as Buffer, projectId, generation, audience);
     cache.set(cacheKey, key);
     if (cache.size > KEY_CACHE_SIZE) {
       const oldest = cache.keys().next();
@@ -191,7 +212,7 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
   };
 
   /** The key that signs now: the current secret's, current generation. */
-  const signingKeyFor = async (projectId: string): Promise<ProjectKey> => derive(0, projectId, (await signingKeys(projectId)).generation);
+  const signingKeyFor = async (projectId: string, audience: Audience): Promise<ProjectKey> => derive(0, projectId, (await signingKeys(projectId)).generation, audience);
 
   /**
    * Every key a token of this project may verify under now, the signing key first: per secret,
@@ -199,18 +220,21 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
    * generation too (another instance may already sign with it, a rotation being seen by each
    * instance when its projection applies it).
    */
-  const publishedKeys = async (projectId: string, nowMs: number): Promise<ProjectKey[]> => {
+  const publishedKeys = async (projectId: string, nowMs: number, audience: Audience): Promise<ProjectKey[]> => {
     const state = await signingKeys(projectId);
     const keys: ProjectKey[] = [];
     for (let s = 0; s < secrets.length; s++) {
-      keys.push(derive(s, projectId, state.generation));
-      if (s === 0) keys.push(derive(s, projectId, state.generation + 1));
-      if (state.generation > 0 && state.previousUntilMs !== undefined && nowMs < state.previousUntilMs) keys.push(derive(s, projectId, state.generation - 1));
+      keys.push(derive(s, projectId, state.generation, audience));
+      if (s === 0) keys.push(derive(s, projectId, state.generation + 1, audience));
+      if (state.generation > 0 && state.previousUntilMs !== undefined && nowMs < state.previousUntilMs) keys.push(derive(s, projectId, state.generation - 1, audience));
     }
     return keys;
   };
 
-  const issuerFor = (projectId: string): string => `${issuerBase}/api/v1/projects/${projectId}`;
+  // Upstream's issuers and audiences: an anonymous user's token is of another issuer and audience.
+  const issuerFor = (projectId: string, audience: Audience): string =>
+    `${issuerBase}/api/v1/projects${audience === 'anonymous' ? '-anonymous-users' : ''}/${projectId}`;
+  const audienceFor = (projectId: string, audience: Audience): string => (audience === 'anonymous' ? `${projectId}:anon` : projectId);
 
   return {
     async sign(claims, nowMs) {
@@ -221,7 +245,8 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
       }
       if (claims.projectId.length > MAX_PROJECT_ID_LENGTH) throw new Error('access token projectId is too long');
       if (!Number.isFinite(nowMs)) throw new Error('access token clock value is not a finite number');
-      const key = await signingKeyFor(claims.projectId);
+      const audience: Audience = claims.profile?.isAnonymous === true ? 'anonymous' : 'users';
+      const key = await signingKeyFor(claims.projectId, audience);
       const iat = Math.floor(nowMs / 1000);
       const payload: JWTPayload = {
         project_id: claims.projectId,
@@ -234,44 +259,51 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
       return new SignJWT(payload)
         .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
         .setSubject(claims.sub)
-        .setIssuer(issuerFor(claims.projectId))
-        .setAudience(claims.projectId)
+        .setIssuer(issuerFor(claims.projectId, audience))
+        .setAudience(audienceFor(claims.projectId, audience))
         .setIssuedAt(iat)
         .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
         .sign(key.privateKey);
     },
 
-    async verify(token, nowMs, expectedProjectId) {
+    async verify(token, nowMs, expectedProjectId, options = {}) {
       try {
         if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return undefined;
         if (!Number.isFinite(nowMs)) return undefined;
         // Cheap rejections before any key is derived: wrong algorithm, no kid, no project.
         const header = decodeProtectedHeader(token);
         if (header.alg !== ALG || typeof header.kid !== 'string') return undefined;
-        const projectId = decodeJwt(token).project_id;
+        const unverified = decodeJwt(token);
+        const projectId = unverified.project_id;
         if (typeof projectId !== 'string' || projectId.length === 0 || projectId.length > MAX_PROJECT_ID_LENGTH) {
           return undefined;
         }
         if (expectedProjectId !== undefined && projectId !== expectedProjectId) return undefined;
-        const key = (await publishedKeys(projectId, nowMs)).find((k) => k.kid === header.kid);
+        // The audience picks the key set: an anonymous token verifies only under the anonymous
+        // users' keys, and only when the caller allows anonymous users at all.
+        const audience: Audience = unverified.aud === audienceFor(projectId, 'anonymous') ? 'anonymous' : 'users';
+        if (audience === 'anonymous' && options.allowAnonymous !== true) return undefined;
+        const key = (await publishedKeys(projectId, nowMs, audience)).find((k) => k.kid === header.kid);
         if (!key) return undefined;
 
         // The project was read from the unverified payload only to choose the key; from here
         // the signature under that project's key proves the payload, and iss/aud must agree.
         const { payload } = await jwtVerify(token, key.publicKey, {
           algorithms: [ALG],
-          issuer: issuerFor(projectId),
-          audience: projectId,
+          issuer: issuerFor(projectId, audience),
+          audience: audienceFor(projectId, audience),
           currentDate: new Date(nowMs),
           clockTolerance: 0,
           requiredClaims: ['sub', 'iat', 'exp'],
         });
         if (payload.project_id !== projectId || payload.role !== ROLE) return undefined;
+        // Signed by the audience's own key, so this only double-checks what the key already says.
+        if ((payload.is_anonymous === true) !== (audience === 'anonymous')) return undefined;
         const { sub, exp, refresh_token_id: sessionId, act } = payload;
         if (typeof sub !== 'string' || sub.length === 0) return undefined;
         if (typeof sessionId !== 'string' || sessionId.length === 0) return undefined;
         if (typeof exp !== 'number') return undefined;
-        const verified: VerifiedAccessToken = { userId: sub, projectId, sessionId, expiresAtMs: exp * 1000 };
+        const verified: VerifiedAccessToken = { userId: sub, projectId, sessionId, expiresAtMs: exp * 1000, isAnonymous: audience === 'anonymous' };
         if (act !== undefined) {
           const chain = unnestActors(act);
           if (!chain) return undefined;
@@ -284,8 +316,9 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
       }
     },
 
-    async jwks(projectId, nowMs) {
-      return { keys: (await publishedKeys(projectId, nowMs)).map((k) => ({ ...k.publicJwk })) };
+    async jwks(projectId, nowMs, options = {}) {
+      const keys = [...(await publishedKeys(projectId, nowMs, 'users')), ...(options.includeAnonymous === true ? await publishedKeys(projectId, nowMs, 'anonymous') : [])];
+      return { keys: keys.map((k) => ({ ...k.publicJwk })) };
     },
   };
 }
@@ -314,8 +347,9 @@ function unnestActors(act: unknown): string[] | undefined {
 
 /**
  * Upstream's user claims, which the official SDK validates in every access token (its
- * `accessTokenPayloadSchema`). authlog has no teams, anonymous users, restrictions or TOTP, so
- * those are constant. `signed_up_at` is in seconds, like every other time in a JWT.
+ * `accessTokenPayloadSchema`). authlog has no teams, restrictions or TOTP, so those are constant;
+ * an anonymous user is restricted for the reason `anonymous`, as upstream says (its SDK checks
+ * that the two agree). `signed_up_at` is in seconds, like every other time in a JWT.
  */
 function upstreamUserClaims(profile: AccessTokenProfile): JWTPayload {
   return {
@@ -324,9 +358,9 @@ function upstreamUserClaims(profile: AccessTokenProfile): JWTPayload {
     email_verified: profile.primaryEmailVerified,
     selected_team_id: null,
     signed_up_at: Math.floor(profile.signedUpAtMillis / 1000),
-    is_anonymous: false,
-    is_restricted: false,
-    restricted_reason: null,
+    is_anonymous: profile.isAnonymous === true,
+    is_restricted: profile.isAnonymous === true,
+    restricted_reason: profile.isAnonymous === true ? { type: 'anonymous' } : null,
     requires_totp_mfa: false,
   };
 }

@@ -13,6 +13,27 @@ export const cliAuthEvents = {
     loginCodeDigest: z.string().min(1),
     createdAtMillis: z.number().int(),
     expiresAtMillis: z.number().int(),
+    /**
+     * The CLI started as an anonymous user (upstream's `anon_refresh_token`): that user's
+     * session, named by its id only (the token itself is never kept; the session's own stream
+     * holds its digest). Approval may hand that session over to the browser, once.
+     */
+    anonSessionId: z.uuid().optional(),
+    anonUserId: z.uuid().optional(),
+  }),
+  /**
+   * The approval page took over the anonymous session the CLI started as (cli/complete with mode
+   * claim-anon-session): `sessionId` is the browser's new session of the anonymous user, derived
+   * from the CLI's. Once per attempt, before it is completed.
+   */
+  CliAnonymousSessionHandedOver: z.object({
+    cliAuthId: z.uuid(),
+    projectId: z.uuid(),
+    anonUserId: z.uuid(),
+    anonSessionId: z.uuid(),
+    sessionId: z.uuid(),
+    handedOverAtMillis: z.number().int(),
+    attemptExpiresAtMillis: z.number().int(),
   }),
   /** A person approved the attempt by its login code: the CLI will get a session of this user. */
   LoginCodeCompleted: z.object({

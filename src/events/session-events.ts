@@ -22,8 +22,12 @@ export const sessionEvents = {
     isImpersonation: z.boolean(),
     /** The actor who asked for the session: for /auth/sessions a key or an admin user. */
     createdBy: actorSchema,
-    /** How the session came to be. */
-    via: z.enum(['sessions-api', 'cli-login', 'sign-in-code']),
+    /**
+     * How the session came to be. `anonymous-sign-up`: POST /auth/anonymous/sign-up;
+     * `cli-anonymous-handover`: the browser's session of the anonymous user a CLI login started
+     * as, minted at approval (cli/complete mode claim-anon-session), its parent that CLI session.
+     */
+    via: z.enum(['sessions-api', 'cli-login', 'sign-in-code', 'anonymous-sign-up', 'cli-anonymous-handover']),
     /** For a CLI login: the attempt it completes and the browser session that approved it. */
     cliAuthId: z.uuid().optional(),
     approvingSessionId: z.uuid().optional(),

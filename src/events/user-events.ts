@@ -13,8 +13,13 @@ export const userEvents = {
     primaryEmailVerified: z.boolean(),
     displayName: personalString.nullable(),
     signedUpAtMillis: z.number().int(),
-    /** How the user came to be: created through the API, or signed up with a sign-in code. */
-    origin: z.enum(['api', 'sign-in-code']),
+    /** How the user came to be: created through the API, signed up with a sign-in code, or anonymously. */
+    origin: z.enum(['api', 'sign-in-code', 'anonymous-sign-up']),
+    /**
+     * An anonymous user (POST /auth/anonymous/sign-up): no email, no name, tokens of their own
+     * audience, not listed unless asked for. Absent (older events, every other user): false.
+     */
+    isAnonymous: z.boolean().optional(),
   }),
   UserDeleted: z.object({ userId: z.string().uuid(), projectId: z.string().uuid() }),
   /**

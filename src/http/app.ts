@@ -13,6 +13,7 @@ import { userRoutes } from './routes/users.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { cliAuthRoutes } from './routes/cli-auth.ts';
+import { anonymousSignUpRoutes } from './routes/anonymous-sign-up.ts';
 import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
@@ -34,6 +35,7 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     sessionRoutes(app),
     jwksRoutes(app),
     cliAuthRoutes(app),
+    anonymousSignUpRoutes(app),
     signInCodeRoutes(app),
     oauthTokenRoutes(app),
     auditRoutes(app),

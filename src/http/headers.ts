@@ -13,7 +13,8 @@ export type StackHeader =
   | 'access-token'
   | 'refresh-token'
   | 'client-version'
-  | 'override-error-status';
+  | 'override-error-status'
+  | 'allow-anonymous-user';
 
 /**
  * The official SDK sends every header under the project's new name, `x-hexclave-<name>`; both

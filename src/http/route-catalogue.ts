@@ -8,6 +8,7 @@ import { userRouteDescriptions } from './routes/users.ts';
 import { sessionRouteDescriptions } from './routes/sessions.ts';
 import { jwksRouteDescriptions } from './routes/jwks.ts';
 import { cliAuthRouteDescriptions } from './routes/cli-auth.ts';
+import { anonymousSignUpRouteDescriptions } from './routes/anonymous-sign-up.ts';
 import { signInCodeRouteDescriptions } from './routes/sign-in-codes.ts';
 import { auditRouteDescriptions } from './routes/audit.ts';
 import { oauthTokenRouteDescriptions } from './routes/oauth-token.ts';
@@ -21,6 +22,7 @@ export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...sessionRouteDescriptions,
   ...jwksRouteDescriptions,
   ...cliAuthRouteDescriptions,
+  ...anonymousSignUpRouteDescriptions,
   ...signInCodeRouteDescriptions,
   ...oauthTokenRouteDescriptions,
   ...auditRouteDescriptions,

@@ -15,7 +15,12 @@ export async function optionalUserToken(app: AppContext, ctx: AppCtx): Promise<V
   const token = stackHeader(ctx, 'access-token');
   if (token === undefined) return undefined;
   const now = app.clock();
-  const verified = await app.tokens.verify(token, now, callerOf(ctx).project.id);
+  const projectId = callerOf(ctx).project.id;
+  // As upstream: an anonymous user's token counts only where the request says it may
+  // (x-stack-allow-anonymous-user: true, which the official SDK always sends).
+  const allowAnonymous = stackHeader(ctx, 'allow-anonymous-user') === 'true';
+  const verified = await app.tokens.verify(token, now, projectId, { allowAnonymous: true });
+  if (verified && verified.isAnonymous && !allowAnonymous) throw knownError('ANONYMOUS_AUTHENTICATION_NOT_ALLOWED');
   if (verified) return verified;
   throw knownError(looksExpired(token, now) ? 'ACCESS_TOKEN_EXPIRED' : 'UNPARSABLE_ACCESS_TOKEN');
 }

@@ -86,4 +86,14 @@ test('termsOf reads events written before the authority fields conservatively', 
   assert.is(mayActAsAdmin(termsOf({ ...base, isImpersonation: false, via: 'sign-in-code' })), true);
 });
 
+test("an anonymous sign-up's session, and the browser's copy of a CLI's anonymous session, never carry admin rights; the copy never outlives the CLI's", () => {
+  const anonymous = asParent(request({ via: 'anonymous-sign-up', createdBy: clientKey, expiresInMs: 3600_000 }));
+  assert.equal([anonymous.startedByUser, mayActAsAdmin(anonymous)], [false, false]);
+  const { terms } = termsForNewSession(request({ via: 'cli-anonymous-handover', createdBy: clientKey }), anonymous);
+  assert.equal([terms.startedByUser, mayActAsAdmin(terms), terms.isImpersonation], [false, false, false]);
+  assert.is(terms.expiresAtMillis, NOW + 3600_000, 'bounded by the CLI session');
+  // Even derived from a session a person started, a hand-over is no person's session.
+  assert.is(isStartedByUser('cli-anonymous-handover', asParent(request({ via: 'sign-in-code', createdBy: clientKey }))), false);
+});
+
 test.run();

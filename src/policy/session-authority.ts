@@ -52,6 +52,11 @@ export function isStartedByUser(via: Created['via'], parent: Pick<SessionTerms, 
       return parent !== undefined && mayActAsAdmin(parent);
     case 'sessions-api':
       return false;
+    // An anonymous user is nobody in particular: their sessions never carry a person's rights,
+    // nor does the browser's copy of a CLI's anonymous session handed over at approval.
+    case 'anonymous-sign-up':
+    case 'cli-anonymous-handover':
+      return false;
   }
 }
 

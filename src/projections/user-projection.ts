@@ -24,6 +24,7 @@ export const userProjector: Projector = (event) => {
             hasDisplayName: d.displayName === null ? '0' : '1',
             primaryEmailVerified: d.primaryEmailVerified ? '1' : '0',
             signedUpAtMillis: String(d.signedUpAtMillis),
+            isAnonymous: d.isAnonymous === true ? '1' : '0',
           },
         },
       ];
@@ -43,6 +44,7 @@ export interface UserView {
   displayName: string | null;
   primaryEmailVerified: boolean;
   signedUpAtMillis: number;
+  isAnonymous: boolean;
 }
 
 /** The user, if it exists in this project (a user of another project reads as absent), with its personal fields opened. */
@@ -58,6 +60,7 @@ export async function findUser(rm: ReadModelQueries, personal: PersonalData, pro
     displayName: await open(h.hasDisplayName, h.displayName),
     primaryEmailVerified: h.primaryEmailVerified === '1',
     signedUpAtMillis: Number(h.signedUpAtMillis),
+    isAnonymous: h.isAnonymous === '1',
   };
 }
 

@@ -191,7 +191,7 @@ test('the initial state is none, with no attempt, no approver and no session', (
 
 test('evolve moves none → pending → completed → used (claimed), carrying the attempt, then the approver, then the session', () => {
   const pending = attempt.given([initiated]).state;
-  assert.equal(pending, { status: 'pending', cliAuthId, projectId, expiresAtMillis: EXPIRES_AT });
+  assert.equal(pending, { status: 'pending', cliAuthId, projectId, expiresAtMillis: EXPIRES_AT, anonSession: undefined });
   const done = attempt.given([initiated, completed()]).state;
   assert.equal(done, { ...pending, status: 'completed', userId, approvingSessionId, impersonator: undefined });
   const taken = attempt.given([initiated, completed(), claimed()]).state;
@@ -273,6 +273,40 @@ test('the login code state ignores unrelated events', () => {
   const before = loginCode.given([reservation(cliAuthId, EXPIRES_AT)]).state;
   assert.is(loginCodeDecider.evolve(before, initiated), before);
   assert.equal(loginCode.given([initiated, completed()]).state, { cliAuthId: undefined, expiresAtMillis: 0 });
+});
+
+
+// The anonymous session a CLI started as (cli-anonymous-session.ts): handed over at most once,
+// only while the attempt is open.
+const anonSessionId = randomUUID();
+const anonUserId = randomUUID();
+const initiatedAnonymous: DomainEvent = { type: 'CliAuthInitiated', data: initiatedData({ anonSessionId, anonUserId }) };
+const handOverAt = (history: readonly DomainEvent[], nowMs: number, project = projectId) =>
+  attempt.given(history).when({ type: 'HandOverAnonymousSession', projectId: project, sessionId, nowMs }).events();
+
+test('an attempt started anonymously hands its anonymous session over once, naming both sessions', () => {
+  const events = handOverAt([initiatedAnonymous], T0 + 1000);
+  assert.is(events.length, 1);
+  assert.equal(events[0]?.data, {
+    cliAuthId,
+    projectId,
+    anonUserId,
+    anonSessionId,
+    sessionId,
+    handedOverAtMillis: T0 + 1000,
+    attemptExpiresAtMillis: EXPIRES_AT,
+  });
+  throwsKnown(() => handOverAt([initiatedAnonymous, ...events], T0 + 2000), 'NO_ANONYMOUS_CLI_SESSION');
+  // Handing over does not complete: the person still approves afterwards.
+  assert.is(completeAt([initiatedAnonymous, ...events], T0 + 3000).length, 1);
+});
+
+test('no anonymous session to hand over: an attempt without one, another project, expired, completed or denied', () => {
+  throwsKnown(() => handOverAt([initiated], T0 + 1000), 'NO_ANONYMOUS_CLI_SESSION');
+  throwsKnown(() => handOverAt([initiatedAnonymous], T0 + 1000, otherProjectId), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => handOverAt([initiatedAnonymous], EXPIRES_AT), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => handOverAt([initiatedAnonymous, completed()], T0 + 2000), 'INVALID_LOGIN_CODE');
+  throwsKnown(() => handOverAt([initiatedAnonymous, denied()], T0 + 2000), 'INVALID_LOGIN_CODE');
 });
 
 test.run();

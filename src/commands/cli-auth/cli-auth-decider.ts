@@ -12,6 +12,8 @@ interface Attempt {
   cliAuthId: string;
   projectId: string;
   expiresAtMillis: number;
+  /** The anonymous session the CLI started as, while it has not been handed over. */
+  anonSession: { sessionId: string; userId: string } | undefined;
 }
 
 interface Approval {
@@ -39,15 +41,21 @@ export type CliAuthCommand =
       nowMs: number;
     }
   | { type: 'DenyCliAuth'; projectId: string; userId: string; denyingSessionId: string; nowMs: number }
-  | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number };
+  | { type: 'ClaimCliAuth'; projectId: string; sessionId: string; nowMs: number }
+  | { type: 'HandOverAnonymousSession'; projectId: string; sessionId: string; nowMs: number };
 
-type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthDenied' | 'CliAuthClaimed'>;
+type CliAuthEvent = EventOf<'CliAuthInitiated' | 'LoginCodeCompleted' | 'CliAuthDenied' | 'CliAuthClaimed' | 'CliAnonymousSessionHandedOver'>;
 
 /** The attempt, when it is of the project and a person may still approve or deny it. */
 const openFor = (state: CliAuthState, projectId: string, nowMs: number): Attempt | undefined =>
   state.status !== 'none' && state.projectId === projectId && isCliAuthOpen(state, nowMs) ? state : undefined;
 
-const attemptOf = (state: Attempt): Attempt => ({ cliAuthId: state.cliAuthId, projectId: state.projectId, expiresAtMillis: state.expiresAtMillis });
+const attemptOf = (state: Attempt): Attempt => ({
+  cliAuthId: state.cliAuthId,
+  projectId: state.projectId,
+  expiresAtMillis: state.expiresAtMillis,
+  anonSession: state.anonSession,
+});
 
 export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent> = {
   initialState: () => ({ status: 'none' }),
@@ -55,7 +63,18 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
   evolve(state, event) {
     switch (event.type) {
       case 'CliAuthInitiated':
-        return { status: 'pending', cliAuthId: event.data.cliAuthId, projectId: event.data.projectId, expiresAtMillis: event.data.expiresAtMillis };
+        return {
+          status: 'pending',
+          cliAuthId: event.data.cliAuthId,
+          projectId: event.data.projectId,
+          expiresAtMillis: event.data.expiresAtMillis,
+          anonSession:
+            event.data.anonSessionId !== undefined && event.data.anonUserId !== undefined
+              ? { sessionId: event.data.anonSessionId, userId: event.data.anonUserId }
+              : undefined,
+        };
+      case 'CliAnonymousSessionHandedOver':
+        return state.status === 'none' ? state : { ...state, anonSession: undefined };
       case 'LoginCodeCompleted':
         if (state.status === 'none') return state;
         return {
@@ -111,6 +130,26 @@ export const cliAuthDecider: Decider<CliAuthState, CliAuthCommand, CliAuthEvent>
               userId: command.userId,
               denyingSessionId: command.denyingSessionId,
               deniedAtMillis: command.nowMs,
+              attemptExpiresAtMillis: attempt.expiresAtMillis,
+            },
+          },
+        ];
+      }
+      case 'HandOverAnonymousSession': {
+        // As upstream: only while the attempt is open, and once (the first hand-over clears it).
+        const attempt = openFor(state, command.projectId, command.nowMs);
+        if (!attempt) throw knownError('INVALID_LOGIN_CODE');
+        if (!attempt.anonSession) throw knownError('NO_ANONYMOUS_CLI_SESSION');
+        return [
+          {
+            type: 'CliAnonymousSessionHandedOver',
+            data: {
+              cliAuthId: attempt.cliAuthId,
+              projectId: attempt.projectId,
+              anonUserId: attempt.anonSession.userId,
+              anonSessionId: attempt.anonSession.sessionId,
+              sessionId: command.sessionId,
+              handedOverAtMillis: command.nowMs,
               attemptExpiresAtMillis: attempt.expiresAtMillis,
             },
           },

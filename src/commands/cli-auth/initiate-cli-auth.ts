@@ -20,7 +20,14 @@ export interface InitiatedCliAuth {
   expiresAtMillis: number;
 }
 
-export async function initiateCliAuth(ctx: AppContext, projectId: string, expiresInMs: number, origin: Origin): Promise<InitiatedCliAuth> {
+export async function initiateCliAuth(
+  ctx: AppContext,
+  projectId: string,
+  expiresInMs: number,
+  origin: Origin,
+  /** The CLI's anonymous session (cli-anonymous-session.ts), already checked. */
+  anonSession?: { sessionId: string; userId: string },
+): Promise<InitiatedCliAuth> {
   const now = ctx.clock();
   const cliAuthId = randomUUID();
   const expiresAtMillis = now + expiresInMs;
@@ -56,6 +63,7 @@ export async function initiateCliAuth(ctx: AppContext, projectId: string, expire
         loginCodeDigest: loginCodeDigest(ctx, loginCode),
         createdAtMillis: now,
         expiresAtMillis,
+        ...(anonSession ? { anonSessionId: anonSession.sessionId, anonUserId: anonSession.userId } : {}),
       },
     }),
     call,

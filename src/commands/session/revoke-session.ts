@@ -12,9 +12,9 @@ export async function revokeSession(
   reason: EventData<'SessionRevoked'>['reason'],
   origin: Origin,
   options: { settle?: boolean } = {},
-): Promise<{ state: SessionState; position: bigint | undefined }> {
+): Promise<{ state: SessionState; position: bigint | undefined; /** False when it had ended already. */ revoked: boolean }> {
   const result = await sessions.handle(ctx, sessionId, (nowMs) => ({ type: 'RevokeSession', projectId, reason, nowMs }), { origin, projectId, settle: options.settle });
-  return { state: result.state, position: result.position };
+  return { state: result.state, position: result.position, revoked: result.appended.length > 0 };
 }
 
 /** Records that a session was used, at most once per SESSION_ACTIVITY_INTERVAL_MS (the decider says when). */

@@ -25,6 +25,7 @@ export interface CreateUserInput {
   displayName: string | null;
   primaryEmailVerified: boolean;
   origin: EventData<'UserCreated'>['origin'];
+  isAnonymous?: boolean;
 }
 
 /**
@@ -94,6 +95,7 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
     displayName: input.displayName,
     signedUpAtMillis: now,
     origin: input.origin,
+    ...(input.isAnonymous === true ? { isAnonymous: true } : {}),
   };
   await users.handle(ctx, userId, () => ({ type: 'CreateUser', data }), call);
   return { userId, projectId: input.projectId, primaryEmail: input.primaryEmail, displayName: input.displayName, primaryEmailVerified: input.primaryEmailVerified, signedUpAtMillis: now };

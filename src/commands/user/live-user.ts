@@ -18,14 +18,16 @@ export async function isUserLive(ctx: Pick<AppContext, 'store'>, projectId: stri
 
 export async function findLiveUser(ctx: Pick<AppContext, 'store' | 'personal'>, projectId: string, userId: string): Promise<AccessTokenProfile | undefined> {
   const events = await ctx.store.readStream(users.streamOf(userId));
-  if (!isLiveIn(foldStream(userDecider, events), projectId)) return undefined;
+  const user = foldStream(userDecider, events);
+  if (!isLiveIn(user, projectId)) return undefined;
   for (const recorded of events) {
     const event = asDomainEvent(recorded);
     if (event?.type === 'UserCreated') {
       const { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis } = event.data;
+      const isAnonymous = user.isAnonymous;
       // Tokens carry these to the client; a value whose key is gone is no value.
       const open = async (v: typeof primaryEmail) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
-      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis };
+      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis, isAnonymous };
     }
   }
   return undefined;

@@ -52,7 +52,13 @@ test('CreateUser on an empty stream decides UserCreated and folds to an active u
   const data = userCreated(userId);
   const events = user.given([]).when({ type: 'CreateUser', data }).events();
   assert.equal(events, [{ type: 'UserCreated', data }]);
-  assert.equal(user.given(events).state, { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined });
+  assert.equal(user.given(events).state, { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined, isAnonymous: false });
+});
+
+test('a UserCreated marked isAnonymous folds to an anonymous user; without the field (older events) to a real one', () => {
+  const anonymous: DomainEvent = { type: 'UserCreated', data: { ...userCreated(randomUUID()), primaryEmail: null, origin: 'anonymous-sign-up', isAnonymous: true } };
+  assert.is(user.given([anonymous]).state.isAnonymous, true);
+  assert.is(user.given([{ type: 'UserCreated', data: userCreated(randomUUID()) }]).state.isAnonymous, false);
 });
 
 test('CreateUser on a stream that already holds a user is refused', () => {

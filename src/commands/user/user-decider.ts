@@ -11,6 +11,7 @@ export interface UserState {
   /** Sealed in the log; plain only in events written before sealing. */
   primaryEmail: Personal | null;
   primaryEmailDigest: string | undefined;
+  isAnonymous: boolean;
 }
 
 export type UserCommand =
@@ -21,12 +22,18 @@ export type UserCommand =
 type UserEvent = EventOf<'UserCreated' | 'UserDeleted' | 'PersonalDataErased'>;
 
 export const userDecider: Decider<UserState, UserCommand, UserEvent> = {
-  initialState: () => ({ status: 'none', projectId: '', primaryEmail: null, primaryEmailDigest: undefined }),
+  initialState: () => ({ status: 'none', projectId: '', primaryEmail: null, primaryEmailDigest: undefined, isAnonymous: false }),
 
   evolve(state, event) {
     switch (event.type) {
       case 'UserCreated':
-        return { status: 'active', projectId: event.data.projectId, primaryEmail: event.data.primaryEmail, primaryEmailDigest: event.data.primaryEmailDigest };
+        return {
+          status: 'active',
+          projectId: event.data.projectId,
+          primaryEmail: event.data.primaryEmail,
+          primaryEmailDigest: event.data.primaryEmailDigest,
+          isAnonymous: event.data.isAnonymous === true,
+        };
       case 'UserDeleted':
         return { ...state, status: 'deleted' };
       default:

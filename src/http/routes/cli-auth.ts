@@ -19,18 +19,25 @@ import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
 import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
 import { userExists } from '../../projections/user-projection.ts';
+import { findLiveUser } from '../../commands/user/live-user.ts';
 import { knownError } from '../../errors.ts';
 import { parseActorSubject } from '../../actor-subject.ts';
 import { describeRoutes } from '../route-description.ts';
 import { attemptIdOfGuess } from '../login-code-guess.ts';
 import { limitAddressOf } from '../../trust-proxy.ts';
+import { anonymousSessionOf, cliSessionState, handOverAnonymousSession } from '../../commands/cli-auth/cli-anonymous-session.ts';
 
 export const initiateBody = z.strictObject({
   expires_in_millis: z.number().int().min(1000).max(3_600_000).optional(),
+  anon_refresh_token: z.string().min(1).max(200).optional().describe("The CLI's anonymous user's refresh token (upstream): the approval page may take that session over."),
 });
 export const completeBody = z.strictObject({
   login_code: z.string().min(1).max(64),
   refresh_token: z.string().min(1).max(200).optional(),
+  mode: z
+    .enum(['check', 'claim-anon-session', 'complete'])
+    .optional()
+    .describe("Upstream's: check (is the code live, did the CLI start anonymous?), claim-anon-session (take over that anonymous session, once), complete (the default: approve)."),
 });
 export const pollBody = z.strictObject({
   polling_code: z.string().min(1).max(200),
@@ -56,6 +63,8 @@ export const cliAuthRouteDescriptions = describeRoutes(
     path: '/api/v1/auth/cli',
     tag: 'CLI authentication',
     summary: 'Start a CLI login: a polling code for the CLI, a login code for the person.',
+    description:
+      "With anon_refresh_token (a live refresh token of an anonymous user of this project, else 400 INVALID_ANON_REFRESH_TOKEN) the attempt records that session's id, never the token.",
     access: 'client',
     body: initiateBody,
     bodyOptional: true,
@@ -69,7 +78,7 @@ export const cliAuthRouteDescriptions = describeRoutes(
         }),
       },
     },
-    errors: ['RATE_LIMITED'],
+    errors: ['INVALID_ANON_REFRESH_TOKEN', 'RATE_LIMITED'],
   },
   {
     method: 'POST',
@@ -77,13 +86,24 @@ export const cliAuthRouteDescriptions = describeRoutes(
     tag: 'CLI authentication',
     summary: 'Approve a CLI login as a user.',
     description:
-      'The approving user is, in order: refresh_token in the body, x-stack-access-token, or the admin of x-stack-admin-access-token. Failed login-code guesses are rate limited per address; past the project’s budget a wrong code answers 429, a right one still works.',
+      'mode complete (or none): the approving user is, in order: refresh_token in the body, x-stack-access-token, or the admin of x-stack-admin-access-token; answers {}. mode check: {cli_session_state: anonymous | none} for a live pending code. mode claim-anon-session: a new session of the anonymous user the CLI started as, once per attempt, no user needed. Every mode spends the same login-code guess budgets: failed guesses are rate limited per address; past the project’s budget a wrong code answers 429, a right one still works.',
     access: 'client',
     body: completeBody,
     headers: [{ name: 'x-stack-access-token', required: false, description: "The approving user's access token (when no refresh_token is sent)." }],
-    responses: { 200: { description: 'Approved.', schema: z.strictObject({}) } },
+    responses: {
+      200: {
+        description: 'complete: approved ({}). check: the state. claim-anon-session: the tokens of the handed-over anonymous session.',
+        schema: z.union([
+          z.strictObject({}),
+          z.strictObject({ cli_session_state: z.enum(['anonymous', 'none']) }),
+          z.strictObject({ access_token: z.string(), refresh_token: z.string().startsWith('rt_') }),
+        ]),
+      },
+    },
     errors: [
       'INVALID_LOGIN_CODE',
+      'NO_ANONYMOUS_CLI_SESSION',
+      'RESTRICTED_USER_NOT_ALLOWED',
       'USER_AUTHENTICATION_REQUIRED',
       'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED',
       'UNPARSABLE_ACCESS_TOKEN',
@@ -130,8 +150,20 @@ function withImpersonator(approver: Approver, actorChain: readonly string[]): Ap
   return { ...approver, impersonator };
 }
 
-/** The person approving: from the body's refresh token, their access token, or an admin access token. */
+/**
+ * The person approving: from the body's refresh token, their access token, or an admin access
+ * token. Never an anonymous user (upstream: restricted users may not approve): a CLI login is a
+ * person lending their account, and an anonymous user is nobody's.
+ */
 async function approverOf(app: AppContext, ctx: AppCtx, refreshToken: string | undefined): Promise<Approver> {
+  const approver = await anyApproverOf(app, ctx, refreshToken);
+  if ((await findLiveUser(app, callerOf(ctx).project.id, approver.userId))?.isAnonymous === true) {
+    throw knownError('RESTRICTED_USER_NOT_ALLOWED', undefined, { restricted_reason: { type: 'anonymous' } });
+  }
+  return approver;
+}
+
+async function anyApproverOf(app: AppContext, ctx: AppCtx, refreshToken: string | undefined): Promise<Approver> {
   const caller = callerOf(ctx);
   const projectId = caller.project.id;
   if (refreshToken !== undefined) {
@@ -166,10 +198,12 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
 
   router.post('/', requireAccess(app, 'client'), async (ctx) => {
     const body = parseInput(ctx, initiateBody, bodyOrEmpty(ctx));
+    const projectId = callerOf(ctx).project.id;
+    const anonSession = body.anon_refresh_token === undefined ? undefined : await anonymousSessionOf(app, projectId, body.anon_refresh_token);
     const start = await reserveLimits(app, cliInitiationLimits(callerOf(ctx).project, ctx.ip));
     let started;
     try {
-      started = await initiateCliAuth(app, callerOf(ctx).project.id, body.expires_in_millis ?? DEFAULT_CLI_AUTH_MS, originOf(ctx));
+      started = await initiateCliAuth(app, projectId, body.expires_in_millis ?? DEFAULT_CLI_AUTH_MS, originOf(ctx), anonSession);
     } catch (error) {
       await start.release(); // nothing was started
       throw error;
@@ -179,12 +213,23 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
 
   router.post('/complete', requireAccess(app, 'client'), async (ctx) => {
     const body = parseInput(ctx, completeBody, ctx.state.body);
-    const approver = await approverOf(app, ctx, body.refresh_token);
     const project = callerOf(ctx).project;
     const projectId = project.id;
-    const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, body.login_code);
-    await completeCliAuth(app, projectId, cliAuthId, approver, originOf(ctx));
-    ctx.body = {};
+    // Every mode is a guess at a login code, and spends the same budgets: check is no oracle.
+    if (body.mode === 'check') {
+      const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, body.login_code);
+      ctx.body = { cli_session_state: await cliSessionState(app, projectId, cliAuthId) };
+    } else if (body.mode === 'claim-anon-session') {
+      const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, body.login_code);
+      const handedOver = await handOverAnonymousSession(app, projectId, cliAuthId, originOf(ctx));
+      ctx.body = { access_token: handedOver.accessToken, refresh_token: handedOver.refreshToken };
+    } else {
+      // Who approves is known before the code is tried: a request without one spends no guess.
+      const approver = await approverOf(app, ctx, body.refresh_token);
+      const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, body.login_code);
+      await completeCliAuth(app, projectId, cliAuthId, approver, originOf(ctx));
+      ctx.body = {};
+    }
   });
 
   router.post('/poll', requireAccess(app, 'client'), async (ctx) => {

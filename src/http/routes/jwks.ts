@@ -6,7 +6,11 @@ import type { AppState } from '../app-state.ts';
 import { findProject } from '../../projections/project-projection.ts';
 import { knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
+import { parseInput } from '../validate.ts';
 import { JWKS_MAX_AGE_SECONDS } from '../../commands/project/signing-key-schedule.ts';
+
+const trueOrFalse = z.enum(['true', 'false']).optional();
+const jwksQuery = z.object({ include_anonymous: trueOrFalse, include_restricted: trueOrFalse });
 
 export const jwksRouteDescriptions = describeRoutes({
   method: 'GET',
@@ -15,6 +19,9 @@ export const jwksRouteDescriptions = describeRoutes({
   summary: "The public keys that verify a project's access tokens.",
   access: 'public',
   params: { projectId: z.uuid() },
+  query: jwksQuery,
+  description:
+    "As upstream: anonymous users' keys are listed only with include_anonymous=true (a verifier using the plain JWKS never accepts an anonymous user's token); include_restricted is accepted, authlog's only restricted users being anonymous ones. Cached for 300 s (upstream: 3600): the signing-key rotation schedule relies on it (signing-key-schedule.ts).",
   responses: {
     200: {
       description: 'A JSON Web Key Set (RFC 7517).',
@@ -32,7 +39,8 @@ export function jwksRoutes(app: AppContext): Router<AppState> {
       const shown = projectId.slice(0, 64);
       throw knownError('CURRENT_PROJECT_NOT_FOUND', `The project with ID ${shown} does not exist.`, { project_id: shown });
     }
-    ctx.body = await app.tokens.jwks(projectId, app.clock());
+    const query = parseInput(ctx, jwksQuery, ctx.query, 'query');
+    ctx.body = await app.tokens.jwks(projectId, app.clock(), { includeAnonymous: query.include_anonymous === 'true' });
     // Short enough for the rotation schedule (signing-key-schedule.ts): a cached JWKS already
     // lists the key the next rotation switches to.
     ctx.set('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);

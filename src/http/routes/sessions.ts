@@ -17,6 +17,7 @@ import { findSession, listUserSessions, type SessionView } from '../../projectio
 import { userExists } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { describeRoutes, type RouteDescription } from '../route-description.ts';
+import type { VerifiedAccessToken } from '../../crypto/access-tokens.ts';
 
 
 export const createSessionBody = z.strictObject({
@@ -25,13 +26,16 @@ export const createSessionBody = z.strictObject({
   is_impersonation: z.boolean().optional(),
 });
 
-export const sessionsQuery = z.object({ user_id: z.uuid() });
+// `me`: the user of the access token (upstream's userIdOrMeSchema; the SDK's getActiveSessions
+// and revokeSession send it).
+export const sessionsQuery = z.object({ user_id: z.union([z.uuid(), z.literal('me')]) });
 
 const sessionItem = (s: SessionView, currentSessionId: string | undefined) => ({
   id: s.id,
   user_id: s.userId,
   created_at: s.createdAtMillis,
-  last_used_at: s.lastUsedAtMillis ?? null,
+  // Upstream's last-active time starts at the creation time, so it is never null.
+  last_used_at: s.lastUsedAtMillis ?? s.createdAtMillis,
   is_impersonation: s.isImpersonation,
   is_current_session: s.id === currentSessionId,
 });
@@ -78,7 +82,7 @@ export const sessionRouteDescriptions = describeRoutes(
     access: 'client',
     headers: [{ ...accessTokenHeader, required: true }],
     responses: { 200: { description: 'Revoked.', schema: success } },
-    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'SESSION_NOT_FOUND'],
+    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED', 'SESSION_NOT_FOUND'],
   },
   {
     method: 'GET',
@@ -98,7 +102,7 @@ export const sessionRouteDescriptions = describeRoutes(
               id: z.uuid(),
               user_id: z.uuid(),
               created_at: z.number().int(),
-              last_used_at: z.number().int().nullable(),
+              last_used_at: z.number().int().describe('The creation time until the session is first used.'),
               is_impersonation: z.boolean(),
               is_current_session: z.boolean(),
             }),
@@ -107,7 +111,7 @@ export const sessionRouteDescriptions = describeRoutes(
         }),
       },
     },
-    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'CLIENT_CANNOT_ACCESS_OTHER_USER', 'USER_NOT_FOUND'],
+    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'CANNOT_GET_OWN_USER_WITHOUT_USER', 'CLIENT_CANNOT_ACCESS_OTHER_USER', 'USER_NOT_FOUND'],
   },
   {
     method: 'DELETE',
@@ -119,9 +123,24 @@ export const sessionRouteDescriptions = describeRoutes(
     query: sessionsQuery,
     headers: [{ ...accessTokenHeader, required: false, description: 'Required with client access.' }],
     responses: { 200: { description: 'Revoked.', schema: success } },
-    errors: ['USER_AUTHENTICATION_REQUIRED', 'UNPARSABLE_ACCESS_TOKEN', 'ACCESS_TOKEN_EXPIRED', 'CLIENT_CANNOT_ACCESS_OTHER_USER', 'CANNOT_DELETE_CURRENT_SESSION', 'SESSION_NOT_FOUND'],
+    errors: [
+      'USER_AUTHENTICATION_REQUIRED',
+      'UNPARSABLE_ACCESS_TOKEN',
+      'ACCESS_TOKEN_EXPIRED',
+      'CANNOT_GET_OWN_USER_WITHOUT_USER',
+      'CLIENT_CANNOT_ACCESS_OTHER_USER',
+      'CANNOT_DELETE_CURRENT_SESSION',
+      'SESSION_NOT_FOUND',
+    ],
   },
 );
+
+/** The user a `user_id` names: `me` is the access token's user, as upstream resolves it. */
+function ownUserIdOr(asked: string, token: VerifiedAccessToken | undefined): string {
+  if (asked !== 'me') return asked;
+  if (!token) throw knownError('CANNOT_GET_OWN_USER_WITHOUT_USER');
+  return token.userId;
+}
 
 export function sessionRoutes(app: AppContext): Router<AppState> {
   const router = new Router<AppState>();
@@ -157,14 +176,18 @@ export function sessionRoutes(app: AppContext): Router<AppState> {
 
   router.delete('/api/v1/auth/sessions/current', requireAccess(app, 'client'), async (ctx) => {
     const token = await requireUserToken(app, ctx);
-    await revokeSession(app, token.projectId, token.sessionId, 'sign-out', originOf(ctx));
+    // Signing out twice: upstream finds no session to delete and answers 401 (the SDK's signOut
+    // takes any refresh-token error as signed out).
+    const { revoked } = await revokeSession(app, token.projectId, token.sessionId, 'sign-out', originOf(ctx));
+    if (!revoked) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
     ctx.body = { success: true };
   });
 
   router.get('/api/v1/auth/sessions', requireAccess(app, 'client'), async (ctx) => {
-    const { user_id: userId } = parseInput(ctx, sessionsQuery, ctx.query, 'query');
+    const { user_id: asked } = parseInput(ctx, sessionsQuery, ctx.query, 'query');
     const caller = callerOf(ctx);
-    const token = caller.accessType === 'client' ? await requireUserToken(app, ctx) : await optionalUserToken(app, ctx);
+    const token = caller.accessType === 'client' && asked !== 'me' ? await requireUserToken(app, ctx) : await optionalUserToken(app, ctx);
+    const userId = ownUserIdOr(asked, token);
     if (caller.accessType === 'client' && token?.userId !== userId) throw knownError('CLIENT_CANNOT_ACCESS_OTHER_USER');
     if (!(await userExists(app.readModel, caller.project.id, userId))) throw knownError('USER_NOT_FOUND');
     const sessions = await listUserSessions(app.readModel, caller.project.id, userId);
@@ -174,10 +197,11 @@ export function sessionRoutes(app: AppContext): Router<AppState> {
   });
 
   router.delete('/api/v1/auth/sessions/:sessionId', requireAccess(app, 'client'), async (ctx) => {
-    const { user_id: userId } = parseInput(ctx, sessionsQuery, ctx.query, 'query');
+    const { user_id: asked } = parseInput(ctx, sessionsQuery, ctx.query, 'query');
     const sessionId = ctx.params.sessionId ?? '';
     const caller = callerOf(ctx);
-    const token = caller.accessType === 'client' ? await requireUserToken(app, ctx) : await optionalUserToken(app, ctx);
+    const token = caller.accessType === 'client' && asked !== 'me' ? await requireUserToken(app, ctx) : await optionalUserToken(app, ctx);
+    const userId = ownUserIdOr(asked, token);
     if (caller.accessType === 'client' && token?.userId !== userId) throw knownError('CLIENT_CANNOT_ACCESS_OTHER_USER');
     // Revoking is a change: a token whose session has ended may no longer make it.
     if (token && caller.accessType === 'client') await liveSessionOf(app, token);

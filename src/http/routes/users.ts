@@ -28,7 +28,9 @@ const userIdParam = z.uuid();
  * with emailed codes only, and does not track activity per user (`last_active_at_millis` is the
  * sign-up time; sessions carry their own activity).
  */
-export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'>): z.infer<typeof userBody> => ({
+export const userResponse = (
+  u: Pick<UserView, 'id' | 'primaryEmail' | 'displayName' | 'primaryEmailVerified' | 'signedUpAtMillis'> & { isAnonymous?: boolean },
+): z.infer<typeof userBody> => ({
   id: u.id,
   primary_email: u.primaryEmail,
   display_name: u.displayName,
@@ -46,9 +48,10 @@ export const userResponse = (u: Pick<UserView, 'id' | 'primaryEmail' | 'displayN
   oauth_providers: [],
   selected_team: null,
   selected_team_id: null,
-  is_anonymous: false,
-  is_restricted: false,
-  restricted_reason: null,
+  // Upstream: an anonymous user is restricted, for the reason `anonymous`.
+  is_anonymous: u.isAnonymous === true,
+  is_restricted: u.isAnonymous === true,
+  restricted_reason: u.isAnonymous === true ? { type: 'anonymous' as const } : null,
   restricted_by_admin: false,
   restricted_by_admin_reason: null,
   restricted_by_admin_private_details: null,
@@ -75,9 +78,9 @@ export const userBody = z.strictObject({
   oauth_providers: z.array(z.never()),
   selected_team: z.null(),
   selected_team_id: z.null(),
-  is_anonymous: z.literal(false),
-  is_restricted: z.literal(false),
-  restricted_reason: z.null(),
+  is_anonymous: z.boolean(),
+  is_restricted: z.boolean().describe('True exactly for anonymous users.'),
+  restricted_reason: z.strictObject({ type: z.literal('anonymous') }).nullable(),
   restricted_by_admin: z.literal(false),
   restricted_by_admin_reason: z.null(),
   restricted_by_admin_private_details: z.null(),
