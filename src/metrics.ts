@@ -7,8 +7,6 @@
 //   backend errors               the request middleware, when a backend is unavailable
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Backend = 'event_store' | 'read_model' | 'mail';
-
 export interface ProjectionLagSource {
   lag(): Promise<{ events: bigint; ms: number }>;
 }

@@ -4,10 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Next } from 'koa';
 import type { AppCtx } from './app-state.ts';
 import { ERROR_CATALOGUE, KnownError, type ErrorCode } from '../errors.ts';
-import { StoreUnavailableError } from '../store/event-store.ts';
-import { ReadModelUnavailableError } from '../readmodel/read-model.ts';
+import { BackendUnavailableError } from '../backend-unavailable.ts';
 import type { AppContext } from '../app-context.ts';
-import type { Backend } from '../metrics.ts';
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
@@ -16,14 +14,6 @@ export function renderError(ctx: AppCtx, code: ErrorCode, message: string, detai
   ctx.set('x-stack-known-error', code);
   for (const [name, value] of Object.entries(headers ?? {})) ctx.set(name, value);
   ctx.body = details ? { code, error: message, details } : { code, error: message };
-}
-
-/** The backend that is down, for errors the client may retry (nothing was half written). */
-function unavailableBackend(error: unknown): Backend | undefined {
-  if (error instanceof StoreUnavailableError) return 'event_store';
-  if (error instanceof ReadModelUnavailableError) return 'read_model';
-  if (error instanceof Error && error.name === 'MailUnavailableError') return 'mail';
-  return undefined;
 }
 
 /** Finds the route template of a request the routers did not reach (e.g. its body was refused first). */
@@ -48,10 +38,11 @@ export function requestContext({ log, metrics }: Pick<AppContext, 'log' | 'metri
     } catch (error) {
       if (error instanceof KnownError) {
         renderError(ctx, error.code, error.message, error.details, error.headers);
-      } else if (unavailableBackend(error)) {
-        const backend = unavailableBackend(error);
+      } else if (error instanceof BackendUnavailableError) {
+        // A backend is down: nothing was half written, the client may retry.
+        const { backend } = error;
         metrics.backendErrors.inc({ backend });
-        log.warn('backend unavailable', { requestId: ctx.state.requestId, backend, error: (error as Error).message });
+        log.warn('backend unavailable', { requestId: ctx.state.requestId, backend, error: error.message });
         renderError(ctx, 'SERVICE_UNAVAILABLE', ERROR_CATALOGUE.SERVICE_UNAVAILABLE.message, undefined, { 'retry-after': '1' });
       } else if (isClientHttpError(error)) {
         // Koa / router errors caused by the request itself (e.g. a malformed URL).

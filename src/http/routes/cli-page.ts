@@ -9,8 +9,7 @@ import { z } from 'zod';
 import type { AppContext, Origin } from '../../app-context.ts';
 import type { AppCtx, AppState } from '../app-state.ts';
 import { KnownError, knownError } from '../../errors.ts';
-import { StoreUnavailableError } from '../../store/event-store.ts';
-import { ReadModelUnavailableError } from '../../readmodel/read-model.ts';
+import { BackendUnavailableError } from '../../backend-unavailable.ts';
 import { normaliseLoginCode } from '../../crypto/codes.ts';
 import { findProject, type ProjectView } from '../../projections/project-projection.ts';
 import { findCliAuth, type CliAuthView } from '../../projections/cli-auth-projection.ts';
@@ -105,8 +104,8 @@ function problemFor(error: unknown, retryHref: string | undefined): RenderedPage
         return problemView(error.status, 'This request could not be completed', error.message, retryHref);
     }
   }
-  if (error instanceof StoreUnavailableError || error instanceof ReadModelUnavailableError || (error instanceof Error && error.name === 'MailUnavailableError')) {
-    return problemView(503, 'Temporarily unavailable', 'A part of the service is unavailable. Nothing was changed. Try again in a moment.', retryHref);
+  if (error instanceof BackendUnavailableError) {
+    return problemView(error.status, 'Temporarily unavailable', 'A part of the service is unavailable. Nothing was changed. Try again in a moment.', retryHref);
   }
   return undefined;
 }
