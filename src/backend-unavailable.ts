@@ -1,6 +1,6 @@
 // "A backend is down": the one family of errors meaning that nothing was written and the client
 // may retry. Each adapter throws its own member (store/, readmodel/, mail/); whoever turns errors
-// into responses (http/errors-middleware.ts, the approval page) reads the family, its `status`,
+// into responses (http/error-responses.ts, the approval page) reads the family, its `status`,
 // `expose` and `backend`, never a class name: a new backend joins by extending this class.
 
 /** The backends a request depends on, as the `backend` label of the backend-error metric names them. */

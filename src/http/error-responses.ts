@@ -1,13 +1,11 @@
-// Every response gets a request id and `cache-control: no-store`; every error is the JSON shape
-// of API.md with the `x-stack-known-error` header. Only bugs become 500, and they are logged.
-import { randomUUID } from 'node:crypto';
+// Every error is the JSON shape of API.md with the `x-stack-known-error` header: a KnownError by its
+// code, a backend that is down as 503 SERVICE_UNAVAILABLE (retry), an error Koa or the router raised
+// for the request itself by its status. Only bugs become 500, and they are logged.
 import type { Next } from 'koa';
 import type { AppCtx } from './app-state.ts';
 import { ERROR_CATALOGUE, KnownError, type ErrorCode } from '../errors.ts';
 import { BackendUnavailableError } from '../backend-unavailable.ts';
 import type { AppContext } from '../app-context.ts';
-
-const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
 export function renderError(ctx: AppCtx, code: ErrorCode, message: string, details?: Record<string, unknown>, headers?: Record<string, string>): void {
   ctx.status = ERROR_CATALOGUE[code].status;
@@ -16,22 +14,8 @@ export function renderError(ctx: AppCtx, code: ErrorCode, message: string, detai
   ctx.body = details ? { code, error: message, details } : { code, error: message };
 }
 
-/** Finds the route template of a request the routers did not reach (e.g. its body was refused first). */
-export type RouteResolver = (method: string, path: string) => string | undefined;
-
-/** The route template (`/api/v1/users/:userId`), never the raw path: bounded labels, no ids or stray secrets in logs. */
-function routeOf(ctx: AppCtx, resolve: RouteResolver): string {
-  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-  return (typeof matched === 'string' ? matched : resolve(ctx.method, ctx.path)) ?? 'unmatched';
-}
-
-export function requestContext({ log, metrics }: Pick<AppContext, 'log' | 'metrics'>, resolveRoute: RouteResolver = () => undefined) {
-  return async function requestContextMiddleware(ctx: AppCtx, next: Next): Promise<void> {
-    const incoming = ctx.get('x-request-id');
-    ctx.state.requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    ctx.set('x-request-id', ctx.state.requestId);
-    ctx.set('cache-control', 'no-store');
-    const started = performance.now();
+export function errorResponses({ log, metrics }: Pick<AppContext, 'log' | 'metrics'>) {
+  return async function errorResponsesMiddleware(ctx: AppCtx, next: Next): Promise<void> {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) renderError(ctx, 'ROUTE_NOT_FOUND', `No route for ${ctx.method} ${ctx.path}.`);
@@ -55,13 +39,6 @@ export function requestContext({ log, metrics }: Pick<AppContext, 'log' | 'metri
         ctx.set('x-stack-known-error', 'INTERNAL_ERROR');
         ctx.body = { code: 'INTERNAL_ERROR', error: 'Internal server error. It has been logged with this request id.', details: { request_id: ctx.state.requestId } };
       }
-    } finally {
-      const seconds = (performance.now() - started) / 1000;
-      const labels = { method: ctx.method, route: routeOf(ctx, resolveRoute), status: String(ctx.status) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, seconds);
-      // Ids, the route template and the outcome only: never headers, bodies or the query string.
-      log.info('request', { requestId: ctx.state.requestId, ...labels, status: ctx.status, durationMs: Math.round(seconds * 10_000) / 10 });
     }
   };
 }
