@@ -4,7 +4,7 @@
 // no timer, so nothing here keeps the process alive (expired entries read as absent, are
 // dropped when touched, and a sweep runs from the write path at most once a minute of
 // injected time).
-import { ReadModelBehindError, ReadModelOfAnotherLogError, type ApplyOptions, type NextGeneration, type ProjectedEvent, type ReadModel } from './read-model.ts';
+import { ReadModelBehindError, ReadModelOfAnotherLogError, type ApplyOptions, type NextGeneration, type ProjectedEvent, type ReadModel, type ReadModelWriter } from './read-model.ts';
 import { gcraStep, validateRateTake } from './gcra.ts';
 import { RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { byCodeUnit } from './read-model-digest.ts';
@@ -50,6 +50,24 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     if (closed) throw new Error('memory read model: closed');
   }
 
+  /** The writer of a generation (the live one, whichever it is when called, or one being rebuilt). */
+  function writerOf(generation: () => Generation, assertUsable: () => void): ReadModelWriter {
+    return {
+      async applyBatch(events, options) {
+        assertUsable();
+        return applyTo(generation(), events, options);
+      },
+      async checkpoint() {
+        assertUsable();
+        return generation().checkpoint;
+      },
+      async provenance() {
+        assertUsable();
+        return provenanceOf(generation());
+      },
+    };
+  }
+
   return {
     kind: 'memory',
 
@@ -71,20 +89,7 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       return entry?.type === 'set' ? [...entry.members].sort(byCodeUnit) : [];
     },
 
-    async applyBatch(events, options) {
-      assertOpen();
-      return applyTo(live, events, options);
-    },
-
-    async checkpoint() {
-      assertOpen();
-      return live.checkpoint;
-    },
-
-    async provenance() {
-      assertOpen();
-      return provenanceOf(live);
-    },
+    ...writerOf(() => live, assertOpen),
 
     async rateTake(key, limit, windowMs, nowMs, add) {
       assertOpen();
@@ -109,18 +114,7 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       };
       return {
         id,
-        async applyBatch(events, options) {
-          assertUsable();
-          return applyTo(gen, events, options);
-        },
-        async checkpoint() {
-          assertUsable();
-          return gen.checkpoint;
-        },
-        async provenance() {
-          assertUsable();
-          return provenanceOf(gen);
-        },
+        ...writerOf(() => gen, assertUsable),
         async activate(activateOptions) {
           assertUsable();
           if (live === gen) return true;
