@@ -1,13 +1,11 @@
 // Prometheus metrics (prom-client), one registry per service instance: tests run many services
 // in one process, and a global registry would mix their counts. What is measured where:
-//   requests and their latency   the request middleware (http/errors-middleware.ts)
+//   requests and their latency   the request middleware (http/access-log.ts)
 //   events appended, by type     the event-store port (store/counting-store.ts), whatever the adapter
 //   projection lag               read from the projection runner when scraped
 //   rate-limit refusals          http/rate-limit.ts
-//   backend errors               the request middleware, when a backend is unavailable
+//   backend errors               http/error-responses.ts, when a backend is unavailable
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-export type Backend = 'event_store' | 'read_model' | 'mail';
 
 export interface ProjectionLagSource {
   lag(): Promise<{ events: bigint; ms: number }>;

@@ -2,7 +2,8 @@ import { createECDH, createHmac, createPrivateKey, createPublicKey, hkdfSync, ty
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createAccessTokenSigner, isValidP256Scalar, type AccessTokenSigner } from './access-tokens.ts';
+import { createAccessTokenSigner, type AccessTokenSigner } from './access-tokens.ts';
+import { isValidP256Scalar } from './signing-key-derivation.ts';
 
 const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 const ISSUER_BASE = 'https://auth.example.test';

@@ -1,11 +1,5 @@
-// Access tokens: ES256 JWTs, 10 minutes, signed with the project's current signing key.
-//
-// The private keys are derived from the server secret instead of generated and stored: every
-// instance and every restart signs with the same key, and no private key ever sits in a file,
-// an event or Redis. The derivation is a permanent contract: changing anything in it (the
-// info string, the salt, the encoding of the secret) changes every project's key, so every
-// access token in flight stops verifying and every client must refetch the JWKS. The "v1" in
-// the info string is the lever for a deliberate rotation (derive v2, publish both for a while).
+// Access tokens: ES256 JWTs, 10 minutes, signed with the project's current signing key, which is
+// derived from the server secret (signing-key-derivation.ts).
 //
 // Rotation (signing-keys.ts decides what is published): each project has a key generation, 0
 // until its first `authlog project rotate-signing-key`. A generation's key is derived like the
@@ -14,8 +8,8 @@
 // rotation switches to) and the previous one until every token it signed has expired; a token
 // verifies by its `kid` against exactly that set. A rotated server secret (AUTHLOG_SECRET_PREVIOUS)
 // keeps the previous secret's current and previous keys published and verifying.
-import { createECDH, createHash, createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { ALG, deriveProjectKey, type Audience, type ProjectKey, type PublicJwk } from './signing-key-derivation.ts';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -87,24 +81,9 @@ export interface SigningKeyState {
 
 export type SigningKeyResolver = (projectId: string) => Promise<SigningKeyState>;
 
-/** A project's public signing key as published in its JWKS (a JsonWebKey with a kid). */
-export interface PublicJwk extends JsonWebKey {
-  kty: 'EC';
-  crv: 'P-256';
-  x: string;
-  y: string;
-  kid: string;
-  alg: 'ES256';
-  use: 'sig';
-}
-
 export const ACCESS_TOKEN_TTL_SECONDS = 600;
-const ALG = 'ES256';
 const ROLE = 'authenticated';
 const BRANCH_ID = 'main';
-// The order n of the P-256 group: a private scalar must lie in [1, n-1].
-const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const MAX_DERIVATION_ATTEMPTS = 16;
 const KEY_CACHE_SIZE = 1024;
 // A verify call picks its key by the project named in the unverified payload, so these bound
 // what a forged token can make us do before the signature check rejects it.
@@ -115,67 +94,6 @@ const MAX_PROJECT_ID_LENGTH = 128;
 // token still has other valid spellings (ECDSA's (r, n-s), the spare bits of the last base64
 // character): nothing may use the token string as an identity; the session id is the identity.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-interface ProjectKey {
-  kid: string;
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  publicJwk: PublicJwk;
-}
-
-/** True when `scalar` (32 big-endian bytes) is a usable P-256 private key, i.e. in [1, n-1]. */
-export function isValidP256Scalar(scalar: Uint8Array): boolean {
-  if (scalar.length !== 32) return false;
-  const value = BigInt(`0x${Buffer.from(scalar).toString('hex')}`);
-  return value > 0n && value < P256_ORDER;
-}
-
-/** Whose tokens a key signs: a project's users, or its anonymous users (upstream's `<project>:anon` audience). */
-type Audience = 'users' | 'anonymous';
-
-function derivationInfo(projectId: string, generation: number, attempt: number, audience: Audience): string {
-  const who = audience === 'anonymous' ? `${projectId} anonymous users` : projectId;
-  const base = `authlog access-token signing key v1 ${who}${generation === 0 ? '' : ` generation ${generation}`}`;
-  // Attempt 0 is the documented info string; the counter only appears on the (probability
-  // about 2^-32) re-derivation, so it never shows up in practice.
-  return attempt === 0 ? base : `${base} retry ${attempt}`;
-}
-
-function deriveProjectKey(secret: Buffer, projectId: string, generation: number, audience: Audience): ProjectKey {
-  for (let attempt = 0; attempt < MAX_DERIVATION_ATTEMPTS; attempt++) {
-    // Rejection sampling rather than reducing mod n keeps the scalar uniform over [1, n-1].
-    const scalar = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), derivationInfo(projectId, generation, attempt, audience), 32));
-    if (!isValidP256Scalar(scalar)) continue;
-    const ecdh = createECDH('prime256v1');
-    ecdh.setPrivateKey(scalar);
-    const point = ecdh.getPublicKey(); // uncompressed: 0x04 || X (32) || Y (32)
-    const x = point.subarray(1, 33).toString('base64url');
-    const y = point.subarray(33, 65).toString('base64url');
-    const privateKey = createPrivateKey({
-      key: { kty: 'EC', crv: 'P-256', x, y, d: scalar.toString('base64url') },
-      format: 'jwk',
-    });
-    const kid = keyId(x, y);
-    return {
-      kid,
-      privateKey,
-      publicKey: createPublicKey(privateKey),
-      publicJwk: { kty: 'EC', crv: 'P-256', x, y, kid, alg: ALG, use: 'sig' },
-    };
-  }
-  // Sixteen rejections in a row has probability about 2^-512: it means HKDF is broken.
-  throw new Error('could not derive an access-token signing key');
-}
-
-/**
- * The RFC 7638 thumbprint of the public key (SHA-256 over the required members in
- * lexicographic order, no whitespace), cut to 16 bytes: any JOSE library can recompute it
- * from the JWKS, and it changes exactly when the key does.
- */
-function keyId(x: string, y: string): string {
-  const canonical = JSON.stringify({ crv: 'P-256', kty: 'EC', x, y });
-  return createHash('sha256').update(canonical, 'utf8').digest().subarray(0, 16).toString('base64url');
-}
 
 export interface AccessTokenSignerOptions {
   secret: string;

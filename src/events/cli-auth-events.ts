@@ -3,7 +3,7 @@
 // `cliLoginCode-<project>.<digest>` reservation stream that keeps login codes unique among live
 // attempts. Codes appear only as digests; who asked, from where, is in each event's metadata.
 import { z } from 'zod';
-import { actorSchema } from './session-events.ts';
+import { actorSchema } from './actor.ts';
 
 export const cliAuthEvents = {
   CliAuthInitiated: z.object({

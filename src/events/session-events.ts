@@ -2,14 +2,7 @@
 // long), its use is recorded now and then, and it is revoked (why). The refresh token itself is
 // never here, only its digest.
 import { z } from 'zod';
-
-/** Who made something happen, as the audit names them. */
-export const actorSchema = z.object({
-  kind: z.enum(['client-key', 'server-key', 'admin-key', 'admin-user', 'user', 'system']),
-  id: z.string().min(1),
-  /** For an admin user or user: the session their access token belongs to. */
-  sessionId: z.string().optional(),
-});
+import { actorSchema } from './actor.ts';
 
 export const sessionEvents = {
   SessionCreated: z.object({

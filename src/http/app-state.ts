@@ -1,6 +1,6 @@
 // What the middleware chain learns about a request, typed for every route.
 import type { ParameterizedContext } from 'koa';
-import type { Actor } from '../store/event-store.ts';
+import type { Actor } from '../events/actor.ts';
 import type { AccessLevel, ProjectView } from '../projections/project-projection.ts';
 
 export interface Caller {

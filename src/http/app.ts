@@ -5,7 +5,7 @@ import Koa from 'koa';
 import type Router from '@koa/router';
 import type { AppContext } from '../app-context.ts';
 import type { AppState } from './app-state.ts';
-import { requestContext } from './errors-middleware.ts';
+import { requestContext } from './request-context.ts';
 import { overrideErrorStatus } from './override-error-status.ts';
 import { readJsonBody } from './body.ts';
 import { healthRoutes } from './routes/health.ts';

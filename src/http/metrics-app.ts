@@ -3,7 +3,7 @@
 import Koa from 'koa';
 import type { AppContext } from '../app-context.ts';
 import type { AppState } from './app-state.ts';
-import { requestContext } from './errors-middleware.ts';
+import { requestContext } from './request-context.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 
 export function createMetricsApp(app: AppContext): Koa<AppState> {

@@ -1,5 +1,6 @@
 // The mail port. Callers hand over a finished message; the adapter decides how it travels
 // (SMTP in production, the log in the embedded development default).
+import { BackendUnavailableError } from '../backend-unavailable.ts';
 
 export interface OutgoingMail {
   to: string;
@@ -20,7 +21,7 @@ export interface Mailer {
  * error is deliberately not attached as `cause`, because SMTP libraries put commands and
  * server replies on their errors and a logger printing the cause chain could expose them.
  */
-export class MailUnavailableError extends Error {
+export class MailUnavailableError extends BackendUnavailableError {
   override readonly name = 'MailUnavailableError';
   /** The transport's error code (ECONNECTION, ETIMEDOUT, EAUTH, EENVELOPE, …), when it gave one. */
   readonly code: string | undefined;
@@ -33,7 +34,7 @@ export class MailUnavailableError extends Error {
   readonly permanent: boolean;
 
   constructor(message: string, details: { code?: string; responseCode?: number; permanent?: boolean } = {}) {
-    super(message);
+    super('mail', message);
     this.code = details.code;
     this.responseCode = details.responseCode;
     this.permanent = details.permanent ?? false;

@@ -3,19 +3,18 @@
 // batches together with the checkpoint. Writers call waitFor(position) so that a request answers
 // only once its own write is visible to the next query (read-your-writes). A read model that
 // does not answer for this log (read-model-verdict.ts) is rebuilt from it before it is used.
-import { setTimeout as delay } from 'node:timers/promises';
-import { asDomainEvent } from '../events/catalogue.ts';
-import type { AllFilter, EventStore, RecordedEvent, Subscription } from '../store/event-store.ts';
-import {
-  ReadModelBehindError,
-  ReadModelOfAnotherLogError,
-  type ProjectedEvent,
-  type ReadModel,
-  type ReadModelWriter,
-} from '../readmodel/read-model.ts';
+// This file keeps the subscription's life (open, drop, reopen, project again, switch generations),
+// one idea with one shared state; the parts it drives have their own files: live-batches.ts,
+// catch-up.ts, position-waiters.ts, projection-lag.ts.
+import type { AllFilter, EventStore, Subscription } from '../store/event-store.ts';
+import type { ReadModel } from '../readmodel/read-model.ts';
 import type { Projector } from './projector.ts';
 import type { Verdict } from './read-model-verdict.ts';
 import { ensureOwnReadModel } from './read-model-ownership.ts';
+import { catchUp, type CatchUpSource } from './catch-up.ts';
+import { LiveBatches } from './live-batches.ts';
+import { PositionWaiters } from './position-waiters.ts';
+import { lagBehind, type ProjectionLag } from './projection-lag.ts';
 
 export interface ProjectionRunnerOptions {
   store: EventStore;
@@ -29,14 +28,6 @@ export interface ProjectionRunnerOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
-export interface ProjectionLag {
-  events: bigint;
-  checkpoint: bigint;
-  head: bigint;
-  /** Age of the oldest event not applied yet (ms), by the clock of this process; 0 when caught up. */
-  ms: number;
-}
-
 export interface RebuildProgress {
   applied: number;
   total: number;
@@ -48,26 +39,12 @@ const RESUBSCRIBE_INITIAL_MS = 100;
 const WATCH_INTERVAL_MS = 1000;
 const RESUBSCRIBE_MAX_MS = 5000;
 
-interface Waiter {
-  position: bigint;
-  resolve: (visible: boolean) => void;
-}
-
 export class ProjectionRunner {
-  private checkpoint = -1n;
-  private pending: ProjectedEvent[] = [];
-  private flushing: Promise<void> = Promise.resolve();
-  private flushScheduled = false;
-  /** A flush started by a full batch is applying (it drains whatever arrives meanwhile). */
-  private draining = false;
-  private appliedListeners: (() => void)[] = [];
-  private waiters: Waiter[] = [];
+  private readonly source: CatchUpSource;
+  private readonly live: LiveBatches;
+  private readonly waiters: PositionWaiters;
   private subscription: Subscription | undefined;
   private stopped = false;
-  private readonly batchSize: number;
-  private lastAppliedAtMs = Date.now();
-  /** Position of the last event taken from the subscription (applied or pending). */
-  private enqueuedTo = -1n;
   private resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
   private watchdog: NodeJS.Timeout | undefined;
   private resetting = false;
@@ -76,12 +53,31 @@ export class ProjectionRunner {
   private rebuilding: Verdict | undefined;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
-    this.batchSize = options.batchSize ?? 500;
+    const batchSize = options.batchSize ?? 500;
+    const writeOptions = () => (this.logId === undefined ? {} : { logId: this.logId });
+    this.source = { store: options.store, filter: options.filter, projector: options.projector, batchSize, writeOptions };
+    this.waiters = new PositionWaiters(() => this.live.checkpoint, options.log);
+    this.live = new LiveBatches({
+      readModel: options.readModel,
+      projector: options.projector,
+      batchSize,
+      writeOptions,
+      stopped: () => this.stopped,
+      onApplied: () => this.waiters.release(),
+      onBehind: () => void this.checkReadModel(),
+      onOfAnotherLog: () => void this.projectAgain(),
+      ...(options.log ? { log: options.log } : {}),
+    });
   }
 
   /** Position of the last event applied to the read model, or -1n. */
   get appliedPosition(): bigint {
-    return this.checkpoint;
+    return this.live.checkpoint;
+  }
+
+  /** When the read model last moved (epoch ms). */
+  get lastAppliedAt(): number {
+    return this.live.lastAppliedAt;
   }
 
   /**
@@ -105,11 +101,10 @@ export class ProjectionRunner {
 
   /** Subscribes from the read model's checkpoint; resolves once it has caught up with the log. */
   private async resume(): Promise<void> {
-    this.checkpoint = await this.options.readModel.checkpoint();
-    this.enqueuedTo = this.checkpoint;
+    this.live.startFrom(await this.options.readModel.checkpoint());
     // Waiters for positions the read model already holds (e.g. written into a rebuilt generation
     // while the subscription was closed) would otherwise wait for the next event to be applied.
-    this.releaseWaiters();
+    this.waiters.release();
     await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
     this.watchdog ??= setInterval(() => void this.checkReadModel(), this.options.watchIntervalMs ?? WATCH_INTERVAL_MS).unref();
   }
@@ -127,10 +122,10 @@ export class ProjectionRunner {
     } catch {
       return; // unreachable now: the next flush retries, the next check looks again
     }
-    if (stored >= this.checkpoint || this.stopped || this.resetting) return;
+    if (stored >= this.live.checkpoint || this.stopped || this.resetting) return;
     this.options.log?.('warn', 'read model is behind what was applied (flushed or replaced?); projecting again from the log', {
       readModelCheckpoint: String(stored),
-      applied: String(this.checkpoint),
+      applied: String(this.live.checkpoint),
     });
     await this.projectAgain();
   }
@@ -146,16 +141,14 @@ export class ProjectionRunner {
     try {
       await this.subscription?.close();
       this.subscription = undefined;
-      await this.flushing.catch(() => undefined);
-      this.pending = [];
-      this.signalBatchApplied(); // a reader held back by the dropped batches goes on
+      await this.live.settled();
+      this.live.drop(); // a reader held back by the dropped batches goes on
       await this.ensureOwnReadModel();
-      this.checkpoint = await this.options.readModel.checkpoint();
-      this.enqueuedTo = this.checkpoint;
-      this.releaseWaiters();
+      this.live.startFrom(await this.options.readModel.checkpoint());
+      this.waiters.release();
       await new Promise<void>((resolve, reject) => this.subscribe(resolve, reject));
       this.rebuilding = undefined;
-      this.options.log?.('info', 'read model caught up again', { checkpoint: String(this.checkpoint), ms: Date.now() - started });
+      this.options.log?.('info', 'read model caught up again', { checkpoint: String(this.live.checkpoint), ms: Date.now() - started });
     } catch (error) {
       this.options.log?.('error', 'projecting again failed; resubscribing', { error: (error as Error).message });
       if (!this.stopped && !this.subscription) setTimeout(() => !this.stopped && !this.subscription && this.subscribe(), RESUBSCRIBE_MAX_MS).unref();
@@ -172,14 +165,14 @@ export class ProjectionRunner {
   private subscribe(onCaughtUp?: () => void, onFailedBeforeCaughtUp?: (error: Error) => void): void {
     let caughtUp = false;
     this.subscription = this.options.store.subscribeToAll(
-      { fromPosition: this.enqueuedTo >= 0n ? this.enqueuedTo : undefined, filter: this.options.filter },
+      { fromPosition: this.live.enqueuedTo >= 0n ? this.live.enqueuedTo : undefined, filter: this.options.filter },
       {
-        onEvent: (recorded) => this.enqueue(recorded),
-        onCheckpoint: (position) => this.advanceTo(position),
+        onEvent: (recorded) => this.live.enqueue(recorded),
+        onCheckpoint: (position) => this.live.advanceTo(position),
         onCaughtUp: () => {
           caughtUp = true;
           this.resubscribeBackoffMs = RESUBSCRIBE_INITIAL_MS;
-          this.flushNow().then(onCaughtUp, onFailedBeforeCaughtUp);
+          this.live.flushNow().then(onCaughtUp, onFailedBeforeCaughtUp);
         },
         onError: (error) => {
           this.subscription = undefined;
@@ -212,12 +205,10 @@ export class ProjectionRunner {
     this.resetting = true;
     try {
       if (await this.ensureOwnReadModel()) {
-        await this.flushing.catch(() => undefined);
-        this.pending = [];
-        this.signalBatchApplied();
-        this.checkpoint = await this.options.readModel.checkpoint();
-        this.enqueuedTo = this.checkpoint;
-        this.releaseWaiters();
+        await this.live.settled();
+        this.live.drop();
+        this.live.startFrom(await this.options.readModel.checkpoint());
+        this.waiters.release();
       }
       if (!this.stopped && !this.subscription) this.subscribe(() => (this.rebuilding = undefined));
     } catch (error) {
@@ -239,7 +230,7 @@ export class ProjectionRunner {
       ...(log ? { log } : {}),
       onJudged: (logId) => (this.logId = logId),
       onRebuilding: (verdict) => (this.rebuilding = verdict),
-      fill: (next) => this.catchUp(next),
+      fill: (next) => catchUp(this.source, next),
     });
   }
 
@@ -249,9 +240,9 @@ export class ProjectionRunner {
     this.watchdog = undefined;
     await this.subscription?.close();
     this.subscription = undefined;
-    this.signalBatchApplied();
-    await this.flushNow().catch(() => undefined);
-    for (const w of this.waiters.splice(0)) w.resolve(false);
+    this.live.release();
+    await this.live.flushNow().catch(() => undefined);
+    this.waiters.endAll();
   }
 
   /**
@@ -259,20 +250,7 @@ export class ProjectionRunner {
    * `timeoutMs` (the write is durable either way; only its visibility is late).
    */
   waitFor(position: bigint, timeoutMs: number): Promise<boolean> {
-    if (position <= this.checkpoint) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter: Waiter = { position, resolve: () => {} };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        this.options.log?.('warn', 'projection did not reach a write in time', { position: String(position), timeoutMs });
-        resolve(false);
-      }, timeoutMs);
-      waiter.resolve = (visible) => {
-        clearTimeout(timer);
-        resolve(visible);
-      };
-      this.waiters.push(waiter);
-    });
+    return this.waiters.waitFor(position, timeoutMs);
   }
 
   /**
@@ -280,24 +258,12 @@ export class ProjectionRunner {
    * oldest of them was written (ms; 0 when caught up).
    */
   async lag(): Promise<ProjectionLag> {
-    return this.lagFrom(this.checkpoint);
+    return this.lagFrom(this.live.checkpoint);
   }
 
   /** The same, from a given checkpoint (a read model this runner has not started on). */
   async lagFrom(checkpoint: bigint): Promise<ProjectionLag> {
-    const head = await this.options.store.headPosition(this.options.filter);
-    // Positions are not dense (other streams, EventStoreDB's byte positions): count what is behind.
-    let events = 0n;
-    let oldestAt: string | undefined;
-    if (head > checkpoint) {
-      for await (const e of this.options.store.readAll({ ...(checkpoint >= 0n ? { fromPosition: checkpoint } : {}), filter: this.options.filter })) {
-        oldestAt ??= e.metadata.occurredAt;
-        events++;
-        if (events >= 1_000_000n) break;
-      }
-    }
-    const writtenAt = oldestAt === undefined ? NaN : Date.parse(oldestAt);
-    return { events, checkpoint, head, ms: Number.isNaN(writtenAt) ? 0 : Math.max(0, Date.now() - writtenAt) };
+    return lagBehind(this.options.store, this.options.filter, checkpoint);
   }
 
   /**
@@ -323,168 +289,20 @@ export class ProjectionRunner {
     for await (const _ of this.options.store.readAll({ filter: this.options.filter })) total++;
     let applied = 0;
     try {
-      applied += await this.catchUp(next, (n, position) => onProgress?.({ applied: applied + n, total, position }));
+      applied += await catchUp(this.source, next, (n, position) => onProgress?.({ applied: applied + n, total, position }));
       await this.subscription?.close();
       this.subscription = undefined;
-      await this.flushNow();
-      applied += await this.catchUp(next);
+      await this.live.flushNow();
+      applied += await catchUp(this.source, next);
       await next.activate();
     } catch (error) {
       await next.discard().catch(() => undefined);
       if (!this.stopped && !this.subscription) await this.resume();
       throw error;
     }
-    this.pending = [];
-    this.signalBatchApplied(); // a reader held back by the dropped batches goes on
+    this.live.drop(); // a reader held back by the dropped batches goes on
     await this.resume();
-    onProgress?.({ applied, total: Math.max(total, applied), position: this.checkpoint });
+    onProgress?.({ applied, total: Math.max(total, applied), position: this.live.checkpoint });
     return { events: applied, ms: Date.now() - started };
-  }
-
-  private async catchUp(writer: ReadModelWriter, onBatch?: (applied: number, position: bigint) => void): Promise<number> {
-    const from = await writer.checkpoint();
-    let batch: ProjectedEvent[] = [];
-    let applied = 0;
-    // One batch applies while the next is read and projected; they still apply in order.
-    let applying: Promise<void> = Promise.resolve();
-    const apply = async (full: ProjectedEvent[]): Promise<void> => {
-      await applying;
-      const step = writer.applyBatch(full, this.writeOptions()).then(() => {
-        applied += full.length;
-        onBatch?.(applied, full[full.length - 1]!.position);
-      });
-      step.catch(() => undefined); // awaited by the next apply or at the end; not unhandled meanwhile
-      applying = step;
-    };
-    for await (const recorded of this.options.store.readAll({ fromPosition: from >= 0n ? from : undefined, filter: this.options.filter })) {
-      batch.push(this.project(recorded));
-      if (batch.length >= this.batchSize) {
-        await apply(batch);
-        batch = [];
-      }
-    }
-    if (batch.length) await apply(batch);
-    await applying;
-    return applied;
-  }
-
-  private writeOptions(): { logId?: string } {
-    return this.logId === undefined ? {} : { logId: this.logId };
-  }
-
-  private project(recorded: RecordedEvent): ProjectedEvent {
-    const event = asDomainEvent(recorded);
-    return {
-      position: recorded.position,
-      ops: event ? this.options.projector(event, recorded) : [],
-      event: { id: recorded.id, streamId: recorded.streamId, revision: recorded.revision },
-    };
-  }
-
-  private async enqueue(recorded: RecordedEvent): Promise<void> {
-    if (recorded.position <= this.enqueuedTo) return;
-    this.enqueuedTo = recorded.position;
-    this.pending.push(this.project(recorded));
-    if (this.pending.length < this.batchSize) return this.scheduleFlush();
-    // The read model applies this batch while the subscription reads and projects the next one
-    // (batches still apply one at a time, in order, each with its checkpoint). Two batches
-    // pending: wait, so that memory stays bounded and a read model that is down holds us back.
-    if (!this.draining) {
-      this.draining = true;
-      this.flushNow()
-        .catch(() => undefined)
-        .finally(() => (this.draining = false));
-    }
-    while (this.pending.length >= 2 * this.batchSize && !this.stopped) await this.nextBatchApplied();
-  }
-
-  /**
-   * The store looked at everything up to `position` and none of it is ours: nothing to project,
-   * but the checkpoint moves with the next batch, so a restart does not scan that stretch again.
-   */
-  private advanceTo(position: bigint): void {
-    if (position <= this.enqueuedTo) return;
-    this.enqueuedTo = position;
-    const last = this.pending.at(-1);
-    // Consecutive stretches without ops collapse into one entry: one checkpoint write, not many.
-    if (last && last.ops.length === 0) this.pending[this.pending.length - 1] = { position, ops: [] };
-    else this.pending.push({ position, ops: [] });
-    this.scheduleFlush();
-  }
-
-  /** Resolves when the read model has taken one more batch (or the runner stops). */
-  private nextBatchApplied(): Promise<void> {
-    return new Promise((resolve) => this.appliedListeners.push(resolve));
-  }
-
-  private signalBatchApplied(): void {
-    for (const listener of this.appliedListeners.splice(0)) listener();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flushNow().catch(() => undefined);
-    });
-  }
-
-  /** Applies everything pending; on a read-model failure keeps it and retries with backoff. */
-  private flushNow(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      let backoffMs = 50;
-      while (this.pending.length) {
-        const batch = this.pending.slice(0, this.batchSize);
-        try {
-          this.checkpoint = await this.options.readModel.applyBatch(batch, {
-            ...this.writeOptions(),
-            ...(this.checkpoint >= 0n ? { expectAtLeast: this.checkpoint } : {}),
-          });
-          this.pending.splice(0, batch.length);
-          this.lastAppliedAtMs = Date.now();
-          this.releaseWaiters();
-          this.signalBatchApplied();
-          backoffMs = 50;
-        } catch (error) {
-          if (this.stopped) throw error;
-          if (error instanceof ReadModelBehindError) {
-            // The read model lost data since the last batch (flushed, replaced): this batch must
-            // not land on it. Project again from where it stands, as the watchdog would.
-            this.pending = [];
-            this.signalBatchApplied(); // a reader held back by the dropped batches goes on
-            setImmediate(() => void this.checkReadModel());
-            return;
-          }
-          if (error instanceof ReadModelOfAnotherLogError) {
-            // The live generation was switched to one of another log (an instance of another log
-            // shares this Redis): nothing of ours lands in it; judge it and rebuild.
-            this.pending = [];
-            this.signalBatchApplied();
-            setImmediate(() => void this.projectAgain());
-            return;
-          }
-          this.options.log?.('warn', 'read model write failed; retrying', { error: (error as Error).message, backoffMs });
-          await delay(backoffMs);
-          backoffMs = Math.min(backoffMs * 2, 2000);
-        }
-      }
-    });
-    return this.flushing;
-  }
-
-  private releaseWaiters(): void {
-    if (!this.waiters.length) return;
-    const still: Waiter[] = [];
-    for (const w of this.waiters) {
-      if (w.position <= this.checkpoint) w.resolve(true);
-      else still.push(w);
-    }
-    this.waiters = still;
-  }
-
-  /** When the read model last moved (epoch ms). */
-  get lastAppliedAt(): number {
-    return this.lastAppliedAtMs;
   }
 }

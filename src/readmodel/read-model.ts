@@ -5,6 +5,7 @@
 // atomic step, skipping events at or below the checkpoint.
 
 import type { RateDecision } from './gcra.ts';
+import { BackendUnavailableError } from '../backend-unavailable.ts';
 
 export type ReadModelOp =
   /** Replace a string value. `expireAtMs` is an absolute epoch-ms expiry (PXAT), never relative. */
@@ -118,10 +119,10 @@ export interface ReadModel extends ReadModelQueries, ReadModelWriter {
 }
 
 /** The read model's backend could not be reached or did not answer in time. */
-export class ReadModelUnavailableError extends Error {
+export class ReadModelUnavailableError extends BackendUnavailableError {
   override readonly name = 'ReadModelUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('read_model', message, options);
   }
 }
 

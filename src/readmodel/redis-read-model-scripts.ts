@@ -1,6 +1,6 @@
 // The Lua scripts of the Redis read model (redis-read-model.ts has the layout of the keys they
 // touch). Each write is one script, so a change and its checkpoint are applied atomically.
-import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY } from './memory-read-model.ts';
+import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY } from './read-model-limits.ts';
 
 // Shared by the write scripts. `now` is the injected clock, passed in: an entry whose
 // PEXPIRETIME is at or before it counts as gone here exactly as in the memory adapter, even

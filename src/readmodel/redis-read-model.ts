@@ -15,41 +15,20 @@
 // event's position with the checkpoint and applies the event's ops together with the new
 // checkpoint, so a change and its checkpoint can never be seen apart, and several service
 // instances sharing the Redis write the same (live) generation even across a rebuild switch.
-import { Redis } from 'ioredis';
 import {
   ReadModelBehindError,
   ReadModelOfAnotherLogError,
-  ReadModelUnavailableError,
   type ApplyOptions,
   type NextGeneration,
   type ProjectedEvent,
   type ReadModel,
-  type ReadModelOp,
   type RateDecision,
-  type ReadModelProvenance,
 } from './read-model.ts';
-import {
-  LUA_ACTIVATE,
-  LUA_APPLY,
-  LUA_DISCARD,
-  LUA_DUMP,
-  LUA_OPEN,
-  LUA_GCRA,
-  LUA_PROVENANCE,
-  LUA_READ,
-  type ScriptArg,
-  type ScriptCommands,
-} from './redis-read-model-scripts.ts';
-import {
-  CHECKPOINT_EVENT_KEY,
-  CHECKPOINT_KEY,
-  LOG_ID_KEY,
-  RATE_GRACE_MS,
-  digestEntries,
-  validateEvents,
-  type DigestEntry,
-} from './memory-read-model.ts';
+import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY, RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
+import { digestEntries, type DigestEntry } from './read-model-digest.ts';
 import { validateRateTake } from './gcra.ts';
+import { openRedisConnection } from './redis-read-model-connection.ts';
+import { asStrings, encodeChunks, padPosition, pairsToRecord, parseCheckpoint, parseDumpedKey, parseProvenance } from './redis-read-model-codec.ts';
 
 export interface RedisReadModelOptions {
   url: string;
@@ -61,100 +40,9 @@ export interface RedisReadModelOptions {
   commandTimeoutMs?: number;
 }
 
-/** Events per script call: big enough for replay speed, small enough not to block Redis for long. */
-const MAX_EVENTS_PER_SCRIPT = 500;
-/** Also cap the arguments of one call, since one event may carry many ops. */
-const MAX_ARGS_PER_SCRIPT = 50_000;
-const SCAN_COUNT = 1000;
-
-// Reply errors that mean "Redis cannot serve right now" rather than "this request is wrong".
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
-
-function isReplyError(err: unknown): err is Error {
-  return err instanceof Error && err.name === 'ReplyError';
-}
-
 const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');
 
-const padPosition = (position: bigint): string => position.toString().padStart(20, '0');
-
-function parseCheckpoint(reply: unknown): bigint {
-  if (reply === null || reply === undefined || reply === '') return -1n;
-  if (typeof reply !== 'string' || !/^\d{1,20}$/.test(reply)) throw new Error(`redis read model: unexpected checkpoint ${String(reply)}`);
-  return BigInt(reply);
-}
-
-function asStrings(reply: unknown, what: string): string[] {
-  if (!Array.isArray(reply) || !reply.every((x): x is string => typeof x === 'string')) {
-    throw new Error(`redis read model: unexpected reply to ${what}`);
-  }
-  return reply;
-}
-
-function pairsToRecord(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
-  return out;
-}
-
-function encodeOp(op: ReadModelOp, args: ScriptArg[]): void {
-  switch (op.op) {
-    case 'set':
-      args.push('s', op.key, op.value, op.expireAtMs === undefined ? '' : String(op.expireAtMs));
-      return;
-    case 'del':
-      args.push('d', op.key);
-      return;
-    case 'hset': {
-      const names = Object.keys(op.fields);
-      args.push('h', op.key, op.expireAtMs === undefined ? '' : String(op.expireAtMs), names.length);
-      for (const name of names) args.push(name, op.fields[name] as string);
-      return;
-    }
-    case 'sadd':
-      args.push('a', op.key, op.member);
-      return;
-    case 'srem':
-      args.push('r', op.key, op.member);
-      return;
-  }
-}
-
-/** Events encoded as script arguments, split into chunks each applied by one script call. */
-function encodeChunks(events: readonly ProjectedEvent[]): ScriptArg[][] {
-  const chunks: ScriptArg[][] = [];
-  let current: ScriptArg[] = [];
-  let count = 0;
-  for (const event of events) {
-    const ref = event.event ? JSON.stringify([String(event.position), event.event.id, event.event.streamId, String(event.event.revision)]) : '';
-    const encoded: ScriptArg[] = [padPosition(event.position), ref, event.ops.length];
-    for (const op of event.ops) encodeOp(op, encoded);
-    if (count > 0 && (count >= MAX_EVENTS_PER_SCRIPT || current.length + encoded.length > MAX_ARGS_PER_SCRIPT)) {
-      chunks.push(current);
-      current = [];
-      count = 0;
-    }
-    for (const arg of encoded) current.push(arg);
-    count++;
-  }
-  if (count > 0) chunks.push(current);
-  return chunks;
-}
-
-function parseProvenance(reply: unknown): ReadModelProvenance {
-  const [generation, checkpoint, logId, ref] = asStrings(reply, 'provenance');
-  const provenance: ReadModelProvenance = { generation: generation ?? '0', checkpoint: parseCheckpoint(checkpoint) };
-  if (logId) provenance.logId = logId;
-  if (ref) {
-    const parsed: unknown = JSON.parse(ref);
-    if (!Array.isArray(parsed) || parsed.length !== 4 || !parsed.every((x): x is string => typeof x === 'string')) {
-      throw new Error('redis read model: unexpected checkpoint event');
-    }
-    const [position, id, streamId, revision] = parsed as [string, string, string, string];
-    provenance.checkpointEvent = { position: BigInt(position), id, streamId, revision: BigInt(revision) };
-  }
-  return provenance;
-}
+const SCAN_COUNT = 1000;
 
 export interface RedisReadModel extends ReadModel {
   /** The live generation's id as stored in Redis ('0' when the pointer is absent). */
@@ -174,68 +62,11 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
   const dataPrefix = (gen: string): string => `${genBase}${gen}:`;
   const rateKey = (key: string): string => `${prefix}:{rl}:${key}`;
 
-  let lastConnectionError: Error | undefined;
-  const redis = new Redis(options.url, {
-    // A command that gets no answer in time rejects, whether it was sent or still waiting for
-    // a connection, so no caller hangs longer than commandTimeoutMs.
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: commandTimeoutMs,
-    // A connection that stays silent while commands wait is dropped and reopened, so a
-    // half-open TCP connection (host gone without a reset) does not make every later command
-    // wait out its full timeout until TCP keepalive notices.
-    socketTimeout: commandTimeoutMs * 2,
-    // Commands wait for the first connection (the offline queue) but are failed at each
-    // failed reconnect attempt instead of piling up and being replayed much later.
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: 0,
-    // Commands issued in the same tick by concurrent requests go out in one write (and their
-    // answers come back in one read): under load, far fewer syscalls per request.
-    enableAutoPipelining: true,
-    // Keep reconnecting forever with capped backoff, so the read model recovers by itself.
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 10), 2000),
-  });
-  // Failures reach callers as rejected commands; the listener keeps ioredis from reporting
-  // each reconnect failure as an unhandled 'error' event, and remembers why for messages.
-  redis.on('error', (err: Error) => {
-    lastConnectionError = err;
-  });
-  redis.on('ready', () => {
-    lastConnectionError = undefined;
-  });
+  const connection = openRedisConnection(options.url, commandTimeoutMs);
+  const { redis, scripts, call } = connection;
 
-  redis.defineCommand('authlogRmApply', { lua: LUA_APPLY, numberOfKeys: 2 });
-  redis.defineCommand('authlogRmRead', { lua: LUA_READ, numberOfKeys: 1 });
-  redis.defineCommand('authlogRmProvenance', { lua: LUA_PROVENANCE, numberOfKeys: 1 });
-  redis.defineCommand('authlogRmDump', { lua: LUA_DUMP });
-  redis.defineCommand('authlogRmOpen', { lua: LUA_OPEN, numberOfKeys: 3 });
-  redis.defineCommand('authlogRmActivate', { lua: LUA_ACTIVATE, numberOfKeys: 2 });
-  redis.defineCommand('authlogRmDiscard', { lua: LUA_DISCARD, numberOfKeys: 2 });
-  redis.defineCommand('authlogRmGcra', { lua: LUA_GCRA, numberOfKeys: 1 });
-  const scripts = redis as unknown as ScriptCommands;
-
-  let closed = false;
   /** Deletions of dropped generations still running; close() waits for them. */
   const background = new Set<Promise<void>>();
-
-  /** Runs a Redis call, turning "not reachable / no answer" into ReadModelUnavailableError. */
-  async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (closed) throw new ReadModelUnavailableError(`redis read model: ${what}: closed`);
-    // Between reconnect attempts the connection is known to be down: fail now rather than
-    // queue the command until the next attempt fails too.
-    if (redis.status === 'reconnecting' || redis.status === 'close' || redis.status === 'end') {
-      const why = lastConnectionError ? `: ${lastConnectionError.message}` : '';
-      throw new ReadModelUnavailableError(`redis read model: ${what}: not connected${why}`);
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      if (isReplyError(err) && !TRANSIENT_REPLY.test(err.message)) throw err;
-      const reason =
-        err instanceof Error && err.name === 'MaxRetriesPerRequestError' ? 'connection failed' : err instanceof Error ? err.message : String(err);
-      const why = lastConnectionError && lastConnectionError.message !== reason ? ` (${lastConnectionError.message})` : '';
-      throw new ReadModelUnavailableError(`redis read model: ${what}: ${reason}${why}`, { cause: err });
-    }
-  }
 
   // Queries go through a tiny Lua script that reads the pointer and the data in one atomic
   // step, rather than caching the pointer: one round trip either way, and a query can never
@@ -405,18 +236,8 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
         const reply = await call('digest', () => scripts.authlogRmDump(keys.length, ...keys, nowMs));
         if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error('redis read model: unexpected reply to digest');
         keys.forEach((fullKey, i) => {
-          const item: unknown = reply[i];
-          if (!Array.isArray(item)) throw new Error('redis read model: unexpected reply to digest');
-          const [type, content] = item as unknown[];
-          const key = fullKey.slice(base.length);
-          if (type === 'string' && typeof content === 'string') entries.set(key, { key, type: 'string', value: content });
-          else if (type === 'hash') {
-            const flat = asStrings(content, 'digest');
-            const fields: [string, string][] = [];
-            for (let j = 0; j + 1 < flat.length; j += 2) fields.push([flat[j] as string, flat[j + 1] as string]);
-            entries.set(key, { key, type: 'hash', fields });
-          } else if (type === 'set') entries.set(key, { key, type: 'set', members: asStrings(content, 'digest') });
-          else if (type !== 'none') throw new Error(`redis read model: unexpected ${String(type)} key ${fullKey} in the read model`);
+          const entry = parseDumpedKey(fullKey.slice(base.length), fullKey, reply[i]);
+          if (entry) entries.set(entry.key, entry);
         });
       });
       return digestEntries(entries.values());
@@ -427,20 +248,11 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
     },
 
     async close() {
-      if (closed) return;
+      if (connection.closed) return;
       // Let running generation drops finish (they end early if Redis is gone: each command
       // is bounded by commandTimeoutMs), then leave without blocking on a dead server.
       await Promise.allSettled([...background]);
-      closed = true;
-      if (redis.status === 'ready') {
-        try {
-          await redis.quit();
-          return;
-        } catch {
-          // fall through to a hard disconnect
-        }
-      }
-      redis.disconnect();
+      await connection.close();
     },
   };
 }

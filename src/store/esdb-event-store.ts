@@ -9,7 +9,8 @@
 //   of `$all` filter here. System events (types starting with `$`) are always left out.
 // - Subscriptions resubscribe from the last handled position after the server drops them, and
 //   decide "caught up" themselves: servers before 23.10 never say so (esdb-subscription.ts).
-// The translations of types and errors are in esdb-mapping.ts.
+// The translations of types and errors are in esdb-mapping.ts. The rest is one idea, the port's
+// calls on one client, each under our deadline, and stays together (a little over 300 lines).
 import {
   BACKWARDS,
   END,
@@ -41,6 +42,7 @@ import {
 import { toEsdbExpected, toEventData, toRecorded, knownPosition, accepts, toStoreError } from './esdb-mapping.ts';
 import { EsdbSubscription } from './esdb-subscription.ts';
 import { logIdentityInStream } from './log-identity.ts';
+import type { DeleteExpectedRevision, StreamRetention, StreamRetentionMetadata } from './stream-retention.ts';
 
 export interface EsdbEventStoreOptions {
   /** How long any single call may wait for the server before failing with StoreUnavailableError. Default 5000. */
@@ -49,30 +51,6 @@ export interface EsdbEventStoreOptions {
 }
 
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
-
-/** Stream metadata the server applies on read (the rest of EventStoreDB's keys are not used here). */
-export interface StreamRetentionMetadata {
-  /** Seconds an event stays readable. */
-  maxAge?: number;
-  maxCount?: number;
-  /** Revisions before this one no longer read. */
-  truncateBefore?: number;
-}
-
-/** The server checks a delete against an exact revision, NO_STREAM or ANY (no STREAM_EXISTS). */
-export type DeleteExpectedRevision = Exclude<ExpectedRevision, 'stream_exists'>;
-
-/**
- * What only the EventStoreDB adapter offers, for retention and erasure: not on the port, because
- * the SQLite store has no deletes (its log is append-only).
- */
-export interface StreamRetention {
-  /** Soft delete: the stream reads as missing until it is appended to again; revisions go on. */
-  deleteStream(streamId: string, expected?: DeleteExpectedRevision): Promise<void>;
-  /** Hard delete: the stream reads as missing and refuses every append with StreamDeletedError, for good. */
-  tombstoneStream(streamId: string, expected?: DeleteExpectedRevision): Promise<void>;
-  setStreamMetadata(streamId: string, metadata: StreamRetentionMetadata): Promise<void>;
-}
 
 export function openEsdbEventStore(url: string, options: EsdbEventStoreOptions = {}): EventStore & StreamRetention {
   return new EsdbEventStore(url, options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, options.logger ?? (() => {}));

@@ -16,7 +16,7 @@
 // still reads as empty, the append is made again at the revision the server reported, and `$tb`
 // set past the aged-out events so that the new `$maxAge` does not bring them back.
 import { NO_STREAM, WrongExpectedVersionError, type EventStore, type ExpectedRevision, type NewEvent } from './event-store.ts';
-import type { StreamRetention } from './esdb-event-store.ts';
+import type { StreamRetention } from './stream-retention.ts';
 import { expiryOf, isEphemeralStream } from '../events/ephemeral-streams.ts';
 import { withAppend } from './decorated-store.ts';
 

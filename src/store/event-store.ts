@@ -3,13 +3,12 @@
 // revisions, one global position ordering everything, optimistic concurrency on append.
 
 import type { Personal } from '../crypto/sealed.ts';
+import type { Actor } from '../events/actor.ts';
+// Until app-context.ts, commands/ and policy/ import Actor from events/actor.ts (#20, the other half).
+export type { Actor };
+import { BackendUnavailableError } from '../backend-unavailable.ts';
 
 /** Metadata every event carries: who caused it, from where, and when. */
-export type Actor =
-  | { kind: 'client-key' | 'server-key' | 'admin-key'; id: string }
-  | { kind: 'admin-user' | 'user'; id: string; sessionId?: string }
-  | { kind: 'system'; id: string };
-
 export interface EventMetadata {
   projectId?: string;
   actor?: Actor;
@@ -137,10 +136,10 @@ export class StreamDeletedError extends Error {
 }
 
 /** The store could not be reached or did not answer in time. Nothing was written. */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends BackendUnavailableError {
   override readonly name = 'StoreUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('event_store', message, options);
   }
 }
 

@@ -1,15 +1,13 @@
 // The embedded event store: one SQLite file (WAL) holding `$all` as a single table. Several
 // processes may open the same file (the server and the `authlog` command); SQLite's locks
 // serialize their writes, and live subscriptions poll to see what the other processes wrote.
-import Database from 'better-sqlite3';
+// Opening and the schema are sqlite-schema.ts, one append sqlite-append.ts, rows and filters
+// sqlite-rows.ts, subscriptions sqlite-subscription.ts; this file holds the store's state.
+import type Database from 'better-sqlite3';
 import {
-  NO_STREAM,
   StoreUnavailableError,
-  WrongExpectedVersionError,
-  revisionMatches,
   type AllFilter,
   type AppendResult,
-  type EventMetadata,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
@@ -21,7 +19,9 @@ import {
 import { toStoreError } from './sqlite-errors.ts';
 import { GroupCommit, type GroupCommitStats } from './sqlite-group-commit.ts';
 import { PAGE_SIZE, SqliteSubscription, type Page } from './sqlite-subscription.ts';
-import { newLogIdentity } from './log-identity.ts';
+import { openDatabase } from './sqlite-schema.ts';
+import { appendLocked } from './sqlite-append.ts';
+import { filterSql, toRecorded, type EventRow } from './sqlite-rows.ts';
 
 export interface SqliteEventStoreOptions {
   /** How often live subscriptions look for events appended by other processes. Default 200 ms. */
@@ -36,59 +36,6 @@ export interface SqliteEventStoreOptions {
   readOnly?: boolean;
   /** Caps the file at this many pages (PRAGMA max_page_count): a size quota, and how tests simulate a full disk. */
   maxPageCount?: number;
-}
-
-/**
- * How long SQLite itself may spin on a busy lock (sqlite3_busy_timeout), blocking the event loop:
- * just enough to ride over another process's commit; longer waits are GroupCommit's, async.
- */
-const SYNC_BUSY_MS = 5;
-/** Opening may create the schema, which needs the write lock: a one-off wait at start-up. */
-const OPEN_BUSY_MS = 5000;
-const SCHEMA_VERSION = 1n;
-
-interface EventRow {
-  position: bigint;
-  stream_id: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string;
-}
-
-/**
- * Builds the WHERE fragment for a filter. Prefixes are compared on the UTF-8 bytes so the test is
- * exact for any string; the substr() form also keeps SQLite off the (stream_id, revision) index,
- * which would make it sort a whole category to return one page in position order.
- */
-function filterSql(filter: AllFilter | undefined): { sql: string; params: unknown[] } {
-  const clauses: string[] = [];
-  const params: unknown[] = [];
-  const prefixClause = (column: string, prefixes: readonly string[]): string => {
-    if (prefixes.length === 0) return '0';
-    const one = `substr(CAST(${column} AS BLOB), 1, ?) = ?`;
-    for (const prefix of prefixes) {
-      const bytes = Buffer.from(prefix, 'utf8');
-      params.push(bytes.length, bytes);
-    }
-    return '(' + prefixes.map(() => one).join(' OR ') + ')';
-  };
-  if (filter?.streamPrefixes) clauses.push(prefixClause('stream_id', filter.streamPrefixes));
-  if (filter?.eventTypes) clauses.push(prefixClause('type', filter.eventTypes));
-  return { sql: clauses.length ? clauses.join(' AND ') : '1', params };
-}
-
-function toRecorded(row: EventRow): RecordedEvent {
-  return {
-    id: row.event_id,
-    type: row.type,
-    data: JSON.parse(row.data) as unknown,
-    metadata: JSON.parse(row.metadata) as EventMetadata,
-    streamId: row.stream_id,
-    revision: row.revision,
-    position: row.position,
-  };
 }
 
 export class SqliteEventStore implements EventStore {
@@ -106,34 +53,11 @@ export class SqliteEventStore implements EventStore {
     options: SqliteEventStoreOptions = {},
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    const readOnly = options.readOnly ?? false;
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(path, {
-        readonly: readOnly,
-        fileMustExist: readOnly,
-        timeout: OPEN_BUSY_MS,
-      });
-      db.defaultSafeIntegers(true);
-      if (!readOnly) {
-        // WAL: readers (other processes' subscriptions, the CLI) never block the writer and vice versa.
-        db.pragma('journal_mode = WAL');
-      }
-      // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a commit survives a
-      // process crash but may vanish on power loss or OS crash. An append that returned has been
-      // reported to the client as done (2xx), so the WAL is synced before we return.
-      db.pragma('synchronous = FULL');
-      if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
-      if (!readOnly) createSchema(db);
-      db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_MS, options.busyTimeoutMs ?? SYNC_BUSY_MS)}`);
-    } catch (error) {
-      db?.close();
-      throw toStoreError(error, `opening ${path}`);
-    }
+    const db = openDatabase(path, options);
     this.db = db;
     this.committer = new GroupCommit({
       db,
-      appendOne: (streamId, events, expected) => this.appendLocked(streamId, events, expected),
+      appendOne: (streamId, events, expected) => appendLocked((sql) => this.statement(sql), streamId, events, expected),
       lockWaitMs: options.busyTimeoutMs ?? 2500,
       onCommitted: (position) => {
         if (position > this.lastSeenHead) this.lastSeenHead = position;
@@ -155,85 +79,6 @@ export class SqliteEventStore implements EventStore {
   /** How many appends shared how many commits since the store was opened. */
   get groupCommitStats(): Readonly<GroupCommitStats> {
     return this.committer.stats;
-  }
-
-  private appendLocked(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult {
-    const currentRow = this.statement('SELECT max(revision) AS revision FROM events WHERE stream_id = ?').get(streamId) as
-      | { revision: bigint | null }
-      | undefined;
-    const current = currentRow?.revision ?? -1n;
-
-    const first = events[0];
-    if (first) {
-      const earlier = this.statement('SELECT stream_id, revision FROM events WHERE event_id = ?').get(first.id) as
-        | { stream_id: string; revision: bigint }
-        | undefined;
-      if (earlier) return this.recognizeRetry(streamId, events, expected, earlier, current);
-    }
-
-    if (!revisionMatches(expected, current)) {
-      throw new WrongExpectedVersionError(streamId, expected, current < 0n ? NO_STREAM : current);
-    }
-    if (!first) {
-      // EventStoreDB answers an empty append with the stream's state after checking the revision.
-      return { nextExpectedRevision: current, position: this.streamLastPosition(streamId) };
-    }
-
-    const insert = this.statement(
-      'INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    let revision = current;
-    let position = -1n;
-    for (const event of events) {
-      revision += 1n;
-      const run = insert.run(
-        streamId,
-        revision,
-        event.id,
-        event.type,
-        JSON.stringify(event.data ?? null),
-        JSON.stringify(event.metadata),
-      );
-      position = BigInt(run.lastInsertRowid);
-    }
-    return { nextExpectedRevision: revision, position };
-  }
-
-  /**
-   * The first event's id is already recorded: a retry of an append that did commit (the caller
-   * timed out, or crashed before seeing the answer) gets the original result, as EventStoreDB's
-   * idempotent append does. Anything else reusing the id is refused.
-   */
-  private recognizeRetry(
-    streamId: string,
-    events: readonly NewEvent[],
-    expected: ExpectedRevision,
-    earlier: { stream_id: string; revision: bigint },
-    current: bigint,
-  ): AppendResult {
-    if (earlier.stream_id !== streamId) {
-      throw new Error(`SQLite event store: event id ${events[0]?.id} is already recorded in stream ${earlier.stream_id}`);
-    }
-    const recorded = this.statement(
-      'SELECT event_id, revision, position FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
-    ).all(streamId, earlier.revision, events.length) as { event_id: string; revision: bigint; position: bigint }[];
-    const sameEvents = recorded.length === events.length && recorded.every((row, i) => row.event_id === events[i]?.id);
-    const last = recorded[recorded.length - 1];
-    if (sameEvents && last && revisionMatches(expected, earlier.revision - 1n)) {
-      return { nextExpectedRevision: last.revision, position: last.position };
-    }
-    if (!revisionMatches(expected, current)) {
-      throw new WrongExpectedVersionError(streamId, expected, current < 0n ? NO_STREAM : current);
-    }
-    // The stream is where the caller expects it, so reloading would not help: the id is reused.
-    throw new Error(`SQLite event store: event id ${events[0]?.id} is already recorded in stream ${streamId}`);
-  }
-
-  private streamLastPosition(streamId: string): bigint {
-    const row = this.statement('SELECT max(position) AS position FROM events WHERE stream_id = ?').get(streamId) as
-      | { position: bigint | null }
-      | undefined;
-    return row?.position ?? -1n;
   }
 
   async readStream(streamId: string): Promise<RecordedEvent[]> {
@@ -398,36 +243,6 @@ export class SqliteEventStore implements EventStore {
     this.subscriptions.delete(subscription);
     if (this.subscriptions.size === 0) this.stopPolling();
   }
-}
-
-function createSchema(db: Database.Database): void {
-  // IMMEDIATE so that two processes opening a new file at once do not both try to create it.
-  db.transaction(() => {
-    const version = BigInt(db.pragma('user_version', { simple: true }) as number | bigint);
-    if (version > SCHEMA_VERSION) {
-      throw new Error(`SQLite event store: file schema version ${version} is newer than this code (${SCHEMA_VERSION})`);
-    }
-    // No index on type: event-type filters are prefixes applied while walking positions in order,
-    // which the primary key serves; an index on type would tempt the planner into sorting.
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS events (
-        position INTEGER PRIMARY KEY AUTOINCREMENT,
-        stream_id TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        event_id TEXT NOT NULL UNIQUE,
-        type TEXT NOT NULL,
-        data TEXT NOT NULL,
-        metadata TEXT NOT NULL,
-        UNIQUE (stream_id, revision)
-      );
-    `);
-    // The log's identity, in the same transaction as the schema: a new file is never without
-    // one, and a file from before identities gets its own on the first writable open. (The
-    // schema version stays: older code reads the events table as before and ignores this one.)
-    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)").run(newLogIdentity());
-    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
 }
 
 export function openSqliteEventStore(path: string, options?: SqliteEventStoreOptions): SqliteEventStore {

@@ -1,0 +1,79 @@
+// Opening the SQLite file of the log: its pragmas (WAL, a synced commit, the lock waits, an
+// optional size cap) and its schema, created or checked in one transaction with the log's identity.
+import Database from 'better-sqlite3';
+import { toStoreError } from './sqlite-errors.ts';
+import { newLogIdentity } from './log-identity.ts';
+
+export interface SqliteOpenOptions {
+  busyTimeoutMs?: number;
+  readOnly?: boolean;
+  maxPageCount?: number;
+}
+
+/**
+ * How long SQLite itself may spin on a busy lock (sqlite3_busy_timeout), blocking the event loop:
+ * just enough to ride over another process's commit; longer waits are GroupCommit's, async.
+ */
+const SYNC_BUSY_MS = 5;
+/** Opening may create the schema, which needs the write lock: a one-off wait at start-up. */
+const OPEN_BUSY_MS = 5000;
+const SCHEMA_VERSION = 1n;
+
+/** The database of `path`, ready for the store; a failure to open is a store error (sqlite-errors.ts). */
+export function openDatabase(path: string, options: SqliteOpenOptions): Database.Database {
+  const readOnly = options.readOnly ?? false;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, {
+      readonly: readOnly,
+      fileMustExist: readOnly,
+      timeout: OPEN_BUSY_MS,
+    });
+    db.defaultSafeIntegers(true);
+    if (!readOnly) {
+      // WAL: readers (other processes' subscriptions, the CLI) never block the writer and vice versa.
+      db.pragma('journal_mode = WAL');
+    }
+    // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a commit survives a
+    // process crash but may vanish on power loss or OS crash. An append that returned has been
+    // reported to the client as done (2xx), so the WAL is synced before we return.
+    db.pragma('synchronous = FULL');
+    if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
+    if (!readOnly) createSchema(db);
+    db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_MS, options.busyTimeoutMs ?? SYNC_BUSY_MS)}`);
+  } catch (error) {
+    db?.close();
+    throw toStoreError(error, `opening ${path}`);
+  }
+  return db;
+}
+
+function createSchema(db: Database.Database): void {
+  // IMMEDIATE so that two processes opening a new file at once do not both try to create it.
+  db.transaction(() => {
+    const version = BigInt(db.pragma('user_version', { simple: true }) as number | bigint);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`SQLite event store: file schema version ${version} is newer than this code (${SCHEMA_VERSION})`);
+    }
+    // No index on type: event-type filters are prefixes applied while walking positions in order,
+    // which the primary key serves; an index on type would tempt the planner into sorting.
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        UNIQUE (stream_id, revision)
+      );
+    `);
+    // The log's identity, in the same transaction as the schema: a new file is never without
+    // one, and a file from before identities gets its own on the first writable open. (The
+    // schema version stays: older code reads the events table as before and ignores this one.)
+    db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)").run(newLogIdentity());
+    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
