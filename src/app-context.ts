@@ -10,7 +10,8 @@ import type { Metrics } from './metrics.ts';
 import type { PersonalData } from './crypto/personal-data.ts';
 import type { ProjectionStatus, WriteVisibility } from './projection-ports.ts';
 import type { ReadModel } from './readmodel/read-model.ts';
-import type { Actor, EventMetadata, EventStore } from './store/event-store.ts';
+import type { Actor } from './events/actor.ts';
+import type { EventMetadata, EventStore } from './store/event-store.ts';
 
 export interface AppContext {
   config: Config;

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { adminHeaders, serverHeaders, startTestService } from './support/service.ts';
 import { runAuthlog } from './support/spawn-authlog.ts';
-import { deleteUser } from '../src/commands/user/delete-user.ts';
+import { deleteUser } from '../src/flows/delete-user.ts';
 import { systemOrigin } from '../src/app-context.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'authlog-erase-cli-'));

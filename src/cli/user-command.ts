@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { startService } from '../main.ts';
 import { systemOrigin } from '../app-context.ts';
-import { eraseUser } from '../commands/user/erase-user.ts';
+import { eraseUser } from '../flows/erase-user.ts';
 import { KnownError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { UsageError } from './usage.ts';

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
-import type { Actor } from '../store/event-store.ts';
+import type { Actor } from '../events/actor.ts';
 import { isStartedByUser, mayActAsAdmin, termsForNewSession, termsOf, type NewSessionRequest, type ParentSession } from './session-authority.ts';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');

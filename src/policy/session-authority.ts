@@ -11,7 +11,7 @@
 //     expires after it; an impersonation session's descendants are impersonation sessions of the
 //     same actor, and end the moment any ancestor ends.
 import type { EventData } from '../events/catalogue.ts';
-import type { Actor } from '../store/event-store.ts';
+import type { Actor } from '../events/actor.ts';
 import { actorSubject } from '../actor-subject.ts';
 
 type Created = EventData<'SessionCreated'>;

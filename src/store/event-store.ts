@@ -4,8 +4,6 @@
 
 import type { Personal } from '../crypto/sealed.ts';
 import type { Actor } from '../events/actor.ts';
-// Until app-context.ts, commands/ and policy/ import Actor from events/actor.ts (#20, the other half).
-export type { Actor };
 import { BackendUnavailableError } from '../backend-unavailable.ts';
 
 /** Metadata every event carries: who caused it, from where, and when. */

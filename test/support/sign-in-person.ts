@@ -4,7 +4,7 @@
 import type { AppContext } from '../../src/app-context.ts';
 import type { OutgoingMail } from '../../src/mail/mailer.ts';
 import { sendSignInCode } from '../../src/commands/sign-in-code/send-sign-in-code.ts';
-import { signInWithCode, type SignedIn } from '../../src/commands/sign-in-code/sign-in-with-code.ts';
+import { signInWithCode, type SignedIn } from '../../src/flows/sign-in-with-code.ts';
 
 const testOrigin = { actor: { kind: 'client-key' as const, id: 'test' } };
 

@@ -3,7 +3,7 @@
 import type { Decider } from '../handler.ts';
 import type { EventData, EventOf } from '../../events/catalogue.ts';
 import { knownError } from '../../errors.ts';
-import type { Actor } from '../../store/event-store.ts';
+import type { Actor } from '../../events/actor.ts';
 import { termsOf, type ParentSession, type SessionTerms } from '../../policy/session-authority.ts';
 
 /**

@@ -4,6 +4,7 @@ import type { AppContext } from '../../app-context.ts';
 
 export const SIGN_IN_CODE_LENGTH = 45;
 export const OTP_LENGTH = 6;
+export const NONCE_LENGTH = SIGN_IN_CODE_LENGTH - OTP_LENGTH;
 
 export const nonceOf = (code: string): string => code.slice(OTP_LENGTH);
 export const otpOf = (code: string): string => code.slice(0, OTP_LENGTH);

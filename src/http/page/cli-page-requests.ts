@@ -10,15 +10,15 @@ import { findProject, type ProjectView } from '../../projections/project-project
 import { findCliAuth, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { findUser } from '../../projections/user-projection.ts';
 import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
-import { OTP_LENGTH, SIGN_IN_CODE_LENGTH } from '../../commands/sign-in-code/sign-in-code-streams.ts';
+import { NONCE_LENGTH, OTP_LENGTH, SIGN_IN_CODE_LENGTH } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { attemptIdOfGuess } from '../login-code-guess.ts';
+import { isCliAuthOpen } from '../../policy/cli-auth-poll.ts';
 import { csrfTokens, verifyCsrf, type PageAction } from './csrf.ts';
 import { readCookie, type CookieScope } from './page-cookies.ts';
 import { readFormBody } from './form-body.ts';
 import type { PageProject, ShownAttempt } from './cli-page-views.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const NONCE_LENGTH = SIGN_IN_CODE_LENGTH - OTP_LENGTH;
 
 const target = { csrf: z.string().max(200), project_id: z.string().max(64), login_code: z.string().max(64) };
 const forms = {
@@ -64,7 +64,7 @@ export function cliPageRequests(app: AppContext) {
   async function attemptOf(ctx: AppCtx, project: ProjectView, loginCode: string): Promise<ShownAttempt> {
     const cliAuthId = await attemptIdOfGuess(app, project, ctx.ip, loginCode);
     const attempt = await findCliAuth(app.readModel, project.id, cliAuthId);
-    if (!attempt || attempt.status !== 'pending' || app.clock() >= attempt.expiresAtMillis) throw knownError('INVALID_LOGIN_CODE');
+    if (!attempt || !isCliAuthOpen(attempt, app.clock())) throw knownError('INVALID_LOGIN_CODE');
     // Where the CLI started, opened for the person deciding (sealed in the log and the read model).
     const open = async (v: CliAuthView['ip']) => (v === undefined ? undefined : await app.personal.show(v));
     return { ...attempt, ip: await open(attempt.ip), userAgent: await open(attempt.userAgent) };

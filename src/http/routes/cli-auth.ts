@@ -25,7 +25,7 @@ import { parseActorSubject } from '../../actor-subject.ts';
 import { describeRoutes } from '../route-description.ts';
 import { attemptIdOfGuess } from '../login-code-guess.ts';
 import { limitAddressOf } from '../../trust-proxy.ts';
-import { anonymousSessionOf, cliSessionState, handOverAnonymousSession } from '../../commands/cli-auth/cli-anonymous-session.ts';
+import { anonymousSessionOf, cliSessionState, handOverAnonymousSession } from '../../flows/cli-anonymous-session.ts';
 
 export const initiateBody = z.strictObject({
   expires_in_millis: z.number().int().min(1000).max(3_600_000).optional(),

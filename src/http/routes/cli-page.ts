@@ -12,7 +12,7 @@ import { KnownError } from '../../errors.ts';
 import { completeCliAuth } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { denyCliAuth } from '../../commands/cli-auth/deny-cli-auth.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
-import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
+import { signInWithCode } from '../../flows/sign-in-with-code.ts';
 import { revokeSession } from '../../commands/session/revoke-session.ts';
 import { OTP_LENGTH } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { reserveLimits } from '../rate-limit.ts';

@@ -11,9 +11,9 @@ import { projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
-import { signInWithCode } from '../../commands/sign-in-code/sign-in-with-code.ts';
+import { signInWithCode } from '../../flows/sign-in-with-code.ts';
 import { checkSignInCode } from '../../commands/sign-in-code/check-sign-in-code.ts';
-import { SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
+import { NONCE_LENGTH, SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { KnownError, knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
 import { reserveSignInGuess } from '../sign-in-guess.ts';
@@ -37,7 +37,7 @@ export const signInCodeRouteDescriptions = describeRoutes(
     description: 'callback_url must be on the project\'s trusted domains. Sends are rate limited per email and per address.',
     access: 'client',
     body: sendSignInCodeBody,
-    responses: { 200: { description: 'Sent; the nonce completes the OTP typed by the person.', schema: z.strictObject({ nonce: z.string().length(SIGN_IN_CODE_LENGTH - 6) }) } },
+    responses: { 200: { description: 'Sent; the nonce completes the OTP typed by the person.', schema: z.strictObject({ nonce: z.string().length(NONCE_LENGTH) }) } },
     errors: ['REDIRECT_URL_NOT_WHITELISTED', 'RATE_LIMITED'],
   },
   {

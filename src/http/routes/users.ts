@@ -7,7 +7,7 @@ import { callerOf, requireAccess } from '../access.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { createUser } from '../../commands/user/create-user.ts';
-import { eraseUser } from '../../commands/user/erase-user.ts';
+import { eraseUser } from '../../flows/erase-user.ts';
 import { findUser, type UserView } from '../../projections/user-projection.ts';
 import { knownError } from '../../errors.ts';
 import { requireUserToken } from '../user-auth.ts';

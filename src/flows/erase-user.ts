@@ -2,12 +2,12 @@
 // erasure recorded on their stream, and then their data keys deleted — their own and that of their
 // email address (which sealed the sign-in codes sent to it). The log keeps its shape and the audit
 // its facts (ids, times, actors); every copy of what was sealed under those keys reads `[erased]`.
-import type { AppContext, Origin } from '../../app-context.ts';
-import { subjects } from '../../crypto/sealed.ts';
-import { settle } from '../handler.ts';
-import { users } from '../aggregates.ts';
+import type { AppContext, Origin } from '../app-context.ts';
+import { subjects } from '../crypto/sealed.ts';
+import { settle } from '../commands/handler.ts';
+import { users } from '../commands/aggregates.ts';
 import { deleteUser, emailDigestsOf } from './delete-user.ts';
-import { knownError } from '../../errors.ts';
+import { knownError } from '../errors.ts';
 
 export interface Erasure {
   userId: string;

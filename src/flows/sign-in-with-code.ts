@@ -4,15 +4,15 @@
 // session. (A crash between the two leaves a used code and no session: the person asks for a
 // new code. The other order would create users and sessions for losing sign-ins.)
 import { randomUUID } from 'node:crypto';
-import type { AppContext, Origin } from '../../app-context.ts';
-import { knownError, KnownError } from '../../errors.ts';
-import { findByDigests } from '../../crypto/digests.ts';
-import { signInCodes } from '../aggregates.ts';
-import { createUser, findUserIdByEmail } from '../user/create-user.ts';
-import { createSession } from '../session/create-session.ts';
-import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
-import { recordWrongGuess } from './record-wrong-guess.ts';
-import { nonceDigestOf, nonceOf } from './sign-in-code-streams.ts';
+import type { AppContext, Origin } from '../app-context.ts';
+import { knownError, KnownError } from '../errors.ts';
+import { findByDigests } from '../crypto/digests.ts';
+import { signInCodes } from '../commands/aggregates.ts';
+import { createUser, findUserIdByEmail } from '../commands/user/create-user.ts';
+import { createSession } from '../commands/session/create-session.ts';
+import { DEFAULT_SESSION_MS } from '../commands/session/session-lifetimes.ts';
+import { recordWrongGuess } from '../commands/sign-in-code/record-wrong-guess.ts';
+import { nonceDigestOf, nonceOf } from '../commands/sign-in-code/sign-in-code-streams.ts';
 
 export interface SignedIn {
   refreshToken: string;

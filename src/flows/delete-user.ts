@@ -2,12 +2,12 @@
 // address can sign up again, and every live session revoked (reason user-deleted) so the audit
 // shows how each one ended. Refresh also checks that the user exists, so a session this misses
 // (created in the instant before the deletion, not yet in the read model) stops working too.
-import type { AppContext, Origin } from '../../app-context.ts';
-import { settle } from '../handler.ts';
-import { emailReservations, projectScoped, users } from '../aggregates.ts';
-import type { UserState } from './user-decider.ts';
-import { revokeSession } from '../session/revoke-session.ts';
-import { listUserSessions } from '../../projections/session-projection.ts';
+import type { AppContext, Origin } from '../app-context.ts';
+import { settle } from '../commands/handler.ts';
+import { emailReservations, projectScoped, users } from '../commands/aggregates.ts';
+import type { UserState } from '../commands/user/user-decider.ts';
+import { revokeSession } from '../commands/session/revoke-session.ts';
+import { listUserSessions } from '../projections/session-projection.ts';
 
 /**
  * Every digest the user's primary email may be known by: under the current secret and the previous

@@ -8,15 +8,15 @@
 // outlives it, and, like every anonymous session, carries no person's rights). The hand-over is
 // decided on the attempt's stream first, so of two racing claims exactly one gets tokens.
 import { randomUUID } from 'node:crypto';
-import type { AppContext, Origin } from '../../app-context.ts';
-import { knownError } from '../../errors.ts';
-import { cliAuths } from '../aggregates.ts';
-import { isCliAuthOpen } from '../../policy/cli-auth-poll.ts';
-import { findSessionByRefreshToken } from '../session/find-session-by-refresh-token.ts';
-import { liveParentSession } from '../session/parent-session.ts';
-import { createSession } from '../session/create-session.ts';
-import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
-import { findLiveUser } from '../user/live-user.ts';
+import type { AppContext, Origin } from '../app-context.ts';
+import { knownError } from '../errors.ts';
+import { cliAuths } from '../commands/aggregates.ts';
+import { isCliAuthOpen } from '../policy/cli-auth-poll.ts';
+import { findSessionByRefreshToken } from '../commands/session/find-session-by-refresh-token.ts';
+import { liveParentSession } from '../commands/session/parent-session.ts';
+import { createSession } from '../commands/session/create-session.ts';
+import { DEFAULT_SESSION_MS } from '../commands/session/session-lifetimes.ts';
+import { findLiveUser } from '../commands/user/live-user.ts';
 
 export interface AnonymousSession {
   sessionId: string;
