@@ -150,9 +150,9 @@ test('pruning never removes a live or unexpired stream, nor the stream of the lo
   await service.stop();
   const before = readLog(path);
   // One day past expiry, the grace is two: nothing goes.
-  assert.is(pruneSqliteLog(path, { nowMs: clock.now() + DAY_MS, graceMs: 2 * DAY_MS }).events, 0);
+  assert.is((await pruneSqliteLog(path, { nowMs: clock.now() + DAY_MS, graceMs: 2 * DAY_MS })).events, 0);
   // Long past: the reservation goes, the attempt (the newest event of the log) stays.
-  const report = pruneSqliteLog(path, { nowMs: clock.now() + 10 * DAY_MS, graceMs: 2 * DAY_MS });
+  const report = await pruneSqliteLog(path, { nowMs: clock.now() + 10 * DAY_MS, graceMs: 2 * DAY_MS });
   const after = readLog(path);
   assert.is(report.streams, 1);
   assert.equal(after, before.filter((e) => !e.streamId.startsWith('cliLoginCode-')));
@@ -177,7 +177,7 @@ test('figure: log bytes after 100k CLI initiations, before and after pruning', a
   await other.append(`authlogTest-${randomUUID()}`, [{ id: randomUUID(), type: 'TestNote', data: {}, metadata: { occurredAt: new Date(clock.now()).toISOString() } }], 'no_stream');
   await other.close();
   const started = performance.now();
-  const report = pruneSqliteLog(path, { nowMs: clock.now() + 3 * DAY_MS, graceMs: 2 * DAY_MS });
+  const report = await pruneSqliteLog(path, { nowMs: clock.now() + 3 * DAY_MS, graceMs: 2 * DAY_MS });
   const ms = Math.round(performance.now() - started);
   assert.is(report.streams, 2 * (count + 1));
   assert.ok(report.bytesAfter < report.bytesBefore / 20, `${report.bytesBefore} -> ${report.bytesAfter}`);
