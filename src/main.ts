@@ -153,6 +153,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     log,
     metrics,
     personal: opened.personal,
+    checkpointKeys: opened.checkpointKeys,
   };
   // Attached in the same turn as listen() resolved: no request can have arrived before it.
   // Addresses and user agents older than the retention period become unreadable (a key per day).

@@ -195,4 +195,31 @@ test('an untouched log verifies after an erasure, a prune and a reseal; an ephem
   void userIds;
 });
 
+test('checkpoint keys are published without credentials; a rotated secret keeps old checkpoints checkable, also once the previous secret is gone', async () => {
+  if (!onSqlite) return;
+  const [oldSecret, newSecret] = ['verify-old-secret-0123456789-abcdefghijklmnop', 'verify-new-secret-0123456789-abcdefghijklmnop'];
+  const dir = join(root, 'rotation');
+  const before = await startTestService({ ...quiet, AUTHLOG_SECRET: oldSecret }, { dataDir: dir });
+  await before.createProject('rotation');
+  await before.stop();
+  assert.is((await runAuthlog(['audit', 'checkpoint'], { AUTHLOG_DATA_DIR: dir, AUTHLOG_SECRET: oldSecret })).code, 0);
+  const oldExport = join(root, 'old-checkpoint.json');
+  writeFileSync(oldExport, (await runAuthlog(['audit', 'checkpoint', '--export'], { AUTHLOG_DATA_DIR: dir, AUTHLOG_SECRET: oldSecret })).stdout);
+
+  const rotated = { ...quiet, AUTHLOG_SECRET: newSecret, AUTHLOG_SECRET_PREVIOUS: oldSecret };
+  const service = await startTestService(rotated, { dataDir: dir });
+  const keys = await service.request('GET', '/api/v1/audit/checkpoint-keys');
+  assert.is(keys.status, 200);
+  assert.equal(keys.json.keys.map((k: { status: string; crv: string }) => [k.status, k.crv]), [['current', 'Ed25519'], ['previous', 'Ed25519']]);
+  const checked = await runAuthlog(['audit', 'checkpoint', '--verify', oldExport, '--keys', `${service.url}/api/v1/audit/checkpoint-keys`], { AUTHLOG_DATA_DIR: join(root, 'nowhere') });
+  assert.is(checked.code, 0, checked.stderr);
+  await service.createProject('after rotation');
+  await service.stop();
+  // Written while both secrets are configured: signed by both, it hands trust on to the new key.
+  assert.is((await runAuthlog(['audit', 'checkpoint'], { AUTHLOG_DATA_DIR: dir, ...rotated })).code, 0);
+  const run = await runAuthlog(['audit', 'verify', '--checkpoint', oldExport], { AUTHLOG_DATA_DIR: dir, AUTHLOG_SECRET: newSecret });
+  assert.is(run.code, 0, run.stdout);
+  assert.match(run.stdout, /2 checkpoint\(s\)|3 checkpoint\(s\)/);
+});
+
 test.run();

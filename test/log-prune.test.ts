@@ -19,6 +19,7 @@ import { FOREIGN_READ_MODEL_MSG } from '../src/projections/read-model-ownership.
 import { auditImpersonations } from '../src/audit/impersonation-audit.ts';
 import { isEphemeralStream } from '../src/events/ephemeral-streams.ts';
 import { pruneSqliteLog } from '../src/store/sqlite-prune.ts';
+import { INTEGRITY_STREAM, PRUNE_EVENT } from '../src/integrity/integrity-records.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { signInPerson } from './support/sign-in-person.ts';
 import { clientHeaders, deleteRedisKeys, serverHeaders, startTestService, testEventStore, type TestService } from './support/service.ts';
@@ -106,7 +107,10 @@ test('pruning removes exactly the expired CLI attempts, reservations and sign-in
 
   const report = await prune();
 
-  const after = readLog(path);
+  // The prune appends its own record (what it removed, signed: #25's tamper evidence); all else is as before.
+  const recorded = readLog(path);
+  assert.equal(recorded.filter((e) => e.streamId === INTEGRITY_STREAM).map((e) => e.type), [PRUNE_EVENT]);
+  const after = recorded.filter((e) => e.streamId !== INTEGRITY_STREAM);
   const expectedGone = new Set(before.filter((e) => isEphemeralStream(e.streamId) && e.streamId !== lastAttempt).map((e) => e.streamId));
   // The sign-in code, the 3 attempts' reservations, 2 of the attempts (not the checkpoint's).
   assert.is(expectedGone.size, 6, [...expectedGone].join(' '));
