@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config.ts';
 import { logCommand } from '../src/cli/log-command.ts';
 import { openSqliteEventStore } from '../src/store/sqlite-event-store.ts';
 import { ANY } from '../src/store/event-store.ts';
+import type { EventRow } from '../src/store/sqlite-event-store.ts';
 import { streamName } from '../src/events/streams.ts';
 
 const onSqlite = testEventStore() === 'sqlite';
@@ -22,15 +23,7 @@ const root = mkdtempSync(join(tmpdir(), 'authlog-verify-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
 const quiet = { CHECKPOINT_INTERVAL_SECONDS: '0', CHECKPOINT_EVERY_EVENTS: '0', PRUNE_INTERVAL_MINUTES: '0' };
 
-interface Row {
-  position: bigint;
-  stream_id: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string;
-}
+type Row = EventRow;
 
 function withDb<T>(dir: string, body: (db: Database.Database) => T): T {
   const db = new Database(join(dir, 'events.db'));

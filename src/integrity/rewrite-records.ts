@@ -13,19 +13,9 @@ import { isEphemeralStream } from '../events/ephemeral-streams.ts';
 import { appendRecord, PRUNE_EVENT, readIntegrityStream, RECORD_CHUNK, RESEAL_EVENT } from './integrity-records.ts';
 import { eventHash } from './event-hash.ts';
 import type { CheckpointKeyring } from './checkpoint-keys.ts';
+import type { EventRow } from '../store/sqlite-event-store.ts';
 
-/** An event row as the SQLite file holds it. */
-export interface StoredRow {
-  position: bigint | number;
-  stream_id: string;
-  revision: bigint | number;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string;
-}
-
-export const hashOfRow = (row: Pick<StoredRow, 'stream_id' | 'event_id' | 'type' | 'data' | 'metadata'>): string =>
+export const hashOfRow = (row: Pick<EventRow, 'stream_id' | 'event_id' | 'type' | 'data' | 'metadata'>): string =>
   eventHash({ streamId: row.stream_id, id: row.event_id, type: row.type, data: JSON.parse(row.data) as unknown, metadata: JSON.parse(row.metadata) as object });
 
 async function appendChunks(store: EventStore, keyring: CheckpointKeyring, type: string, entries: readonly unknown[], nowMs: number): Promise<void> {
@@ -44,7 +34,7 @@ async function appendChunks(store: EventStore, keyring: CheckpointKeyring, type:
   }
 }
 
-export async function recordPrune(store: EventStore, keyring: CheckpointKeyring, rows: readonly StoredRow[], nowMs: number): Promise<void> {
+export async function recordPrune(store: EventStore, keyring: CheckpointKeyring, rows: readonly EventRow[], nowMs: number): Promise<void> {
   const foreign = rows.find((r) => !isEphemeralStream(r.stream_id));
   if (foreign) throw new Error(`refusing to record the prune of ${foreign.stream_id}: only ephemeral streams are pruned`);
   await appendChunks(store, keyring, PRUNE_EVENT, rows.map((r) => [String(r.position), r.stream_id, String(r.revision), hashOfRow(r)]), nowMs);

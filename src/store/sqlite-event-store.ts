@@ -47,7 +47,8 @@ const SYNC_BUSY_MS = 5;
 const OPEN_BUSY_MS = 5000;
 const SCHEMA_VERSION = 1n;
 
-interface EventRow {
+/** A row of the events table, read with safe integers. */
+export interface EventRow {
   position: bigint;
   stream_id: string;
   revision: bigint;

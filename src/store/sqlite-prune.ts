@@ -13,6 +13,7 @@
 // chosen stream by another process is neither recorded nor deleted.
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { EventRow } from './sqlite-event-store.ts';
 import { EPHEMERAL_STREAM_PREFIXES, EXPIRY_FIELDS } from '../events/ephemeral-streams.ts';
 
 export interface PruneOptions {
@@ -31,15 +32,7 @@ export interface PruneOptions {
   record?: (rows: PrunedRow[]) => Promise<void>;
 }
 
-export interface PrunedRow {
-  position: bigint;
-  stream_id: string;
-  revision: bigint;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string;
-}
+export type PrunedRow = EventRow;
 
 export interface PruneReport {
   streams: number;
