@@ -9,7 +9,8 @@
 // Also: BENCH_DURATION_S (seconds per measured pass, default 5), BENCH_CONNECTIONS (default
 // 10), BENCH_POLL_CODES (pending CLI attempts polled in turn, default 2000), BENCH_ONLY=memory,
 // redis,replay (only those parts), BENCH_PROFILE=dir (a CPU profile of the server per pass),
-// BENCH_CPU_PROF=dir (--cpu-prof for the child processes).
+// BENCH_CPU_PROF=dir (--cpu-prof for the child processes). BENCH_ONLY=integrity: the cost of the
+// tamper-evident chain and checkpoints alone (bench/integrity.ts).
 import { availableParallelism, cpus, loadavg, totalmem, freemem } from 'node:os';
 import { LoadGenerator } from './load.ts';
 import { runRound, appendsLine, fmtMs, otherCpuPct, type RoundOptions, type RoundResult } from './round.ts';
@@ -18,6 +19,7 @@ import type { ReplayJobResult } from './replay-job.ts';
 import { judge, verdictLine } from './targets.ts';
 import { deleteTrackedRedisKeys, redisAnswers } from './service.ts';
 import { measureCommitCost } from './disk.ts';
+import { runIntegrityBench } from './integrity.ts';
 
 const started = performance.now();
 const log = (line: string) => console.log(line);
@@ -45,9 +47,9 @@ const options: RoundOptions = {
   log,
 };
 const replaySizes = quick ? [100_000] : [100_000, 1_000_000];
-/** BENCH_ONLY=memory,redis,replay: run only those parts (for profiling one of them). */
+/** BENCH_ONLY=memory,redis,replay,integrity: run only those parts (for profiling one of them). */
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
-const wanted = (part: 'memory' | 'redis' | 'replay'): boolean => only.length === 0 || only.includes(part);
+const wanted = (part: 'memory' | 'redis' | 'replay' | 'integrity'): boolean => only.length === 0 || only.includes(part);
 
 const MB = 1024 * 1024;
 const loadLine = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -92,6 +94,12 @@ async function main(): Promise<void> {
     log('');
     log(`== replay and start-up over ${events.toLocaleString('en-US')} events ==`);
     replays.push(await runReplay(events, redisUrl, log));
+  }
+
+  if (wanted('integrity')) {
+    log('');
+    log('== tamper evidence: chained appends, checkpoint and verify ==');
+    await runIntegrityBench(quick ? 100_000 : 1_000_000, log);
   }
 
   log('');

@@ -9,6 +9,7 @@ import type { Mailer } from './mail/mailer.ts';
 import type { Metrics } from './metrics.ts';
 import type { PersonalData } from './crypto/personal-data.ts';
 import type { ProjectionStatus, WriteVisibility } from './projection-ports.ts';
+import type { CheckpointKeyring } from './integrity/checkpoint-keys.ts';
 import type { ReadModel } from './readmodel/read-model.ts';
 import type { Actor } from './events/actor.ts';
 import type { EventMetadata, EventStore } from './store/event-store.ts';
@@ -27,6 +28,8 @@ export interface AppContext {
   metrics: Metrics;
   /** Seals and opens personal data; erases subjects (crypto-shredding). */
   personal: PersonalData;
+  /** Signs the log's checkpoints; its public keys are published (GET /api/v1/audit/checkpoint-keys). */
+  checkpointKeys: CheckpointKeyring;
 }
 
 /** Who asked and from where: recorded on every event a request causes. */

@@ -20,6 +20,8 @@ import { openSqliteDataKeyStore } from './keystore/sqlite-data-key-store.ts';
 import { openEsdbDataKeyStore } from './keystore/esdb-data-key-store.ts';
 import { sealingPersonalData } from './store/sealing-store.ts';
 import { secretIdOf } from './crypto/secret-id.ts';
+import { chainingAppends } from './integrity/chaining-store.ts';
+import { checkpointKeyring, type CheckpointKeyring } from './integrity/checkpoint-keys.ts';
 
 export const sqlitePath = (config: Pick<Config, 'AUTHLOG_DATA_DIR'>): string => join(config.AUTHLOG_DATA_DIR, 'events.db');
 
@@ -63,20 +65,27 @@ export interface OpenLog {
   store: EventStore;
   personal: PersonalData;
   secret: ServerSecret;
+  /** Signs the log's checkpoints and integrity records (integrity/checkpoint-keys.ts). */
+  checkpointKeys: CheckpointKeyring;
   close(): Promise<void>;
 }
 
-/** The log as every process (server and `authlog` command) opens it: the event store behind the sealing of personal data. */
+/**
+ * The log as every process (server and `authlog` command) opens it: the event store behind the
+ * sealing of personal data, and below that the chaining of every event to its predecessor (over
+ * what is stored: ciphertext included).
+ */
 export function openLog(config: LogConfig, log?: (msg: string, fields?: Record<string, unknown>) => void, now?: () => number): OpenLog {
   const secret = resolveServerSecret(config);
   const keys = openDataKeyStore(config);
   const personal = createPersonalData(secret.value, keys, now, secret.previous);
   const raw = openEventStore(config, log);
-  const store = sealingPersonalData(raw, personal, { originRetentionDays: config.ORIGIN_RETENTION_DAYS, secretId: secretIdOf(secret.value) });
+  const store = sealingPersonalData(chainingAppends(raw), personal, { originRetentionDays: config.ORIGIN_RETENTION_DAYS, secretId: secretIdOf(secret.value) });
   return {
     store,
     personal,
     secret,
+    checkpointKeys: checkpointKeyring(secret),
     async close() {
       const closed = await Promise.allSettled([raw.close(), keys.close()]);
       const failed = closed.find((c) => c.status === 'rejected');

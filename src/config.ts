@@ -59,6 +59,10 @@ const configSchema = z.object({
       if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
     })
     .optional(),
+  /** How often `serve` writes a signed checkpoint of the log when it has grown (seconds); 0 = not by time. */
+  CHECKPOINT_INTERVAL_SECONDS: wholeNumber(86_400).default(300),
+  /** `serve` also writes one after this many appended events; 0 = not by count. */
+  CHECKPOINT_EVERY_EVENTS: wholeNumber(100_000_000).default(10_000),
   /** How long a write waits for its projection before answering anyway (ms). */
   PROJECTION_WAIT_MS: wholeNumber(60_000).default(5000),
 });

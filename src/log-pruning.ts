@@ -6,7 +6,7 @@
 import type { Config } from './config.ts';
 import { sqlitePath } from './backends.ts';
 import type { ReadModelWriter } from './readmodel/read-model.ts';
-import { pruneSqliteLog, type PruneReport } from './store/sqlite-prune.ts';
+import { pruneSqliteLog, type PruneReport, type PrunedRow } from './store/sqlite-prune.ts';
 
 export type PruneConfig = Pick<Config, 'EVENTSTORE_URL' | 'AUTHLOG_DATA_DIR' | 'EPHEMERAL_RETENTION_HOURS'>;
 
@@ -16,6 +16,8 @@ export async function pruneLog(
   readModel: Pick<ReadModelWriter, 'provenance'> | undefined,
   nowMs: number,
   vacuum: 'always' | 'when-worth-it',
+  /** Records what is about to be removed in the log's integrity stream (integrity/rewrite-records.ts). */
+  record: (rows: PrunedRow[]) => Promise<void>,
 ): Promise<PruneReport | undefined> {
   if (config.EVENTSTORE_URL) return undefined;
   const checkpointStream = readModel ? (await readModel.provenance()).checkpointEvent?.streamId : undefined;
@@ -24,5 +26,6 @@ export async function pruneLog(
     graceMs: config.EPHEMERAL_RETENTION_HOURS * 3600_000,
     keepStreams: checkpointStream === undefined ? [] : [checkpointStream],
     vacuum,
+    record,
   });
 }

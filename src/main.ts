@@ -24,6 +24,8 @@ import { answerClientError } from './http/client-error.ts';
 import type { AppContext } from './app-context.ts';
 import { forgetExpiredOrigins } from './crypto/origin-retention.ts';
 import { pruneLog } from './log-pruning.ts';
+import { recordPrune } from './integrity/rewrite-records.ts';
+import { scheduleCheckpoints } from './integrity/checkpointer.ts';
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -76,8 +78,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
   if (secret.source === 'generated') log.info('generated a new server secret', { path: secret.path });
 
   const metrics = createMetrics();
+  // Signed checkpoints of the log (integrity/checkpointer.ts): every so often and every so many events.
+  const checkpoints = scheduleCheckpoints({
+    store: opened.store,
+    keyring: opened.checkpointKeys,
+    intervalMs: config.CHECKPOINT_INTERVAL_SECONDS * 1000,
+    everyEvents: config.CHECKPOINT_EVERY_EVENTS,
+    now: clock,
+    log: (level, msg, fields) => log[level](msg, fields),
+  });
   const store = countingAppends(opened.store, (events) => {
     for (const e of events) metrics.eventsAppended.inc({ type: e.type });
+    checkpoints.noteAppended(events.length);
   });
   // Every request reads its project and key; in-process, invalidated by the projection's own writes.
   const readModel = withReadThroughCache(openReadModel(config, clock), { cacheable: isProjectReadModelKey });
@@ -96,9 +108,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
   /** Names of the parts whose close failed. */
   const closeBackends = async (): Promise<string[]> => {
     // Projections first: they flush what they hold into the read model before it closes.
-    const stopped = await Promise.allSettled([projections.stop()]);
+    const stopped = await Promise.allSettled([projections.stop(), checkpoints.stop()]);
     const closed = await Promise.allSettled([opened.close(), readModel.close(), mailer.close()]);
-    const names = ['projections', 'event store', 'read model', 'mailer'];
+    const names = ['projections', 'checkpoints', 'event store', 'read model', 'mailer'];
     return [...stopped, ...closed].flatMap((outcome, i) => (outcome.status === 'rejected' ? [names[i]!] : []));
   };
 
@@ -142,6 +154,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     log,
     metrics,
     personal: opened.personal,
+    checkpointKeys: opened.checkpointKeys,
   };
   // Attached in the same turn as listen() resolved: no request can have arrived before it.
   // Addresses and user agents older than the retention period become unreadable (a key per day).
@@ -156,7 +169,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // Expired CLI attempts and codes leave an embedded log (EventStoreDB drops them by $maxAge). The
   // file is only rewritten when a quarter of it is free: otherwise new appends reuse the space.
   const pruneExpired = () =>
-    pruneLog(config, readModel, clock(), 'when-worth-it').then(
+    pruneLog(config, readModel, clock(), 'when-worth-it', (rows) => recordPrune(opened.store, opened.checkpointKeys, rows, clock())).then(
       (report) => report && report.streams > 0 && log.info('pruned expired ephemeral streams', { ...report }),
       (error: unknown) => log.warn('could not prune expired ephemeral streams', { error: error instanceof Error ? error.message : String(error) }),
     );

@@ -19,6 +19,7 @@ import { FOREIGN_READ_MODEL_MSG } from '../src/projections/read-model-ownership.
 import { auditImpersonations } from '../src/audit/impersonation-audit.ts';
 import { isEphemeralStream } from '../src/events/ephemeral-streams.ts';
 import { pruneSqliteLog } from '../src/store/sqlite-prune.ts';
+import { INTEGRITY_STREAM, PRUNE_EVENT } from '../src/integrity/integrity-records.ts';
 import type { CreatedProject } from '../src/commands/project/create-project.ts';
 import { signInPerson } from './support/sign-in-person.ts';
 import { clientHeaders, deleteRedisKeys, serverHeaders, startTestService, testEventStore, type TestService } from './support/service.ts';
@@ -106,7 +107,10 @@ test('pruning removes exactly the expired CLI attempts, reservations and sign-in
 
   const report = await prune();
 
-  const after = readLog(path);
+  // The prune appends its own record (what it removed, signed: #25's tamper evidence); all else is as before.
+  const recorded = readLog(path);
+  assert.equal(recorded.filter((e) => e.streamId === INTEGRITY_STREAM).map((e) => e.type), [PRUNE_EVENT]);
+  const after = recorded.filter((e) => e.streamId !== INTEGRITY_STREAM);
   const expectedGone = new Set(before.filter((e) => isEphemeralStream(e.streamId) && e.streamId !== lastAttempt).map((e) => e.streamId));
   // The sign-in code, the 3 attempts' reservations, 2 of the attempts (not the checkpoint's).
   assert.is(expectedGone.size, 6, [...expectedGone].join(' '));
@@ -150,9 +154,9 @@ test('pruning never removes a live or unexpired stream, nor the stream of the lo
   await service.stop();
   const before = readLog(path);
   // One day past expiry, the grace is two: nothing goes.
-  assert.is(pruneSqliteLog(path, { nowMs: clock.now() + DAY_MS, graceMs: 2 * DAY_MS }).events, 0);
+  assert.is((await pruneSqliteLog(path, { nowMs: clock.now() + DAY_MS, graceMs: 2 * DAY_MS })).events, 0);
   // Long past: the reservation goes, the attempt (the newest event of the log) stays.
-  const report = pruneSqliteLog(path, { nowMs: clock.now() + 10 * DAY_MS, graceMs: 2 * DAY_MS });
+  const report = await pruneSqliteLog(path, { nowMs: clock.now() + 10 * DAY_MS, graceMs: 2 * DAY_MS });
   const after = readLog(path);
   assert.is(report.streams, 1);
   assert.equal(after, before.filter((e) => !e.streamId.startsWith('cliLoginCode-')));
@@ -177,7 +181,7 @@ test('figure: log bytes after 100k CLI initiations, before and after pruning', a
   await other.append(`authlogTest-${randomUUID()}`, [{ id: randomUUID(), type: 'TestNote', data: {}, metadata: { occurredAt: new Date(clock.now()).toISOString() } }], 'no_stream');
   await other.close();
   const started = performance.now();
-  const report = pruneSqliteLog(path, { nowMs: clock.now() + 3 * DAY_MS, graceMs: 2 * DAY_MS });
+  const report = await pruneSqliteLog(path, { nowMs: clock.now() + 3 * DAY_MS, graceMs: 2 * DAY_MS });
   const ms = Math.round(performance.now() - started);
   assert.is(report.streams, 2 * (count + 1));
   assert.ok(report.bytesAfter < report.bytesBefore / 20, `${report.bytesBefore} -> ${report.bytesAfter}`);

@@ -120,6 +120,7 @@ function checkAnswer(route: RouteDescription, res: ApiResponse, where: string): 
 
 test('operations, metrics, the document and users answer as described', async () => {
   await call('GET /health', '/health', { status: 200 });
+  await call('GET /api/v1/audit/checkpoint-keys', '/api/v1/audit/checkpoint-keys', { status: 200 });
   await call('GET /ready', '/ready', { status: 200 });
   await call('GET /api/v1/openapi.json', '/api/v1/openapi.json', { status: 200 });
   await call('GET /metrics', '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, status: 200 });

@@ -17,6 +17,7 @@ import {
 import { startEsdbDouble, type EsdbDouble, type EsdbDoubleOptions } from './support/esdb-double.ts';
 import { storeConformance, type StoreUnderTest } from './support/store-conformance.ts';
 import { logIdentityConformance } from './support/log-identity-conformance.ts';
+import { chainConformance } from './support/chain-conformance.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -54,6 +55,9 @@ storeConformance('esdb (protocol double, 23.10: caught_up sent)', onDouble({ ser
 
 // --- log identity (issue 18) -------------------------------------------------------------------
 logIdentityConformance('esdb (protocol double)', onDouble());
+
+// --- tamper-evidence chain (issue 25) ----------------------------------------------------------
+chainConformance('esdb (protocol double)', onDouble(), { densePositions: false });
 // ---------------------------------------------------------------------------------------------
 
 const realServer = process.env.EVENTSTORE_URL;

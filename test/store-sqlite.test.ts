@@ -22,6 +22,7 @@ import { openSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptio
 import type { Outcome, Plan } from './support/append-from-another-process.ts';
 import { storeConformance, type StoreUnderTest } from './support/store-conformance.ts';
 import { logIdentityConformance } from './support/log-identity-conformance.ts';
+import { chainConformance } from './support/chain-conformance.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const childScript = fileURLToPath(new URL('./support/append-from-another-process.ts', import.meta.url));
@@ -55,6 +56,9 @@ storeConformance('sqlite', openSqliteUnderTest);
 
 // --- log identity (issue 18) -------------------------------------------------------------------
 logIdentityConformance('sqlite', openSqliteUnderTest);
+
+// --- tamper-evidence chain (issue 25) ----------------------------------------------------------
+chainConformance('sqlite', openSqliteUnderTest, { densePositions: true });
 
 const identity = suite('sqlite log identity: files');
 

@@ -1,11 +1,13 @@
 // `authlog audit impersonations`: the impersonation audit, replayed from the log, as a table or
-// as JSON lines; its time goes to stderr.
+// as JSON lines; its time goes to stderr. `authlog audit verify` and `authlog audit checkpoint`:
+// the log's tamper evidence (integrity-command.ts).
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.ts';
 import { openLog } from '../backends.ts';
 import { auditImpersonations, type ImpersonationRow } from '../audit/impersonation-audit.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
+import { checkpointCommand, verifyCommand } from './integrity-command.ts';
 
 function instant(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -30,7 +32,11 @@ const COLUMNS: [keyof ImpersonationRow, string][] = [
 
 export async function auditCommand(config: Config, args: string[], io: CliIo): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'impersonations') throw new UsageError('try: authlog audit impersonations [--project P] [--user U] [--actor A] [--since T] [--until T] [--as-of T] [--json]');
+  if (sub === 'verify') return verifyCommand(config, rest, io);
+  if (sub === 'checkpoint') return checkpointCommand(config, rest, io);
+  if (sub !== 'impersonations') {
+    throw new UsageError('try: authlog audit impersonations [--project P] [--user U] [--actor A] [--since T] [--until T] [--as-of T] [--json], authlog audit verify [--from P] [--checkpoint FILE] [--json], or authlog audit checkpoint [--export | --verify FILE [--keys FILE|URL] | --show-keys]');
+  }
   const { values } = parseArgs({
     args: rest,
     options: {

@@ -17,6 +17,7 @@ import { createHasher } from '../crypto/digests.ts';
 import type { NewEvent } from '../store/event-store.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { pruneLog } from '../log-pruning.ts';
+import { hashOfRow, recordPrune, recordReseal } from '../integrity/rewrite-records.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
 
@@ -51,11 +52,13 @@ export async function logCommand(config: Config, args: string[], io: CliIo, cloc
     const deleted = new Map<string, { projectId: string; email: string | undefined }>();
     const emails = new Map<string, string>();
     const report = await resealSqliteLog(sqlitePath(config), async (event) => {
+      // Chained: appended through the sealing store, sealed then; its hash is what it is.
+      if (event.metadata.chain) return event;
       const data = event.data as Record<string, unknown>;
       if (event.type === 'UserCreated' && typeof data.primaryEmail === 'string') emails.set(String(data.userId), data.primaryEmail);
       if (event.type === 'UserDeleted') deleted.set(String(data.userId), { projectId: String(data.projectId), email: emails.get(String(data.userId)) });
       return sealEvent(log.personal, event, { originRetentionDays: config.ORIGIN_RETENTION_DAYS });
-    });
+    }, (changes) => recordReseal(log.store, log.checkpointKeys, changes.map((c) => ({ position: c.position, before: hashOfRow(c.before), after: hashOfRow({ ...c.before, data: c.data, metadata: c.metadata }) })), Date.now()));
     // Deleted before erasure existed: a delete erases today, so these are erased now.
     let erasedUsers = 0;
     for (const [userId, { projectId, email }] of deleted) {
@@ -79,8 +82,9 @@ async function prune(config: Config, args: string[], io: CliIo, clock: Clock): P
   }
   // A Redis read model outlives the server: its checkpoint event must stay in the log.
   const readModel = config.REDIS_URL ? openReadModel(config, clock) : undefined;
+  const log = openLog(config);
   try {
-    const report = await pruneLog(config, readModel, clock(), 'always');
+    const report = await pruneLog(config, readModel, clock(), 'always', (rows) => recordPrune(log.store, log.checkpointKeys, rows, clock()));
     if (!report) return;
     if (values.json) {
       io.out(JSON.stringify({ eventStore: 'sqlite', path: sqlitePath(config), ...report }));
@@ -90,6 +94,6 @@ async function prune(config: Config, args: string[], io: CliIo, clock: Clock): P
       `pruned ${report.streams} expired ephemeral streams (${report.events} events, more than ${config.EPHEMERAL_RETENTION_HOURS} h past expiry) from ${sqlitePath(config)}: ${report.bytesBefore} -> ${report.bytesAfter} bytes${report.vacuumed ? ' (vacuumed)' : ''}`,
     );
   } finally {
-    await readModel?.close();
+    await Promise.all([readModel?.close(), log.close()]);
   }
 }

@@ -32,6 +32,14 @@ Usage:
   authlog secret status [--json]         how many live keys, tokens, codes, reservations and data
                                          keys still depend on AUTHLOG_SECRET_PREVIOUS, and whether
                                          it can be removed
+  authlog audit impersonations [--project P] [--user U] [--actor A] [--since T] [--until T] [--as-of T] [--json]
+                                         every session created through /auth/sessions, from the log
+  authlog audit verify [--from P] [--checkpoint FILE]... [--json]
+                                         check the log's chains, signed checkpoints and records;
+                                         names the first break; exit 0 intact, 1 broken
+  authlog audit checkpoint [--export | --verify FILE [--keys FILE|URL] | --show-keys]
+                                         write a signed checkpoint now; print the latest for keeping
+                                         elsewhere; check an exported one; print the public keys
   authlog login --api URL --project ID --key PUBLISHABLE_KEY [--print] [--credentials PATH]
                                          log in from a terminal: shows a code to approve in a
                                          browser, then keeps the refresh token in a credentials

@@ -86,7 +86,7 @@ export async function handleCommand<State, Command>(
       metadata,
     }));
     try {
-      const result = await store.append(streamId, newEvents, expected);
+      const result = await store.append(streamId, newEvents, expected, last ? { lastEvent: last } : {});
       const after = decided.reduce((s, e) => decider.evolve(s, e), state);
       return { state: after, appended: decided, position: result.position };
     } catch (error) {

@@ -18,6 +18,7 @@ import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
 import { projectKeyRoutes } from './routes/project-keys.ts';
+import { checkpointKeyRoutes } from './routes/checkpoint-keys.ts';
 import { cliPageRoutes } from './routes/cli-page.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -40,6 +41,7 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     oauthTokenRoutes(app),
     auditRoutes(app),
     projectKeyRoutes(app),
+    checkpointKeyRoutes(app),
   ];
 }
 

@@ -13,6 +13,7 @@ import { signInCodeRouteDescriptions } from './routes/sign-in-codes.ts';
 import { auditRouteDescriptions } from './routes/audit.ts';
 import { oauthTokenRouteDescriptions } from './routes/oauth-token.ts';
 import { projectKeyRouteDescriptions } from './routes/project-keys.ts';
+import { checkpointKeyRouteDescriptions } from './routes/checkpoint-keys.ts';
 
 export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...healthRouteDescriptions,
@@ -27,4 +28,5 @@ export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...oauthTokenRouteDescriptions,
   ...auditRouteDescriptions,
   ...projectKeyRouteDescriptions,
+  ...checkpointKeyRouteDescriptions,
 ];

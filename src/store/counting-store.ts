@@ -4,8 +4,8 @@ import type { EventStore, NewEvent } from './event-store.ts';
 import { withAppend, type DecoratedStore } from './decorated-store.ts';
 
 export function countingAppends(store: EventStore, onAppended: (events: readonly NewEvent[]) => void): DecoratedStore {
-  return withAppend(store, async (streamId, events, expected) => {
-    const result = await store.append(streamId, events, expected);
+  return withAppend(store, async (streamId, events, expected, hints) => {
+    const result = await store.append(streamId, events, expected, hints);
     onAppended(events);
     return result;
   });

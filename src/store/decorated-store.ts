@@ -1,4 +1,4 @@
-// An event store that wraps another and changes only how it appends (counting, sealing): every
+// An event store that wraps another and changes only how it appends (counting, sealing, chaining): every
 // other call goes straight through, so a method added to the port is never silently dropped by a
 // wrapper that listed the old ones.
 import type { EventStore } from './event-store.ts';

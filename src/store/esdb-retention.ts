@@ -15,7 +15,7 @@
 // appends expecting no stream and the server refuses. That is translated here: when the stream
 // still reads as empty, the append is made again at the revision the server reported, and `$tb`
 // set past the aged-out events so that the new `$maxAge` does not bring them back.
-import { NO_STREAM, WrongExpectedVersionError, type EventStore, type ExpectedRevision, type NewEvent } from './event-store.ts';
+import { NO_STREAM, WrongExpectedVersionError, type AppendHints, type EventStore, type ExpectedRevision, type NewEvent } from './event-store.ts';
 import type { StreamRetention } from './stream-retention.ts';
 import { expiryOf, isEphemeralStream } from '../events/ephemeral-streams.ts';
 import { withAppend } from './decorated-store.ts';
@@ -33,8 +33,8 @@ export function retainingEphemeralStreams<S extends EventStore & StreamRetention
     if (expiries.length === 0) return undefined;
     return Math.max(1, Math.ceil((Math.max(...expiries) - now() + options.graceMs) / 1000));
   };
-  const append = async (streamId: string, events: readonly NewEvent[], expected: ExpectedRevision) => {
-    if (!isEphemeralStream(streamId) || expected !== NO_STREAM || events.length === 0) return store.append(streamId, events, expected);
+  const append = async (streamId: string, events: readonly NewEvent[], expected: ExpectedRevision, hints?: AppendHints) => {
+    if (!isEphemeralStream(streamId) || expected !== NO_STREAM || events.length === 0) return store.append(streamId, events, expected, hints);
     let result;
     /** Set when the stream is made again over aged-out events: those must stay unreadable. */
     let truncateBefore: number | undefined;

@@ -24,6 +24,8 @@ export interface EventMetadata {
    * before it was recorded.
    */
   secretId?: string;
+  /** The tamper-evidence link to the stream's previous event (integrity/event-hash.ts), set by integrity/chaining-store.ts. */
+  chain?: { v: 1; prev: string | null };
 }
 
 /** An event as the deciding code hands it to the store. */
@@ -91,8 +93,18 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** What an appender may already know, to spare the store a read. */
+export interface AppendHints {
+  /**
+   * The stream's last event as the appender read it (the command handler has it): the chaining
+   * store links the new events to it instead of reading it again. Used only when its revision is
+   * the expected one; if it was not really the last, the revision check refuses the append.
+   */
+  lastEvent?: RecordedEvent;
+}
+
 export interface EventStore {
-  append(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  append(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision, hints?: AppendHints): Promise<AppendResult>;
   /** All events of one stream in revision order; an empty array when the stream does not exist. */
   readStream(streamId: string): Promise<RecordedEvent[]>;
   /** Events of `$all` in position order, lazily, so that 1M events never sit in memory. */

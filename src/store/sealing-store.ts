@@ -54,7 +54,7 @@ export function sealingPersonalData(store: EventStore, personal: PersonalData, o
   // Stamped here, not in sealEvent: `authlog log seal-personal-data` reseals old events through
   // sealEvent, and their digests were made by whichever secret was current then, not this one.
   const stamp = (e: NewEvent): NewEvent => ({ ...e, metadata: { ...e.metadata, secretId: options.secretId } });
-  return withAppend(store, async (streamId, events, expected) =>
-    store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, stamp(e), options))), expected),
+  return withAppend(store, async (streamId, events, expected, hints) =>
+    store.append(streamId, await Promise.all(events.map((e) => sealEvent(personal, stamp(e), options))), expected, hints),
   );
 }

@@ -7,10 +7,13 @@
 // checkpoint names must still be there, and the log's newest position must not move back (or a
 // read model checkpointed there reads as "ahead of its log"). So the stream holding the log's
 // newest event is never pruned, nor the streams the caller names (the read models' checkpoint
-// events). The candidates are chosen and deleted in one write transaction: an event appended
-// meanwhile by another process cannot slip in between.
+// events). What is removed is recorded first (`record`: the log's integrity stream lists every
+// removed event's hash, integrity/rewrite-records.ts, so verify tells a prune from tampering), and
+// then exactly the recorded events are deleted, by position: an event appended meanwhile to a
+// chosen stream by another process is neither recorded nor deleted.
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { EventRow } from './sqlite-rows.ts';
 import { EPHEMERAL_STREAM_PREFIXES, EXPIRY_FIELDS } from '../events/ephemeral-streams.ts';
 
 export interface PruneOptions {
@@ -25,7 +28,11 @@ export interface PruneOptions {
    * reused by the next appends, and the file blocks nobody while it is rewritten). Default 'always'.
    */
   vacuum?: 'always' | 'when-worth-it';
+  /** Called with the rows about to be deleted, before they are; a failure leaves the log as it was. */
+  record?: (rows: PrunedRow[]) => Promise<void>;
 }
+
+export type PrunedRow = EventRow;
 
 export interface PruneReport {
   streams: number;
@@ -45,7 +52,7 @@ function fileBytes(path: string): number {
   return size(path) + size(`${path}-wal`);
 }
 
-export function pruneSqliteLog(path: string, options: PruneOptions): PruneReport {
+export async function pruneSqliteLog(path: string, options: PruneOptions): Promise<PruneReport> {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.defaultSafeIntegers(true);
@@ -60,19 +67,18 @@ export function pruneSqliteLog(path: string, options: PruneOptions): PruneReport
        HAVING count(${EXPIRY_SQL}) = count(*) AND max(${EXPIRY_SQL}) <= ?
          AND max(position) < (SELECT max(position) FROM events)`,
     );
-    const remove = db.prepare('DELETE FROM events WHERE stream_id = ?');
+    const rowsOf = db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY position');
+    const remove = db.prepare('DELETE FROM events WHERE position = ?');
     const keep = new Set(options.keepStreams ?? []);
+    const expiredBy = options.nowMs - options.graceMs;
+    const chosen = (candidates.all(...prefixParams, expiredBy) as { stream_id: string }[]).filter((row) => !keep.has(row.stream_id));
+    const rows = chosen.flatMap((row) => rowsOf.all(row.stream_id) as PrunedRow[]).sort((a, b) => (a.position < b.position ? -1 : 1));
+    if (rows.length > 0) await options.record?.(rows);
     const pruned = db
       .transaction(() => {
-        let streams = 0;
         let events = 0;
-        const expiredBy = options.nowMs - options.graceMs;
-        for (const row of candidates.all(...prefixParams, expiredBy) as { stream_id: string }[]) {
-          if (keep.has(row.stream_id)) continue;
-          events += remove.run(row.stream_id).changes;
-          streams++;
-        }
-        return { streams, events };
+        for (const row of rows) events += remove.run(row.position).changes;
+        return { streams: chosen.length, events };
       })
       .immediate();
     let vacuumed = false;
