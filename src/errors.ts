@@ -19,6 +19,10 @@ export const ERROR_CATALOGUE = {
   PROJECT_ID_MISMATCH: { status: 400, message: 'The x-stack-project-id header does not match the project of the key.' },
   CURRENT_PROJECT_NOT_FOUND: { status: 400, message: 'The current project does not exist.' },
   INVALID_PUBLISHABLE_CLIENT_KEY: { status: 401, message: 'The publishable client key is not valid for this project.' },
+  PUBLISHABLE_CLIENT_KEY_REQUIRED_FOR_PROJECT: {
+    status: 401,
+    message: 'Publishable client keys are required for this project. Create one in Project Keys, or disable this requirement there to allow keyless client access.',
+  },
   INVALID_SECRET_SERVER_KEY: { status: 401, message: 'The secret server key is not valid for this project.' },
   INVALID_SUPER_SECRET_ADMIN_KEY: { status: 401, message: 'The super secret admin key is not valid for this project.' },
   INVALID_ADMIN_ACCESS_TOKEN: { status: 401, message: 'The admin access token is not valid for this project.' },
@@ -27,6 +31,8 @@ export const ERROR_CATALOGUE = {
   ACCESS_TOKEN_EXPIRED: { status: 401, message: 'The access token has expired.' },
   USER_AUTHENTICATION_REQUIRED: { status: 400, message: 'User authentication required for this endpoint.' },
   USER_NOT_FOUND: { status: 404, message: 'User not found.' },
+  CANNOT_GET_OWN_USER_WITHOUT_USER: { status: 400, message: "You have specified 'me' as a userId, but did not provide authentication for a user." },
+  CLIENT_USER_DELETION_NOT_ENABLED: { status: 400, message: 'Client user deletion is not enabled for this project' },
   USER_ID_DOES_NOT_EXIST: { status: 400, message: 'The given user does not exist.' },
   USER_EMAIL_ALREADY_EXISTS: { status: 409, message: 'A user with this email address already exists.' },
   REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED: {

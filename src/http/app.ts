@@ -10,6 +10,7 @@ import { overrideErrorStatus } from './override-error-status.ts';
 import { readJsonBody } from './body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
+import { currentUserRoutes } from './routes/current-user.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { cliAuthRoutes } from './routes/cli-auth.ts';
@@ -17,6 +18,7 @@ import { signInCodeRoutes } from './routes/sign-in-codes.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
 import { projectKeyRoutes } from './routes/project-keys.ts';
+import { projectConfigRoutes } from './routes/project-config.ts';
 import { cliPageRoutes } from './routes/cli-page.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -30,6 +32,8 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     healthRoutes(app),
     metricsRoutes(app),
     openApiRoutes(openApiDocument),
+    // Before userRoutes: /users/me is not a user id.
+    currentUserRoutes(app),
     userRoutes(app),
     sessionRoutes(app),
     jwksRoutes(app),
@@ -38,6 +42,7 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     oauthTokenRoutes(app),
     auditRoutes(app),
     projectKeyRoutes(app),
+    projectConfigRoutes(app),
   ];
 }
 

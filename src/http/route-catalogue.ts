@@ -5,6 +5,7 @@ import { healthRouteDescriptions } from './routes/health.ts';
 import { metricsRouteDescriptions } from './routes/metrics.ts';
 import { openApiRouteDescriptions } from './routes/openapi.ts';
 import { userRouteDescriptions } from './routes/users.ts';
+import { currentUserRouteDescriptions } from './routes/current-user.ts';
 import { sessionRouteDescriptions } from './routes/sessions.ts';
 import { jwksRouteDescriptions } from './routes/jwks.ts';
 import { cliAuthRouteDescriptions } from './routes/cli-auth.ts';
@@ -12,11 +13,13 @@ import { signInCodeRouteDescriptions } from './routes/sign-in-codes.ts';
 import { auditRouteDescriptions } from './routes/audit.ts';
 import { oauthTokenRouteDescriptions } from './routes/oauth-token.ts';
 import { projectKeyRouteDescriptions } from './routes/project-keys.ts';
+import { projectConfigRouteDescriptions } from './routes/project-config.ts';
 
 export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...healthRouteDescriptions,
   ...metricsRouteDescriptions,
   ...openApiRouteDescriptions,
+  ...currentUserRouteDescriptions,
   ...userRouteDescriptions,
   ...sessionRouteDescriptions,
   ...jwksRouteDescriptions,
@@ -25,4 +28,5 @@ export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...oauthTokenRouteDescriptions,
   ...auditRouteDescriptions,
   ...projectKeyRouteDescriptions,
+  ...projectConfigRouteDescriptions,
 ];

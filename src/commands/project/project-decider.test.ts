@@ -185,4 +185,13 @@ test('SetRateLimits on an unknown project is refused with CURRENT_PROJECT_NOT_FO
   throwsKnown(() => decideAfter([], { type: 'SetRateLimits', projectId, rateLimits: {} }), 'CURRENT_PROJECT_NOT_FOUND');
 });
 
+test('SetConfig decides ProjectConfigChanged with only the settings that change; the defaults are upstream\'s (both off)', () => {
+  assert.equal(fold([createdEvent]).config, { requirePublishableClientKey: false, clientUserDeletionEnabled: false });
+  assert.equal(decideAfter([createdEvent], { type: 'SetConfig', projectId, config: { requirePublishableClientKey: false } }), []);
+  const events = decideAfter([createdEvent], { type: 'SetConfig', projectId, config: { requirePublishableClientKey: true, clientUserDeletionEnabled: false } });
+  assert.equal(events, [{ type: 'ProjectConfigChanged', data: { projectId, requirePublishableClientKey: true } }]);
+  assert.equal(fold([createdEvent, ...events]).config, { requirePublishableClientKey: true, clientUserDeletionEnabled: false });
+  throwsKnown(() => decideAfter([], { type: 'SetConfig', projectId, config: { clientUserDeletionEnabled: true } }), 'CURRENT_PROJECT_NOT_FOUND');
+});
+
 test.run();

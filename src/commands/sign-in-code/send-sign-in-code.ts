@@ -4,6 +4,7 @@
 // used; an append that fails after the mail left makes the mailed code one that never validates.
 import { metadataFor, settle, type AppContext, type Origin } from '../../app-context.ts';
 import { newSignInCode } from '../../crypto/codes.ts';
+import { html } from '../../http/page/html.ts';
 import { handleCommand } from '../handler.ts';
 import { signInCodeDecider } from './sign-in-code-decider.ts';
 import { emailDigestOf, nonceDigestOf, nonceOf, otpOf, signInCodeStream } from './sign-in-code-streams.ts';
@@ -29,8 +30,21 @@ export function magicLink(callbackUrl: string, code: string): string {
   return url.toString();
 }
 
-export function signInMail(projectName: string, otp: string, link: string | undefined, lifetimeMinutes: number): { subject: string; text: string } {
+/**
+ * The mail, as text and as HTML (clients and upstream's tests read the OTP from the HTML part).
+ * Everything interpolated into the HTML is escaped: the project name and the link carry input.
+ */
+export function signInMail(projectName: string, otp: string, link: string | undefined, lifetimeMinutes: number): { subject: string; text: string; html: string } {
+  const markup = html`<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>Your code to sign in to ${projectName} is:</p>
+<p style="font-size: 24px; font-weight: bold; letter-spacing: 2px">${otp}</p>
+${link === undefined ? '' : html`<p><a href="${link}">Sign in to ${projectName}</a></p>`}
+<p>The code works once and expires in ${lifetimeMinutes} minutes.</p>
+<p>If you did not ask to sign in, you can ignore this email.</p>
+</body></html>`;
   return {
+    html: markup.markup,
     subject: `Sign in to ${projectName}: Your code is ${otp}`,
     text: [
       `Your code to sign in to ${projectName} is: ${otp}`,

@@ -13,6 +13,7 @@ import { createSession } from '../session/create-session.ts';
 import { DEFAULT_SESSION_MS } from '../session/session-lifetimes.ts';
 import { signInCodeDecider } from './sign-in-code-decider.ts';
 import { recordWrongGuess } from './record-wrong-guess.ts';
+import { ensureEmailAllowsSignIn } from './email-allows-sign-in.ts';
 import { nonceDigestOf, nonceOf, signInCodeStream } from './sign-in-code-streams.ts';
 
 export interface SignedIn {
@@ -48,6 +49,9 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   // The address, sealed under its own key: erased, the code is as good as gone.
   const email = await ctx.personal.tryOpen(state.email);
   if (email === undefined) throw knownError('VERIFICATION_CODE_NOT_FOUND');
+
+  // Before the code is used: refused, it stays usable once the address is verified.
+  await ensureEmailAllowsSignIn(ctx, projectId, email);
 
   const now = ctx.clock();
   const sessionId = randomUUID();

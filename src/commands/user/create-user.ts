@@ -5,26 +5,12 @@ import { metadataFor, settle, type AppContext, type Origin } from '../../app-con
 import { streamName } from '../../events/streams.ts';
 import type { EventData } from '../../events/catalogue.ts';
 import { foldStream, handleCommand } from '../handler.ts';
-import { KnownError, knownError } from '../../errors.ts';
-import { userDecider } from './user-decider.ts';
+import { userDecider, type UserState } from './user-decider.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
-
-/** A reservation whose user never appeared is abandoned after this long (a crash mid-create). */
-const ABANDONED_RESERVATION_MS = 30_000;
-
-export const emailReservationStream = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string =>
-  emailReservationStreamOf(projectId, emailDigestFor(ctx, email));
+import { reserveEmail } from './reserve-email.ts';
 
 /** The reservation stream of an email, by its digest. */
 export const emailReservationStreamOf = (projectId: string, emailDigest: string): string => streamName('userEmail', `${projectId}.${emailDigest}`);
-
-/**
- * Every stream the email's reservation may be on: the current secret's first, then the previous
- * secret's. New reservations go on the first; one made before AUTHLOG_SECRET was rotated stays
- * where it is and still blocks a duplicate.
- */
-export const emailReservationStreams = (ctx: Pick<AppContext, 'hasher'>, projectId: string, email: string): string[] =>
-  ctx.hasher.candidates('email', email.trim().toLowerCase()).map((digest) => streamName('userEmail', `${projectId}.${digest}`));
 
 export interface CreateUserInput {
   projectId: string;
@@ -32,24 +18,6 @@ export interface CreateUserInput {
   displayName: string | null;
   primaryEmailVerified: boolean;
   origin: EventData<'UserCreated'>['origin'];
-}
-
-/**
- * The reservation's current holder and whether its user stream holds a live user (undefined while
- * a creation may still be under way); undefined when the email is free.
- */
-async function checkHolder(
-  ctx: Pick<AppContext, 'store' | 'clock'>,
-  reservationStream: string,
-): Promise<{ userId: string; isLive: boolean | undefined } | undefined> {
-  const reservation = await ctx.store.readStream(reservationStream);
-  const state = foldStream(emailReservationDecider, reservation);
-  if (!state.holder) return undefined;
-  const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
-  if (holder.status === 'active') return { userId: state.holder, isLive: true };
-  if (holder.status === 'deleted') return { userId: state.holder, isLive: false };
-  const reservedAt = Date.parse(reservation.at(-1)?.metadata.occurredAt ?? '');
-  return { userId: state.holder, isLive: ctx.clock() - reservedAt > ABANDONED_RESERVATION_MS ? false : undefined };
 }
 
 export interface CreatedUser {
@@ -61,41 +29,18 @@ export interface CreatedUser {
   signedUpAtMillis: number;
 }
 
-export const emailDigestFor = (ctx: Pick<AppContext, 'hasher'>, email: string): string => ctx.hasher.digest('email', email.trim().toLowerCase());
 
 export async function createUser(ctx: AppContext, input: CreateUserInput, origin: Origin): Promise<CreatedUser> {
   const userId = randomUUID();
   const now = ctx.clock();
   const metadata = metadataFor({ ...origin, projectId: input.projectId }, now);
-  if (input.primaryEmail !== null) {
-    const [stream = emailReservationStream(ctx, input.projectId, input.primaryEmail), ...olderStreams] = emailReservationStreams(ctx, input.projectId, input.primaryEmail);
-    const checkedHolder = await checkHolder(ctx, stream);
-    try {
-      // A holder under a previous secret is as good as one under the current: a live (or still
-      // being created) user there is the email's owner.
-      for (const older of olderStreams) {
-        const holder = await checkHolder(ctx, older);
-        if (holder && holder.isLive !== false) throw knownError('USER_EMAIL_ALREADY_EXISTS');
-      }
-      await handleCommand(ctx.store, stream, emailReservationDecider, { type: 'Reserve', projectId: input.projectId, userId, checkedHolder }, metadata);
-    } catch (error) {
-      // The decider sees only the email's digest; the answer names the email, as upstream's does
-      // (the official SDK reads it from the details).
-      if (error instanceof KnownError && error.code === 'USER_EMAIL_ALREADY_EXISTS') {
-        throw knownError('USER_EMAIL_ALREADY_EXISTS', `A user with email ${JSON.stringify(input.primaryEmail)} already exists.`, {
-          email: input.primaryEmail,
-          would_work_if_email_was_verified: false,
-        });
-      }
-      throw error;
-    }
-  }
+  const emailDigest = input.primaryEmail === null ? undefined : (await reserveEmail(ctx, input.projectId, userId, input.primaryEmail, metadata)).emailDigest;
   const data: EventData<'UserCreated'> = {
     userId,
     projectId: input.projectId,
     // Plain here: the sealing store seals it under the user's key before it reaches the log.
     primaryEmail: input.primaryEmail,
-    ...(input.primaryEmail !== null ? { primaryEmailDigest: emailDigestFor(ctx, input.primaryEmail) } : {}),
+    ...(emailDigest !== undefined ? { primaryEmailDigest: emailDigest } : {}),
     primaryEmailVerified: input.primaryEmailVerified,
     displayName: input.displayName,
     signedUpAtMillis: now,
@@ -106,13 +51,22 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
   return { userId, projectId: input.projectId, primaryEmail: input.primaryEmail, displayName: input.displayName, primaryEmailVerified: input.primaryEmailVerified, signedUpAtMillis: now };
 }
 
-/** The live user holding this email in this project, read from the write side (not the read model). */
-export async function findUserIdByEmail(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<string | undefined> {
-  for (const stream of emailReservationStreams(ctx, projectId, email)) {
-    const state = foldStream(emailReservationDecider, await ctx.store.readStream(stream));
-    if (!state.holder) continue;
-    const holder = foldStream(userDecider, await ctx.store.readStream(streamName('user', state.holder)));
-    if (holder.status === 'active') return state.holder;
+/**
+ * The live user whose primary email this is in this project, read from the write side (not the
+ * read model), with their state. A reservation whose holder's email is now another (a change
+ * that crashed half-way) names no one.
+ */
+export async function findEmailHolder(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<{ userId: string; state: UserState } | undefined> {
+  for (const digest of ctx.hasher.candidates('email', email.trim().toLowerCase())) {
+    const reservation = foldStream(emailReservationDecider, await ctx.store.readStream(emailReservationStreamOf(projectId, digest)));
+    if (!reservation.holder) continue;
+    const state = foldStream(userDecider, await ctx.store.readStream(streamName('user', reservation.holder)));
+    if (state.status === 'active' && (state.primaryEmailDigest === undefined || state.primaryEmailDigest === digest)) return { userId: reservation.holder, state };
   }
   return undefined;
+}
+
+/** The live user holding this email in this project, read from the write side (not the read model). */
+export async function findUserIdByEmail(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<string | undefined> {
+  return (await findEmailHolder(ctx, projectId, email))?.userId;
 }

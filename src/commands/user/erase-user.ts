@@ -9,6 +9,16 @@ import { foldStream, handleCommand } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { deleteUser, emailDigestsOf } from './delete-user.ts';
 import { knownError } from '../../errors.ts';
+import { asDomainEvent } from '../../events/catalogue.ts';
+import type { RecordedEvent } from '../../store/event-store.ts';
+
+function formerEmailDigests(history: readonly RecordedEvent[]): string[] {
+  return history.flatMap((recorded) => {
+    const event = asDomainEvent(recorded);
+    const digest = event?.type === 'UserCreated' || event?.type === 'UserPrimaryEmailChanged' ? event.data.primaryEmailDigest : undefined;
+    return digest === undefined ? [] : [digest];
+  });
+}
 
 export interface Erasure {
   userId: string;
@@ -24,11 +34,13 @@ export interface Erasure {
  */
 export async function eraseUser(ctx: AppContext, projectId: string, userId: string, origin: Origin, options: { onlyLive?: boolean } = {}): Promise<Erasure> {
   const stream = streamName('user', userId);
-  const before = foldStream(userDecider, await ctx.store.readStream(stream));
+  const history = await ctx.store.readStream(stream);
+  const before = foldStream(userDecider, history);
   if (before.status === 'none' || before.projectId !== projectId) throw knownError('USER_NOT_FOUND');
   if (options.onlyLive && before.status !== 'active') throw knownError('USER_NOT_FOUND');
   // The address's digests must be read while the user's key can still open the email.
-  const emailDigests = await emailDigestsOf(ctx, before);
+  // Every address the user had: sign-in codes sent to a former one were theirs too.
+  const emailDigests = [...new Set([...(await emailDigestsOf(ctx, before)), ...formerEmailDigests(history)])];
   if (before.status === 'active') await deleteUser(ctx, projectId, userId, origin);
   const erased = [subjects.user(userId), ...emailDigests.map((digest) => subjects.email(projectId, digest))];
   const now = ctx.clock();

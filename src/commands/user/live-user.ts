@@ -7,19 +7,29 @@ import type { AccessTokenProfile } from '../../crypto/access-tokens.ts';
 import { foldStream } from '../handler.ts';
 import { userDecider } from './user-decider.ts';
 import { asDomainEvent } from '../../events/catalogue.ts';
+import type { Personal } from '../../crypto/sealed.ts';
 
 export async function findLiveUser(ctx: Pick<AppContext, 'store' | 'personal'>, projectId: string, userId: string): Promise<AccessTokenProfile | undefined> {
   const events = await ctx.store.readStream(streamName('user', userId));
   const user = foldStream(userDecider, events);
   if (user.status !== 'active' || user.projectId !== projectId) return undefined;
+  // What the tokens say: the creation's values, then every update's, in order.
+  let profile: { displayName: Personal | null; primaryEmail: Personal | null; primaryEmailVerified: boolean; signedUpAtMillis: number } | undefined;
   for (const recorded of events) {
     const event = asDomainEvent(recorded);
     if (event?.type === 'UserCreated') {
       const { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis } = event.data;
-      // Tokens carry these to the client; a value whose key is gone is no value.
-      const open = async (v: typeof primaryEmail) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
-      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis };
+      profile = { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis };
+    } else if (profile && event?.type === 'UserUpdated') {
+      if (event.data.displayName !== undefined) profile.displayName = event.data.displayName;
+      if (event.data.primaryEmailVerified !== undefined) profile.primaryEmailVerified = event.data.primaryEmailVerified;
+    } else if (profile && event?.type === 'UserPrimaryEmailChanged') {
+      profile.primaryEmail = event.data.primaryEmail;
+      profile.primaryEmailVerified = event.data.primaryEmailVerified;
     }
   }
-  return undefined;
+  if (!profile) return undefined;
+  // Tokens carry these to the client; a value whose key is gone is no value.
+  const open = async (v: Personal | null) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
+  return { ...profile, displayName: await open(profile.displayName), primaryEmail: await open(profile.primaryEmail) };
 }

@@ -56,7 +56,7 @@ test('CreateUser on an empty stream decides UserCreated and folds to an active u
   const data = userCreated(userId);
   const events = decideUser([], { type: 'CreateUser', data });
   assert.equal(events, [{ type: 'UserCreated', data }]);
-  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined });
+  assert.equal(foldUser(events), { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined, primaryEmailVerified: false });
 });
 
 test('CreateUser on a stream that already holds a user is refused', () => {
@@ -73,6 +73,33 @@ test('DeleteUser of an active user decides UserDeleted and folds to deleted, kee
   const state = foldUser([...history, ...events]);
   assert.is(state.status, 'deleted');
   assert.is(state.primaryEmail, 'ada@example.com');
+});
+
+test('UpdateUser decides UserUpdated with the fields given; a verified flag that does not change is left out; nothing given decides nothing', () => {
+  const userId = randomUUID();
+  const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
+  assert.equal(decideUser(history, { type: 'UpdateUser', profile: { userId, projectId, displayName: 'Ada L.' } }), [
+    { type: 'UserUpdated', data: { userId, projectId, displayName: 'Ada L.' } },
+  ]);
+  assert.equal(decideUser(history, { type: 'UpdateUser', profile: { userId, projectId, primaryEmailVerified: false } }), [], 'already unverified');
+  const verified = decideUser(history, { type: 'UpdateUser', profile: { userId, projectId, primaryEmailVerified: true } });
+  assert.equal(verified, [{ type: 'UserUpdated', data: { userId, projectId, primaryEmailVerified: true } }]);
+  assert.is(foldUser([...history, ...verified]).primaryEmailVerified, true);
+});
+
+test('UpdateUser with an email change decides UserPrimaryEmailChanged first; verified without an email is refused; a deleted user is not found', () => {
+  const userId = randomUUID();
+  const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
+  const email = { userId, projectId, primaryEmail: 'new@example.com', primaryEmailDigest: 'digest-new', primaryEmailVerified: false };
+  const events = decideUser(history, { type: 'UpdateUser', profile: { userId, projectId, displayName: null }, email });
+  assert.equal(events.map((e) => e.type), ['UserPrimaryEmailChanged', 'UserUpdated']);
+  const after = foldUser([...history, ...events]);
+  assert.equal([after.primaryEmail, after.primaryEmailDigest, after.primaryEmailVerified], ['new@example.com', 'digest-new', false]);
+  const removed = { userId, projectId, primaryEmail: null, primaryEmailVerified: false };
+  throwsKnown(() => decideUser(history, { type: 'UpdateUser', profile: { userId, projectId, primaryEmailVerified: true }, email: removed }), 'SCHEMA_ERROR');
+  const deleted: DomainEvent[] = [...history, { type: 'UserDeleted', data: { userId, projectId } }];
+  throwsKnown(() => decideUser(deleted, { type: 'UpdateUser', profile: { userId, projectId, displayName: 'x' } }), 'USER_NOT_FOUND');
+  throwsKnown(() => decideUser(history, { type: 'UpdateUser', profile: { userId, projectId: otherProjectId, displayName: 'x' } }), 'USER_NOT_FOUND');
 });
 
 test('deleting a user twice is refused with USER_NOT_FOUND', () => {
