@@ -19,6 +19,10 @@ export const ERROR_CATALOGUE = {
   PROJECT_ID_MISMATCH: { status: 400, message: 'The x-stack-project-id header does not match the project of the key.' },
   CURRENT_PROJECT_NOT_FOUND: { status: 400, message: 'The current project does not exist.' },
   INVALID_PUBLISHABLE_CLIENT_KEY: { status: 401, message: 'The publishable client key is not valid for this project.' },
+  PUBLISHABLE_CLIENT_KEY_REQUIRED_FOR_PROJECT: {
+    status: 401,
+    message: 'Publishable client keys are required for this project. Create one in Project Keys, or disable this requirement there to allow keyless client access.',
+  },
   INVALID_SECRET_SERVER_KEY: { status: 401, message: 'The secret server key is not valid for this project.' },
   INVALID_SUPER_SECRET_ADMIN_KEY: { status: 401, message: 'The super secret admin key is not valid for this project.' },
   INVALID_ADMIN_ACCESS_TOKEN: { status: 401, message: 'The admin access token is not valid for this project.' },
@@ -33,6 +37,7 @@ export const ERROR_CATALOGUE = {
       "X-Stack-Access-Token is for an anonymous user, but anonymous users are not enabled. Set the X-Stack-Allow-Anonymous-User header of this request to 'true' to allow anonymous users.",
   },
   USER_NOT_FOUND: { status: 404, message: 'User not found.' },
+  CLIENT_USER_DELETION_NOT_ENABLED: { status: 400, message: 'Client user deletion is not enabled for this project' },
   USER_ID_DOES_NOT_EXIST: { status: 400, message: 'The given user does not exist.' },
   USER_EMAIL_ALREADY_EXISTS: { status: 409, message: 'A user with this email address already exists.' },
   REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED: {

@@ -81,7 +81,7 @@ async function cliLoginApprovedBy(refreshToken: string): Promise<{ refreshToken:
 let scenario: Scenario;
 
 test('the scripted scenario gives exactly its rows, with actors and times, over HTTP', async () => {
-  const admin = await newUser({ primary_email: 'admin@audited.example' });
+  const admin = await newUser({ primary_email: 'admin@audited.example', primary_email_verified: true });
   const a = await newUser();
   const b = await newUser();
   // 10:00 a server key creates a session for the admin (an audited row, never admin rights), and

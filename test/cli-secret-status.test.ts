@@ -50,10 +50,10 @@ test('secret status counts what depends on the previous secret, and says it can 
   const dataDir = first.dataDir;
   const project = await first.createProject('secret status');
   const user = await first.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: 'old@example.com', display_name: 'Old One' } });
-  assert.is(user.status, 200, user.text);
+  assert.is(user.status, 201, user.text);
   // No email (so no reservation), a display name (so a data key), and left alone after the rotation.
   const quiet = await first.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { display_name: 'Quiet One' } });
-  assert.is(quiet.status, 200, quiet.text);
+  assert.is(quiet.status, 201, quiet.text);
   const session = await first.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: user.json.id } });
   assert.is(session.status, 200, session.text);
   const cli = await first.request('POST', '/api/v1/auth/cli', { headers: clientHeaders(project), body: {} });

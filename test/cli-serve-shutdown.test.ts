@@ -57,8 +57,8 @@ test(`SIGTERM during ${LOAD} concurrent writes: every accepted request is answer
 
   const answered = results.filter((r): r is Extract<Outcome, { status: number }> => 'status' in r);
   const refused = results.filter((r): r is Extract<Outcome, { failure: string }> => 'failure' in r);
-  const acknowledged = answered.filter((r) => r.status === 200);
-  assert.equal(answered.filter((r) => r.status !== 200).map((r) => `${r.requestId}: ${r.status} ${JSON.stringify(r.body)}`), [], 'every answer is a success');
+  const acknowledged = answered.filter((r) => r.status === 201);
+  assert.equal(answered.filter((r) => r.status !== 201).map((r) => `${r.requestId}: ${r.status} ${JSON.stringify(r.body)}`), [], 'every answer is a success');
   const afterSignal = answered.filter((r) => r.at > signalled).length;
   assert.ok(afterSignal > 0, 'the signal came while requests were in flight: some were answered after it');
 
@@ -88,7 +88,7 @@ test(`SIGTERM during ${LOAD} concurrent writes: every accepted request is answer
   const taken: string[] = [];
   for (const r of refused) {
     const res = await request(again.url, 'POST', '/api/v1/users', { headers, body: { primary_email: r.email } });
-    if (res.status !== 200) taken.push(`${r.requestId}: ${res.status} ${res.text}`);
+    if (res.status !== 201) taken.push(`${r.requestId}: ${res.status} ${res.text}`);
   }
   assert.equal(taken, [], 'writes of requests that got no answer');
   assert.is(await again.stop('SIGTERM'), 0);

@@ -49,8 +49,8 @@ test('serve honours PORT and HOST; a project created by the CLI meanwhile works 
 
     const headers = { 'x-stack-project-id': String(project.project_id), 'x-stack-secret-server-key': String(project.secret_server_key) };
     const exitedAt = Date.now();
-    const res = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: {} }), (r) => r.status === 200);
-    assert.is(res.status, 200, `not visible within 1 s: ${res.text}`);
+    const res = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: {} }), (r) => r.status === 201);
+    assert.is(res.status, 201, `not visible within 1 s: ${res.text}`);
     console.log(`  # project created by the CLI: usable ${Date.now() - exitedAt} ms after the CLI exited`);
     assert.is(statSync(join(dataDir, 'secret')).mode & 0o777, 0o600, 'the generated secret is private');
     assert.is(await server.stop('SIGTERM'), 0, 'a clean shutdown exits 0');
@@ -69,8 +69,8 @@ test('project add-admin names an existing user as admin; an unknown user is refu
     const project = JSON.parse(created.stdout) as { project_id: string; secret_server_key: string; publishable_client_key: string };
     const headers = { 'x-stack-project-id': project.project_id, 'x-stack-secret-server-key': project.secret_server_key };
     // What the CLI appends reaches the server through its subscription, within a second.
-    const user = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: { primary_email: 'admin@cli.example', primary_email_verified: true } }), (r) => r.status === 200);
-    assert.is(user.status, 200, user.text);
+    const user = await retryUntil(() => request(server.url, 'POST', '/api/v1/users', { headers, body: { primary_email: 'admin@cli.example', primary_email_verified: true } }), (r) => r.status === 201);
+    assert.is(user.status, 201, user.text);
     const unknown = await runAuthlog(['project', 'add-admin', '--project', project.project_id, '--user', '11111111-1111-4111-8111-111111111111'], env);
     assert.is(unknown.code, 1);
     assert.is(unknown.stderr.trim(), `authlog: user 11111111-1111-4111-8111-111111111111 does not exist in project ${project.project_id}`);

@@ -91,11 +91,11 @@ async function createProject(server: ServerProcess, env: Record<string, string>)
   const headers = asServer(project);
   const deadline = Date.now() + 1000;
   let res = await request(server.url, 'POST', '/api/v1/users', { headers, body: {} });
-  while (res.status !== 200 && Date.now() < deadline) {
+  while (res.status !== 201 && Date.now() < deadline) {
     await delay(20);
     res = await request(server.url, 'POST', '/api/v1/users', { headers, body: {} });
   }
-  assert.is(res.status, 200, `the server did not accept the CLI's project within 1 s: ${res.text}`);
+  assert.is(res.status, 201, `the server did not accept the CLI's project within 1 s: ${res.text}`);
   return project;
 }
 

@@ -31,7 +31,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 }
 
 test('EventStoreDB down: writes answer 503 SERVICE_UNAVAILABLE within 5 s; back: they work again', async () => {
-  assert.is((await createUser('before@example.com')).status, 200);
+  assert.is((await createUser('before@example.com')).status, 201);
   await double.stop();
   const { value: res, ms } = await timed(() => createUser('during@example.com'));
   assert.is(res.status, 503, res.text);
@@ -40,11 +40,11 @@ test('EventStoreDB down: writes answer 503 SERVICE_UNAVAILABLE within 5 s; back:
   console.log(`  # EventStoreDB down: 503 after ${ms} ms`);
   await double.restart();
   let again = await createUser('during@example.com');
-  for (let i = 0; again.status !== 200 && i < 100; i++) {
+  for (let i = 0; again.status !== 201 && i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
     again = await createUser('during@example.com');
   }
-  assert.is(again.status, 200, `the refused write left nothing behind that blocks its email: ${again.text}`);
+  assert.is(again.status, 201, `the refused write left nothing behind that blocks its email: ${again.text}`);
 });
 
 test('EventStoreDB silent (accepts, never answers): 503 within 5 s, and the server stays up', async () => {
@@ -61,11 +61,11 @@ test('EventStoreDB silent (accepts, never answers): 503 within 5 s, and the serv
   }
   await double.restart();
   let again = await createUser('silent@example.com');
-  for (let i = 0; again.status !== 200 && i < 100; i++) {
+  for (let i = 0; again.status !== 201 && i < 100; i++) {
     await new Promise((r) => setTimeout(r, 100));
     again = await createUser('silent@example.com');
   }
-  assert.is(again.status, 200, again.text);
+  assert.is(again.status, 201, again.text);
 });
 
 test.run();

@@ -54,7 +54,7 @@ test('GET /ready reports both backends and a projection lag of 0', async () => {
 
 test('project id + secret server key alone (no access type) create a user', async () => {
   const res = await post(serverHeaders(project), { primary_email: 'first@example.com', display_name: 'First' });
-  assert.is(res.status, 200, res.text);
+  assert.is(res.status, 201, res.text);
   assert.match(res.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(
     { ...res.json, id: 'x', signed_up_at_millis: 0, last_active_at_millis: 0 },
@@ -70,6 +70,7 @@ test('project id + secret server key alone (no access type) create a user', asyn
       client_metadata: null,
       client_read_only_metadata: null,
       server_metadata: null,
+      primary_email_auth_enabled: true,
       has_password: false,
       auth_with_email: true,
       otp_auth_enabled: true,
@@ -94,7 +95,7 @@ test('project id + secret server key alone (no access type) create a user', asyn
 
 test('Authorization: Bearer <server key> without a project header names the project by the key', async () => {
   const res = await post({ authorization: `Bearer ${project.secret_server_key}` }, {});
-  assert.is(res.status, 200, res.text);
+  assert.is(res.status, 201, res.text);
   const fetched = await service.request('GET', `/api/v1/users/${res.json.id}`, { headers: serverHeaders(project) });
   assert.is(fetched.status, 200);
   const elsewhere = await service.request('GET', `/api/v1/users/${res.json.id}`, { headers: serverHeaders(other) });
@@ -103,7 +104,7 @@ test('Authorization: Bearer <server key> without a project header names the proj
 
 test('the super secret admin key is accepted where server access is asked', async () => {
   const res = await post(adminHeaders(project), {});
-  assert.is(res.status, 200, res.text);
+  assert.is(res.status, 201, res.text);
 });
 
 test('the publishable key on a server endpoint → 401 INSUFFICIENT_ACCESS_TYPE with details', async () => {
@@ -140,7 +141,7 @@ test('no credentials → 400 ACCESS_TYPE_REQUIRED; a bad access type → 400 INV
 
 test('a declared access type uses only that level\'s credential (the SDK sends its publishable key too)', async () => {
   const both = { ...serverHeaders(project), 'x-stack-publishable-client-key': project.publishable_client_key };
-  assert.is((await post({ ...both, 'x-stack-access-type': 'server' }, {})).status, 200);
+  assert.is((await post({ ...both, 'x-stack-access-type': 'server' }, {})).status, 201);
   assertKnownError(await post({ ...both, 'x-stack-access-type': 'client' }, {}), 401, 'INSUFFICIENT_ACCESS_TYPE');
   assertKnownError(await post({ ...clientHeaders(project), 'x-stack-access-type': 'server' }, {}), 400, 'ACCESS_TYPE_REQUIRED');
 });
@@ -269,16 +270,16 @@ test('an unknown route → 404 ROUTE_NOT_FOUND; a wrong method → 405 METHOD_NO
 test('20 concurrent creates with one email in different cases → exactly one succeeds, the rest 409', async () => {
   const spellings = Array.from({ length: 20 }, (_, i) => (i % 2 ? 'Race@Example.COM' : 'race@example.com'));
   const results = await Promise.all(spellings.map((email) => post(serverHeaders(project), { primary_email: email })));
-  const ok = results.filter((r) => r.status === 200);
+  const ok = results.filter((r) => r.status === 201);
   assert.is(ok.length, 1, results.map((r) => r.status).join(','));
-  for (const r of results.filter((x) => x.status !== 200)) assertKnownError(r, 409, 'USER_EMAIL_ALREADY_EXISTS');
+  for (const r of results.filter((x) => x.status !== 201)) assertKnownError(r, 409, 'USER_EMAIL_ALREADY_EXISTS');
   // The same address in another project is another user.
-  assert.is((await post(serverHeaders(other), { primary_email: 'race@example.com' })).status, 200);
+  assert.is((await post(serverHeaders(other), { primary_email: 'race@example.com' })).status, 201);
 });
 
 test('GET and DELETE a user; a deleted user is gone and its email can sign up again', async () => {
   const created = await post(serverHeaders(project), { primary_email: 'gone@example.com', primary_email_verified: true });
-  assert.is(created.status, 200);
+  assert.is(created.status, 201);
   const id = created.json.id as string;
   const got = await service.request('GET', `/api/v1/users/${id}`, { headers: serverHeaders(project) });
   assert.equal(got.json, created.json);
@@ -288,13 +289,13 @@ test('GET and DELETE a user; a deleted user is gone and its email can sign up ag
   assertKnownError(await service.request('DELETE', `/api/v1/users/${id}`, { headers: serverHeaders(project) }), 404, 'USER_NOT_FOUND');
   assertKnownError(await service.request('GET', '/api/v1/users/not-a-uuid', { headers: serverHeaders(project) }), 404, 'USER_NOT_FOUND');
   const again = await post(serverHeaders(project), { primary_email: 'Gone@example.com' });
-  assert.is(again.status, 200, again.text);
+  assert.is(again.status, 201, again.text);
   assert.is.not(again.json.id, id);
 });
 
 test('after a restart on the same data dir, projects and users are all there (the log is replayed)', async () => {
   const created = await post(serverHeaders(project), { primary_email: 'durable@example.com' });
-  assert.is(created.status, 200);
+  assert.is(created.status, 201);
   await service.stop();
   service = await startTestService({}, { dataDir: service.dataDir });
   const got = await service.request('GET', `/api/v1/users/${created.json.id}`, { headers: serverHeaders(project) });

@@ -70,7 +70,7 @@ async function send(method: string, path: string, body?: unknown, headers = clie
 
 test('a CLI login, a sign-in with a code and a session\'s life, each issuing secrets, succeed', async () => {
   // A browser session: create, refresh, later sign out.
-  const user = (await send('POST', '/api/v1/users', { primary_email: 'ada@example.com' }, serverHeaders(project))).json;
+  const user = (await send('POST', '/api/v1/users', { primary_email: 'ada@example.com', primary_email_verified: true }, serverHeaders(project), 201)).json;
   const browser = (await send('POST', '/api/v1/auth/sessions', { user_id: user.id }, serverHeaders(project))).json;
   issued('browser refresh token', browser.refresh_token);
   issuedAccessToken('browser access token', browser.access_token);
@@ -128,7 +128,7 @@ test('a full CLI login with the `authlog login` command: it shows a code, a user
     issued('`authlog login` login code', loginCode);
     issued('`authlog login` login code without dash', loginCode.replace('-', ''));
     // The person approves in a browser: a session of theirs completes the attempt.
-    const user = (await send('POST', '/api/v1/users', { display_name: 'cli user' }, serverHeaders(project))).json;
+    const user = (await send('POST', '/api/v1/users', { display_name: 'cli user' }, serverHeaders(project), 201)).json;
     const browser = (await send('POST', '/api/v1/auth/sessions', { user_id: user.id }, serverHeaders(project))).json;
     issued('`authlog login` approver refresh token', browser.refresh_token);
     issuedAccessToken('`authlog login` approver access token', browser.access_token);
@@ -178,7 +178,7 @@ test('the debug log has a request line for every route driven, and holds none of
   });
   const requests = new Set(entries.filter((e) => e.level === 'info' && e.msg === 'request').map((e) => `${e.method} ${e.route} ${e.status}`));
   for (const expected of [
-    'POST /api/v1/users 200',
+    'POST /api/v1/users 201',
     'POST /api/v1/users 401',
     'POST /api/v1/auth/sessions 200',
     'POST /api/v1/auth/sessions/current/refresh 200',

@@ -82,12 +82,12 @@ test('the counters move with requests: requests by route and status, latency, ev
   const frozenAt = Date.now();
   const service = await start({ METRICS_TOKEN: TOKEN }, { clock: createAdjustableClock(() => frozenAt).now });
   const project = await service.createProject('metrics');
-  const created = { method: 'POST', route: '/api/v1/users', status: '200' };
+  const created = { method: 'POST', route: '/api/v1/users', status: '201' };
   const before = await scrape(service.url);
 
   for (let i = 0; i < 3; i++) {
     const res = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: `m${i}@example.com` } });
-    assert.is(res.status, 200, res.text);
+    assert.is(res.status, 201, res.text);
   }
   assert.is((await service.request('GET', '/api/v1/users/not-a-uuid', { headers: serverHeaders(project) })).status, 404);
   assert.is((await service.request('GET', '/nowhere')).status, 404);
@@ -120,7 +120,7 @@ test('projection lag: events and seconds rise while projections are stopped, and
   assert.is(value(samples, 'authlog_projection_lag_seconds'), 0);
 
   await service.app.projections.stop();
-  for (let i = 0; i < 3; i++) assert.is((await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} })).status, 200);
+  for (let i = 0; i < 3; i++) assert.is((await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} })).status, 201);
   await new Promise((resolve) => setTimeout(resolve, 20));
   samples = await scrape(service.url);
   const behind = value(samples, 'authlog_projection_lag_events');

@@ -32,7 +32,7 @@ const on = (i: number) => instances[i % instances.length]!;
 
 test('a CLI login initiated on one instance, completed on a second and polled on a third works, once', async () => {
   const user = await on(0).request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} });
-  assert.is(user.status, 200, user.text);
+  assert.is(user.status, 201, user.text);
   const browser = await on(1).request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: user.json.id } });
   assert.is(browser.status, 200, browser.text);
 
@@ -69,7 +69,7 @@ test('a CLI login initiated on one instance, completed on a second and polled on
 test('a write on one instance is read on the next request to another, and all agree on the digest', async () => {
   for (let i = 0; i < 10; i++) {
     const created = await on(i).request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: `u${i}@example.com` } });
-    assert.is(created.status, 200, created.text);
+    assert.is(created.status, 201, created.text);
     const read = await on(i + 1).request('GET', `/api/v1/users/${created.json.id}`, { headers: serverHeaders(project) });
     assert.is(read.status, 200, `written on ${i % 3}, read on ${(i + 1) % 3}: ${read.text}`);
   }

@@ -127,21 +127,42 @@ test('operations, metrics, the document and users answer as described', async ()
   await call('GET /metrics', '/metrics', { headers: { authorization: 'Bearer wrong-token' }, status: 401 });
 
   const server = serverHeaders(project);
-  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: { primary_email: 'doc@example.com', display_name: 'Doc' }, status: 200 })).json;
+  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: { primary_email: 'doc@example.com', display_name: 'Doc' }, status: 201 })).json;
   await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: { primary_email: 'DOC@example.com' }, status: 409 });
   await call('POST /api/v1/users', '/api/v1/users', { headers: clientHeaders(project), body: {}, status: 401 });
   await call('GET /api/v1/users/:userId', `/api/v1/users/${user.id}`, { headers: server, status: 200 });
   await call('GET /api/v1/users/:userId', '/api/v1/users/00000000-0000-4000-8000-000000000000', { headers: server, status: 404 });
-  const doomed = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, status: 200 })).json;
+  const doomed = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, status: 201 })).json;
   await call('DELETE /api/v1/users/:userId', `/api/v1/users/${doomed.id}`, { headers: server, status: 200 });
   await call('DELETE /api/v1/users/:userId', `/api/v1/users/${doomed.id}`, { headers: server, status: 404 });
   await call('GET /api/v1/projects/:projectId/.well-known/jwks.json', `/api/v1/projects/${project.project_id}/.well-known/jwks.json`, { status: 200 });
   await call('GET /api/v1/projects/:projectId/.well-known/jwks.json', '/api/v1/projects/nope/.well-known/jwks.json', { status: 400 });
 });
 
+test('user updates, listing, the own user and project config answer as described', async () => {
+  const server = serverHeaders(project);
+  const admin = adminHeaders(project);
+  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: { primary_email: 'patch@example.com' }, status: 201 })).json;
+  await call('PATCH /api/v1/users/:userId', `/api/v1/users/${user.id}`, { headers: server, body: { display_name: 'Patched' }, status: 200 });
+  await call('PATCH /api/v1/users/:userId', `/api/v1/users/${user.id}`, { headers: server, body: { primary_email: 'doc@example.com' }, status: 409 });
+  await call('PATCH /api/v1/users/:userId', '/api/v1/users/00000000-0000-4000-8000-000000000000', { headers: server, body: {}, status: 404 });
+  await call('GET /api/v1/users', '/api/v1/users?limit=1', { headers: server, status: 200 });
+  await call('GET /api/v1/users', '/api/v1/users?limit=0', { headers: server, status: 400 });
+  await call('GET /api/v1/projects/current/config', '/api/v1/projects/current/config', { headers: admin, status: 200 });
+  await call('GET /api/v1/projects/current/config', '/api/v1/projects/current/config', { headers: server, status: 401 });
+  await call('PATCH /api/v1/projects/current/config', '/api/v1/projects/current/config', { headers: admin, body: { client_user_deletion_enabled: true }, status: 200 });
+  await call('PATCH /api/v1/projects/current/config', '/api/v1/projects/current/config', { headers: admin, body: { nope: true }, status: 400 });
+  const session = (await call('POST /api/v1/auth/sessions', '/api/v1/auth/sessions', { headers: server, body: { user_id: user.id }, status: 200 })).json;
+  const own = { ...clientHeaders(project), 'x-stack-access-token': session.access_token };
+  await call('PATCH /api/v1/users/me', '/api/v1/users/me', { headers: own, body: { display_name: 'Me' }, status: 200 });
+  await call('PATCH /api/v1/users/me', '/api/v1/users/me', { headers: own, body: { primary_email_verified: true }, status: 400 });
+  await call('DELETE /api/v1/users/me', '/api/v1/users/me', { headers: clientHeaders(project), status: 400 });
+  await call('DELETE /api/v1/users/me', '/api/v1/users/me', { headers: own, status: 200 });
+});
+
 test('sessions answer as described', async () => {
   const server = serverHeaders(project);
-  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: {}, status: 200 })).json;
+  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: {}, status: 201 })).json;
   const a = (await call('POST /api/v1/auth/sessions', '/api/v1/auth/sessions', { headers: server, body: { user_id: user.id }, status: 200 })).json;
   const b = (await call('POST /auth/sessions', '/auth/sessions', { headers: server, body: { user_id: user.id, is_impersonation: true }, status: 200 })).json;
   await call('POST /auth/sessions', '/auth/sessions', { headers: clientHeaders(project), body: { user_id: user.id }, status: 401 });
@@ -175,7 +196,7 @@ test('sessions answer as described', async () => {
 test('CLI authentication answers as described: pending, completed, used, and its errors', async () => {
   const client = clientHeaders(project);
   const server = serverHeaders(project);
-  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: {}, status: 200 })).json;
+  const user = (await call('POST /api/v1/users', '/api/v1/users', { headers: server, body: {}, status: 201 })).json;
   const browser = (await call('POST /api/v1/auth/sessions', '/api/v1/auth/sessions', { headers: server, body: { user_id: user.id }, status: 200 })).json;
   const started = (await call('POST /api/v1/auth/cli', '/api/v1/auth/cli', { headers: client, status: 200 })).json;
   await call('POST /api/v1/auth/cli', '/api/v1/auth/cli', { headers: client, body: { expires_in_millis: 1 }, status: 400 });

@@ -81,7 +81,7 @@ async function createUser(url: string, p: Project): Promise<string> {
   const deadline = Date.now() + 3000;
   for (;;) {
     const res = await request(url, 'POST', '/api/v1/users', { headers: server(p), body: {} });
-    if (res.status === 200) return res.json.id as string;
+    if (res.status === 201) return res.json.id as string;
     if (Date.now() > deadline) assert.unreachable(`the project created by the CLI never became usable: ${res.status} ${res.text}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -100,7 +100,7 @@ const getUser = (url: string, p: Project, userId: string) => request(url, 'GET',
 /** Found: its server key works (a user is created in it). */
 async function assertProjectFound(url: string, p: Project, what: string): Promise<void> {
   const res = await request(url, 'POST', '/api/v1/users', { headers: server(p), body: {} });
-  assert.is(res.status, 200, `${what}: ${res.text}`);
+  assert.is(res.status, 201, `${what}: ${res.text}`);
 }
 
 async function assertProjectNotFound(url: string, p: Project, what: string): Promise<void> {

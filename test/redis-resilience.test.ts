@@ -21,7 +21,7 @@ test.before(async () => {
   service = await startTestService({ REDIS_URL: redis.url, REDIS_PREFIX: 'authlog', PROJECTION_WAIT_MS: '1000' });
   project = await service.createProject('resilient');
   const user = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: 'kept@example.com' } });
-  assert.is(user.status, 200, user.text);
+  assert.is(user.status, 201, user.text);
   userId = user.json.id;
 });
 test.after(async () => {
@@ -54,7 +54,7 @@ test('FLUSHDB while running: the service notices and projects the log again; ans
   assert.is(dup.status, 409, 'uniqueness never depended on the read model');
 });
 
-test('Redis stopped: reads answer 503 SERVICE_UNAVAILABLE and writes decided on the log alone 200, within 5 s, none hangs, no 500', async () => {
+test('Redis stopped: reads answer 503 SERVICE_UNAVAILABLE and writes decided on the log alone 201, within 5 s, none hangs, no 500', async () => {
   await redis.kill();
   const started = Date.now();
   const reads = Array.from({ length: 5 }, () => getUser());
@@ -71,14 +71,14 @@ test('Redis stopped: reads answer 503 SERVICE_UNAVAILABLE and writes decided on 
     assert.ok(Number(res.headers.get('retry-after')) >= 1);
   }
   for (const res of writeAnswers) {
-    assert.is(res.status, 200, res.text);
+    assert.is(res.status, 201, res.text);
     createdDuringOutage.push(res.json.id);
   }
   const logged: string[] = [];
   for await (const e of service.app.store.readAll({ filter: { eventTypes: ['UserCreated'] } })) logged.push((e.data as { userId: string }).userId);
   for (const id of createdDuringOutage) assert.ok(logged.includes(id), `user ${id} is in the event log`);
   assert.ok(ms < 5000, `answered within 5 s (took ${ms} ms)`);
-  console.log(`  # Redis down: 5 reads answered 503 and 5 writes 200 (durable in the log) in ${ms} ms`);
+  console.log(`  # Redis down: 5 reads answered 503 and 5 writes 201 (durable in the log) in ${ms} ms`);
   const ready = await service.request('GET', '/ready');
   assert.is(ready.status, 503);
   assert.is(ready.json.read_model.ok, false);

@@ -69,7 +69,7 @@ async function rejection(run: () => Promise<unknown>): Promise<unknown> {
 
 async function newUser(email: string): Promise<string> {
   const res = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: email } });
-  assert.is(res.status, 200, res.text);
+  assert.is(res.status, 201, res.text);
   return res.json.id;
 }
 
@@ -247,9 +247,9 @@ test('x-hexclave-* headers are the x-stack-* headers; both with different values
     'x-hexclave-secret-server-key': project.secret_server_key,
   };
   const created = await service.request('POST', '/api/v1/users', { headers: hexclave, body: {} });
-  assert.is(created.status, 200, created.text);
+  assert.is(created.status, 201, created.text);
   const same = await service.request('POST', '/api/v1/users', { headers: { ...hexclave, 'x-stack-project-id': project.project_id }, body: {} });
-  assert.is(same.status, 200, 'the same value under both names is fine');
+  assert.is(same.status, 201, 'the same value under both names is fine');
   const differ = await service.request('POST', '/api/v1/users', {
     headers: { ...hexclave, 'x-stack-secret-server-key': 'ssk_other' },
     body: {},
@@ -312,6 +312,64 @@ test('a wrong key, a taken email and a malformed body reach the SDK as its own k
   const server = serverApp();
   const taken = await rejection(() => server.createUser({ primaryEmail: 'taken@example.com' }));
   assert.ok(KnownErrors.UserWithEmailAlreadyExists.isInstance(taken), `got ${String(taken)}`);
+});
+
+/** A client app signed in through a mailed magic link (the SDK's own calls), and the user's id. */
+async function signedInApp(app: StackClientApp, email: string): Promise<string> {
+  const before = smtp.messages.length;
+  const sent = await app.sendMagicLinkEmail(email, { callbackUrl: CALLBACK });
+  assert.is(sent.status, 'ok', JSON.stringify(sent));
+  const mail = await smtp.waitForMail((m) => smtp.messages.indexOf(m) >= before && m.to.includes(email));
+  const code = /[?&]code=([0-9a-z]{45})/.exec(mail.text)?.[1];
+  assert.ok(code, 'the mail holds the magic link');
+  const signedIn = await app.signInWithMagicLink(code, { noRedirect: true });
+  assert.is(signedIn.status, 'ok', JSON.stringify(signedIn));
+  const userId = await verifiedSubject((await app.getAccessToken()) ?? '');
+  assert.ok(userId);
+  return userId;
+}
+
+test("the client user's update() changes the display name (PATCH /users/me); getUser() and the server read it back", async () => {
+  const app = clientApp();
+  const userId = await signedInApp(app, 'updater@example.com');
+  const user = await app.getUser({ or: 'throw' });
+  await user.update({ displayName: 'Ada Updated' });
+  const stored = await service.request('GET', `/api/v1/users/${userId}`, { headers: serverHeaders(project) });
+  assert.is(stored.json.display_name, 'Ada Updated');
+  const reread = await app.getUser({ or: 'throw' });
+  assert.is(reread.displayName, 'Ada Updated');
+});
+
+test("the server app's listUsers pages through the project's users (GET /users with limit and cursor)", async () => {
+  const listing = await service.createProject('SDK listing', ['https://app.example.com']);
+  const server = new StackServerApp({
+    baseUrl: service.url,
+    projectId: listing.project_id,
+    publishableClientKey: listing.publishable_client_key,
+    secretServerKey: listing.secret_server_key,
+    tokenStore: 'memory',
+  });
+  const created: string[] = [];
+  for (const email of ['l1@example.com', 'l2@example.com', 'l3@example.com']) created.push((await server.createUser({ primaryEmail: email })).id);
+  const all = await server.listUsers();
+  assert.equal(new Set(all.map((u) => u.id)), new Set(created));
+  const first = await server.listUsers({ limit: 2 });
+  assert.is(first.length, 2);
+  assert.type(first.nextCursor, 'string');
+  const rest = await server.listUsers({ limit: 2, cursor: first.nextCursor ?? undefined });
+  assert.equal(new Set([...first, ...rest].map((u) => u.id)), new Set(created));
+  assert.is(rest.nextCursor, null);
+});
+
+test('an SDK app built without a publishable key signs in, reads its user and refreshes, on a project that does not require one', async () => {
+  const keyless = new StackClientApp({ baseUrl: service.url, projectId: project.project_id, tokenStore: 'memory' });
+  const userId = await signedInApp(keyless, 'keyless-sdk@example.com');
+  const user = await keyless.getUser({ or: 'throw' });
+  assert.is(user.id, userId);
+  // A fresh app with only the refresh token: the SDK refreshes through OAuth's token endpoint.
+  const { refreshToken } = await user.currentSession.getTokens();
+  const later = new StackClientApp({ baseUrl: service.url, projectId: project.project_id, tokenStore: { accessToken: '', refreshToken: refreshToken ?? '' } });
+  assert.is(await verifiedSubject((await later.getAccessToken()) ?? ''), userId);
 });
 
 uvuTest.run();

@@ -23,7 +23,7 @@ test('a rotated secret keeps every existing key, token and code working, and old
   const dataDir = first.dataDir;
   const project = await first.createProject('keyring');
   const user = await first.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: 'old@example.com' } });
-  assert.is(user.status, 200, user.text);
+  assert.is(user.status, 201, user.text);
   const doomed = await first.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: 'doomed@example.com' } });
   const session = await first.request('POST', '/api/v1/auth/sessions', { headers: serverHeaders(project), body: { user_id: user.json.id } });
   assert.is(session.status, 200, session.text);
@@ -66,7 +66,7 @@ test('a rotated secret keeps every existing key, token and code working, and old
   // Deleting a user created under the old secret frees their email for a new one.
   assert.is((await s.request('DELETE', `/api/v1/users/${doomed.json.id}`, { headers: serverHeaders(project) })).status, 200);
   const reused = await s.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: 'doomed@example.com' } });
-  assert.is(reused.status, 200, reused.text);
+  assert.is(reused.status, 201, reused.text);
   const dupNew = await s.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: 'doomed@example.com' } });
   assert.is(dupNew.status, 409, 'and the new reservation blocks the next duplicate');
   await s.stop();

@@ -48,7 +48,7 @@ test.after(async () => {
 
 async function ok(method: string, path: string, headers: Record<string, string>, body?: unknown) {
   const res = await service.request(method, path, { headers, ...(body === undefined ? {} : { body }) });
-  assert.is(res.status, 200, `${method} ${path}: ${res.text}`);
+  assert.is(res.status, method === 'POST' && path === '/api/v1/users' ? 201 : 200, `${method} ${path}: ${res.text}`);
   return res.json;
 }
 

@@ -68,7 +68,7 @@ const summary = (results: ApiResponse[]): string => results.map((r) => `${r.stat
 
 async function browserUser(): Promise<{ userId: string; refreshToken: string }> {
   const user = await call('/api/v1/users', {}, serverHeaders(project));
-  assert.is(user.status, 200, user.text);
+  assert.is(user.status, 201, user.text);
   const session = await call('/api/v1/auth/sessions', { user_id: user.json.id }, serverHeaders(project));
   assert.is(session.status, 200, session.text);
   return { userId: user.json.id, refreshToken: session.json.refresh_token };

@@ -28,7 +28,7 @@ async function startWithUser(options: { dataDir?: string } = {}): Promise<Servic
   const service = await startTestService({}, options);
   const project = await service.createProject('store faults');
   const user = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: `${randomUUID()}@example.com` } });
-  assert.is(user.status, 200, user.text);
+  assert.is(user.status, 201, user.text);
   return { service, project, userId: user.json.id as string };
 }
 
@@ -121,7 +121,7 @@ test('another process holds the write lock: writes answer 503 with retry-after, 
     const again = await createSession(running);
     assert.is(again.status, 200, again.text);
     const user = await createUser(running, 'locked-out@example.com');
-    assert.is(user.status, 200, `the refused creation left nothing behind that blocks its email: ${user.text}`);
+    assert.is(user.status, 201, `the refused creation left nothing behind that blocks its email: ${user.text}`);
     assert.is((await logIds(service.app.store)).length, before.length + 3, 'session, email reservation and user');
   } finally {
     await service.stop();
@@ -211,7 +211,7 @@ test('disk full (ENOSPC on a small tmpfs): writes answer 503 with retry-after an
     const again = await createSession(running);
     assert.is(again.status, 200, again.text);
     const user = await createUser(running, 'full@example.com');
-    assert.is(user.status, 200, user.text);
+    assert.is(user.status, 201, user.text);
     assert.is((await logIds(service.app.store)).length, before.length + 3);
   } finally {
     if (running) {

@@ -12,6 +12,7 @@ import { isUserLive } from '../commands/user/live-user.ts';
 import { systemOrigin } from '../app-context.ts';
 import { UsageError } from './usage.ts';
 import { PROJECT_KEY_SUBCOMMANDS, projectKeysCommand } from './project-keys-command.ts';
+import { setProjectConfig } from './project-config-command.ts';
 import { foldStream } from '../commands/handler.ts';
 import { projectDecider } from '../commands/project/project-decider.ts';
 import { streamName } from '../events/streams.ts';
@@ -23,6 +24,7 @@ export async function projectCommand(config: Config, args: string[], out: (line:
   if (sub === 'add-admin' || sub === 'remove-admin') return changeAdmins(config, sub, rest, out);
   if (sub === 'set-trusted-domains') return setTrustedDomains(config, rest, out);
   if (sub === 'set-rate-limit') return setRateLimit(config, rest, out);
+  if (sub === 'set-config') return setProjectConfig(config, rest, out);
   const keySub = PROJECT_KEY_SUBCOMMANDS.find((s) => s === sub);
   if (keySub) return projectKeysCommand(config, keySub, rest, out);
   throw new UsageError(`unknown project command ${JSON.stringify(sub ?? '')}; try: authlog project create --name NAME`);

@@ -13,6 +13,8 @@ Usage:
                                          replace the domains sign-in links may point to
   authlog project set-rate-limit --project PROJECT_ID --name NAME (--limit N [--window-seconds S] | --default)
                                          override one of the project's rate limits
+  authlog project set-config --project PROJECT_ID [--require-publishable-client-key true|false] [--client-user-deletion true|false]
+                                         what clients may do (both false by default, as upstream)
   authlog project rotate-key --project PROJECT_ID --kind client|server|admin [--grace-seconds N] [--json]
                                          a new key; the old one works N more seconds (default 0)
   authlog project revoke-key --project PROJECT_ID --key-id KEY_ID

@@ -8,6 +8,8 @@ type PersonalFields<T extends EventType> = { fields: readonly (keyof EventData<T
 
 export const personalFields: { [T in EventType]?: PersonalFields<T> } = {
   UserCreated: { fields: ['primaryEmail', 'displayName'], subject: (d) => subjects.user(d.userId) },
+  UserUpdated: { fields: ['displayName'], subject: (d) => subjects.user(d.userId) },
+  UserPrimaryEmailChanged: { fields: ['primaryEmail'], subject: (d) => subjects.user(d.userId) },
   // Under the address's own subject: most addresses typed here never become users.
   SignInCodeSent: { fields: ['email'], subject: (d) => subjects.email(d.projectId, d.emailDigest) },
 };

@@ -68,6 +68,17 @@ export const projectEvents = {
     projectId: z.string().uuid(),
     rotation: z.enum(REFRESH_TOKEN_ROTATION_MODES),
   }),
+  /**
+   * Settings of what clients may do (upstream's project config): only the settings that changed.
+   * `requirePublishableClientKey`: client calls must send a publishable key (default false, as
+   * upstream since 2026); `clientUserDeletionEnabled`: a signed-in user may delete themself with
+   * client access (DELETE /users/me; default false, as upstream).
+   */
+  ProjectConfigChanged: z.object({
+    projectId: z.string().uuid(),
+    requirePublishableClientKey: z.boolean().optional(),
+    clientUserDeletionEnabled: z.boolean().optional(),
+  }),
   ProjectAdminAdded: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),
   ProjectAdminRemoved: z.object({ projectId: z.string().uuid(), userId: z.string().uuid() }),
 };

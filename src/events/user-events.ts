@@ -21,6 +21,24 @@ export const userEvents = {
      */
     isAnonymous: z.boolean().optional(),
   }),
+  /** Profile fields changed (PATCH /users/{id}, /users/me): only the fields given are in the event. */
+  UserUpdated: z.object({
+    userId: z.string().uuid(),
+    projectId: z.string().uuid(),
+    displayName: personalString.nullable().optional(),
+    primaryEmailVerified: z.boolean().optional(),
+  }),
+  /**
+   * The primary email changed (or was removed: null). Appended only after the new address was
+   * reserved on its reservation stream; the old reservation is released after it.
+   */
+  UserPrimaryEmailChanged: z.object({
+    userId: z.string().uuid(),
+    projectId: z.string().uuid(),
+    primaryEmail: personalString.nullable(),
+    primaryEmailDigest: z.string().min(1).optional(),
+    primaryEmailVerified: z.boolean(),
+  }),
   UserDeleted: z.object({ userId: z.string().uuid(), projectId: z.string().uuid() }),
   /**
    * The person's data keys were deleted (crypto-shredding): everything sealed under these subjects,

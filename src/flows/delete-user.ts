@@ -5,22 +5,9 @@
 import type { AppContext, Origin } from '../app-context.ts';
 import { settle } from '../commands/handler.ts';
 import { emailReservations, projectScoped, users } from '../commands/aggregates.ts';
-import type { UserState } from '../commands/user/user-decider.ts';
+import { emailDigestsOf } from '../commands/user/user-email-digests.ts';
 import { revokeSession } from '../commands/session/revoke-session.ts';
 import { listUserSessions } from '../projections/session-projection.ts';
-
-/**
- * Every digest the user's primary email may be known by: under the current secret and the previous
- * one (AUTHLOG_SECRET_PREVIOUS), and the one recorded at creation. Read while the user's key can
- * still open the email; once it is erased, only the recorded digest remains.
- */
-export async function emailDigestsOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, state: UserState): Promise<string[]> {
-  const email = state.primaryEmail === null ? undefined : await ctx.personal.tryOpen(state.primaryEmail);
-  const digests = email === undefined ? [] : ctx.hasher.candidates('email', email.trim().toLowerCase());
-  if (state.primaryEmailDigest !== undefined && !digests.includes(state.primaryEmailDigest)) digests.push(state.primaryEmailDigest);
-  return digests;
-}
-
 
 export async function deleteUser(ctx: AppContext, projectId: string, userId: string, origin: Origin): Promise<void> {
   // One instant for every stream; the deletion is waited for once, after its last write.

@@ -6,8 +6,21 @@ import type { AppContext, Origin } from '../app-context.ts';
 import { subjects } from '../crypto/sealed.ts';
 import { settle } from '../commands/handler.ts';
 import { users } from '../commands/aggregates.ts';
-import { deleteUser, emailDigestsOf } from './delete-user.ts';
+import { deleteUser } from './delete-user.ts';
+import { emailDigestsOf } from '../commands/user/user-email-digests.ts';
 import { knownError } from '../errors.ts';
+import { asDomainEvent } from '../events/catalogue.ts';
+import type { RecordedEvent } from '../store/event-store.ts';
+import { foldStream } from '../commands/handler.ts';
+import { userDecider } from '../commands/user/user-decider.ts';
+
+function formerEmailDigests(history: readonly RecordedEvent[]): string[] {
+  return history.flatMap((recorded) => {
+    const event = asDomainEvent(recorded);
+    const digest = event?.type === 'UserCreated' || event?.type === 'UserPrimaryEmailChanged' ? event.data.primaryEmailDigest : undefined;
+    return digest === undefined ? [] : [digest];
+  });
+}
 
 export interface Erasure {
   userId: string;
@@ -22,11 +35,13 @@ export interface Erasure {
  * may erase a user deleted before (e.g. before erasure existed, or a crash between delete and erase).
  */
 export async function eraseUser(ctx: AppContext, projectId: string, userId: string, origin: Origin, options: { onlyLive?: boolean } = {}): Promise<Erasure> {
-  const before = await users.load(ctx, userId);
+  const history = await ctx.store.readStream(users.streamOf(userId));
+  const before = foldStream(userDecider, history);
   if (before.status === 'none' || before.projectId !== projectId) throw knownError('USER_NOT_FOUND');
   if (options.onlyLive && before.status !== 'active') throw knownError('USER_NOT_FOUND');
   // The address's digests must be read while the user's key can still open the email.
-  const emailDigests = await emailDigestsOf(ctx, before);
+  // Every address the user had: sign-in codes sent to a former one were theirs too.
+  const emailDigests = [...new Set([...(await emailDigestsOf(ctx, before)), ...formerEmailDigests(history)])];
   if (before.status === 'active') await deleteUser(ctx, projectId, userId, origin);
   const erased = [subjects.user(userId), ...emailDigests.map((digest) => subjects.email(projectId, digest))];
   // Waited for once the keys are gone: the answer comes when the erasure is recorded and done.

@@ -13,6 +13,7 @@ import { createSession } from '../commands/session/create-session.ts';
 import { DEFAULT_SESSION_MS } from '../commands/session/session-lifetimes.ts';
 import { recordWrongGuess } from '../commands/sign-in-code/record-wrong-guess.ts';
 import { nonceDigestOf, nonceOf } from '../commands/sign-in-code/sign-in-code-streams.ts';
+import { ensureEmailAllowsSignIn } from '../commands/sign-in-code/email-allows-sign-in.ts';
 
 export interface SignedIn {
   refreshToken: string;
@@ -46,6 +47,9 @@ export async function signInWithCode(ctx: AppContext, projectId: string, code: s
   // The address, sealed under its own key: erased, the code is as good as gone.
   const email = await ctx.personal.tryOpen(state.email);
   if (email === undefined) throw knownError('VERIFICATION_CODE_NOT_FOUND');
+
+  // Before the code is used: refused, it stays usable once the address is verified.
+  await ensureEmailAllowsSignIn(ctx, projectId, email);
 
   const sessionId = randomUUID();
   // What the next request reads is the session created below, which is waited for.

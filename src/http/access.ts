@@ -5,6 +5,8 @@
 //   - `authorization: Bearer <key or admin access token>` is the same as the matching header.
 //   - API keys are globally unique, so a key alone names its project; a project header, when
 //     sent, must match.
+//   - Client access needs no key unless the project requires one (keyless-client.ts): then the
+//     project header names the project. A key that is sent must be valid all the same.
 // Keys are looked up by their HMAC digest and compared in constant time; they are never stored.
 import type { Next } from 'koa';
 import type { AppContext } from '../app-context.ts';
@@ -15,6 +17,7 @@ import { findByDigests } from '../crypto/digests.ts';
 import { findApiKey, findProject, isProjectAdmin, type AccessLevel, type ProjectView } from '../projections/project-projection.ts';
 import { findSession } from '../projections/session-projection.ts';
 import { mayActAsAdmin } from '../policy/session-authority.ts';
+import { PUBLIC_CLIENT_SENTINEL, keylessClientOf } from './keyless-client.ts';
 
 const LEVELS: readonly AccessLevel[] = ['client', 'server', 'admin'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -33,8 +36,10 @@ const INVALID_KEY: Record<'client' | 'server' | 'adminKey', ErrorCode> = {
 };
 
 function collectCredentials(ctx: AppCtx): Credentials {
+  const sentClientKey = stackHeader(ctx, 'publishable-client-key');
   const creds: Credentials = {
-    client: stackHeader(ctx, 'publishable-client-key'),
+    // Upstream's "no key" sentinel is no key.
+    client: sentClientKey === PUBLIC_CLIENT_SENTINEL ? undefined : sentClientKey,
     server: stackHeader(ctx, 'secret-server-key'),
     adminKey: stackHeader(ctx, 'super-secret-admin-key'),
     adminToken: stackHeader(ctx, 'admin-access-token'),
@@ -117,6 +122,7 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
   } else {
     const kind = level === 'admin' ? 'adminKey' : level;
     const key = creds[kind];
+    if (!key && kind === 'client' && headerProject) return keylessClientOf(headerProject);
     if (!key) throw knownError('ACCESS_TYPE_REQUIRED', `The ${level} access type needs the x-stack-${kind === 'adminKey' ? 'super-secret-admin-key' : kind === 'server' ? 'secret-server-key' : 'publishable-client-key'} header.`);
     const found = await checkKey(app, kind, key, headerProjectId);
     projectId = found.projectId;
@@ -136,6 +142,7 @@ export async function resolveCaller(app: AppContext, ctx: AppCtx): Promise<Calle
 export async function resolveOAuthClient(app: AppContext, clientId: string, clientSecret: string): Promise<Caller> {
   const project = UUID.test(clientId) ? await findProject(app.readModel, clientId) : undefined;
   if (!project) throw projectNotFound(clientId);
+  if (clientSecret === PUBLIC_CLIENT_SENTINEL) return keylessClientOf(project);
   const kind = clientSecret.startsWith('ssk_') ? 'server' : 'client';
   const found = await checkKey(app, kind, clientSecret, project.id);
   return { project, accessType: kind, actor: { kind: kind === 'server' ? 'server-key' : 'client-key', id: found.keyId } };

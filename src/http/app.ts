@@ -10,6 +10,7 @@ import { overrideErrorStatus } from './override-error-status.ts';
 import { readJsonBody } from './body.ts';
 import { healthRoutes } from './routes/health.ts';
 import { userRoutes } from './routes/users.ts';
+import { currentUserRoutes } from './routes/current-user.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { jwksRoutes } from './routes/jwks.ts';
 import { cliAuthRoutes } from './routes/cli-auth.ts';
@@ -19,6 +20,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { oauthTokenRoutes } from './routes/oauth-token.ts';
 import { projectKeyRoutes } from './routes/project-keys.ts';
 import { checkpointKeyRoutes } from './routes/checkpoint-keys.ts';
+import { projectConfigRoutes } from './routes/project-config.ts';
 import { cliPageRoutes } from './routes/cli-page.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
@@ -32,6 +34,8 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     healthRoutes(app),
     metricsRoutes(app),
     openApiRoutes(openApiDocument),
+    // Before userRoutes: /users/me is not a user id.
+    currentUserRoutes(app),
     userRoutes(app),
     sessionRoutes(app),
     jwksRoutes(app),
@@ -42,6 +46,7 @@ export function routersFor(app: AppContext): Router<AppState>[] {
     auditRoutes(app),
     projectKeyRoutes(app),
     checkpointKeyRoutes(app),
+    projectConfigRoutes(app),
   ];
 }
 

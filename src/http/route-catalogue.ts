@@ -5,6 +5,7 @@ import { healthRouteDescriptions } from './routes/health.ts';
 import { metricsRouteDescriptions } from './routes/metrics.ts';
 import { openApiRouteDescriptions } from './routes/openapi.ts';
 import { userRouteDescriptions } from './routes/users.ts';
+import { currentUserRouteDescriptions } from './routes/current-user.ts';
 import { sessionRouteDescriptions } from './routes/sessions.ts';
 import { jwksRouteDescriptions } from './routes/jwks.ts';
 import { cliAuthRouteDescriptions } from './routes/cli-auth.ts';
@@ -14,11 +15,13 @@ import { auditRouteDescriptions } from './routes/audit.ts';
 import { oauthTokenRouteDescriptions } from './routes/oauth-token.ts';
 import { projectKeyRouteDescriptions } from './routes/project-keys.ts';
 import { checkpointKeyRouteDescriptions } from './routes/checkpoint-keys.ts';
+import { projectConfigRouteDescriptions } from './routes/project-config.ts';
 
 export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...healthRouteDescriptions,
   ...metricsRouteDescriptions,
   ...openApiRouteDescriptions,
+  ...currentUserRouteDescriptions,
   ...userRouteDescriptions,
   ...sessionRouteDescriptions,
   ...jwksRouteDescriptions,
@@ -29,4 +32,5 @@ export const ROUTE_DESCRIPTIONS: readonly RouteDescription[] = [
   ...auditRouteDescriptions,
   ...projectKeyRouteDescriptions,
   ...checkpointKeyRouteDescriptions,
+  ...projectConfigRouteDescriptions,
 ];

@@ -53,6 +53,13 @@ export const projectProjector: Projector = (event) => {
           fields: { signingKeyGeneration: String(event.data.generation), previousSigningKeyUntil: String(event.data.previousVerifiesUntilMillis) },
         },
       ];
+    case 'ProjectConfigChanged': {
+      const { requirePublishableClientKey, clientUserDeletionEnabled } = event.data;
+      const fields: Record<string, string> = {};
+      if (requirePublishableClientKey !== undefined) fields.requirePublishableClientKey = requirePublishableClientKey ? '1' : '0';
+      if (clientUserDeletionEnabled !== undefined) fields.clientUserDeletionEnabled = clientUserDeletionEnabled ? '1' : '0';
+      return [{ op: 'hset', key: projectKey(event.data.projectId), fields }];
+    }
     case 'ProjectRefreshTokenRotationChanged':
       return [{ op: 'hset', key: projectKey(event.data.projectId), fields: { refreshTokenRotation: event.data.rotation } }];
     case 'ProjectAdminAdded':
@@ -72,6 +79,10 @@ export interface ProjectView {
   rateLimits: RateLimitOverrides;
   /** Absent: the default (project-decider.ts DEFAULT_REFRESH_TOKEN_ROTATION). */
   refreshTokenRotation: RefreshTokenRotationMode | undefined;
+  /** Client calls must send a publishable key (default false, as upstream). */
+  requirePublishableClientKey: boolean;
+  /** A signed-in user may delete themself with client access (default false, as upstream). */
+  clientUserDeletionEnabled: boolean;
 }
 
 export interface ApiKeyView {
@@ -91,6 +102,8 @@ export async function findProject(rm: ReadModelQueries, projectId: string): Prom
     trustedDomains: JSON.parse(h.trustedDomains ?? '[]') as string[],
     rateLimits: JSON.parse(h.rateLimits ?? '{}') as RateLimitOverrides,
     refreshTokenRotation: REFRESH_TOKEN_ROTATION_MODES.find((m) => m === h.refreshTokenRotation),
+    requirePublishableClientKey: h.requirePublishableClientKey === '1',
+    clientUserDeletionEnabled: h.clientUserDeletionEnabled === '1',
   };
 }
 

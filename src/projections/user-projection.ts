@@ -1,11 +1,16 @@
 // Read model of users: the user record served by GET /users/{id} and checked by every session
-// refresh (a deleted user's sessions stop working at once).
+// refresh (a deleted user's sessions stop working at once), and each project's set of users that
+// GET /users lists (user-listing.ts).
 import type { Projector } from './projector.ts';
 import type { ReadModelQueries } from '../readmodel/read-model.ts';
 import { decodePersonal, encodePersonal, type Personal } from '../crypto/sealed.ts';
 import type { PersonalData } from '../crypto/personal-data.ts';
 
 const userKey = (userId: string) => `user:${userId}`;
+export const projectUsersKey = (projectId: string) => `project-users:${projectId}`;
+// Sealed as in the log: a Redis dump holds no plain email or name.
+const sealedField = (value: Personal | null): string => (value === null ? '' : encodePersonal(value));
+const flag = (value: boolean): string => (value ? '1' : '0');
 
 export const userProjector: Projector = (event) => {
   switch (event.type) {
@@ -17,21 +22,36 @@ export const userProjector: Projector = (event) => {
           key: userKey(d.userId),
           fields: {
             projectId: d.projectId,
-            // Sealed as in the log: a Redis dump holds no plain email or name.
-            primaryEmail: d.primaryEmail === null ? '' : encodePersonal(d.primaryEmail),
-            hasEmail: d.primaryEmail === null ? '0' : '1',
-            displayName: d.displayName === null ? '' : encodePersonal(d.displayName),
-            hasDisplayName: d.displayName === null ? '0' : '1',
-            primaryEmailVerified: d.primaryEmailVerified ? '1' : '0',
+            primaryEmail: sealedField(d.primaryEmail),
+            hasEmail: flag(d.primaryEmail !== null),
+            displayName: sealedField(d.displayName),
+            hasDisplayName: flag(d.displayName !== null),
+            primaryEmailVerified: flag(d.primaryEmailVerified),
             signedUpAtMillis: String(d.signedUpAtMillis),
             isAnonymous: d.isAnonymous === true ? '1' : '0',
           },
         },
+        { op: 'sadd', key: projectUsersKey(d.projectId), member: d.userId },
       ];
+    }
+    case 'UserUpdated': {
+      const d = event.data;
+      const fields: Record<string, string> = {};
+      if (d.displayName !== undefined) Object.assign(fields, { displayName: sealedField(d.displayName), hasDisplayName: flag(d.displayName !== null) });
+      if (d.primaryEmailVerified !== undefined) fields.primaryEmailVerified = flag(d.primaryEmailVerified);
+      return Object.keys(fields).length === 0 ? [] : [{ op: 'hset', key: userKey(d.userId), fields }];
+    }
+    case 'UserPrimaryEmailChanged': {
+      const d = event.data;
+      const fields = { primaryEmail: sealedField(d.primaryEmail), hasEmail: flag(d.primaryEmail !== null), primaryEmailVerified: flag(d.primaryEmailVerified) };
+      return [{ op: 'hset', key: userKey(d.userId), fields }];
     }
     case 'UserDeleted':
     case 'PersonalDataErased':
-      return [{ op: 'del', key: userKey(event.data.userId) }];
+      return [
+        { op: 'del', key: userKey(event.data.userId) },
+        { op: 'srem', key: projectUsersKey(event.data.projectId), member: event.data.userId },
+      ];
     default:
       return [];
   }

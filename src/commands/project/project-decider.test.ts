@@ -184,4 +184,13 @@ test('SetRateLimits on an unknown project is refused with CURRENT_PROJECT_NOT_FO
   project.given([]).when({ type: 'SetRateLimits', projectId, rateLimits: {} }).thenThrows('CURRENT_PROJECT_NOT_FOUND');
 });
 
+test('SetConfig decides ProjectConfigChanged with only the settings that change; the defaults are upstream\'s (both off)', () => {
+  assert.equal(project.given([createdEvent]).state.config, { requirePublishableClientKey: false, clientUserDeletionEnabled: false });
+  assert.equal(project.given([createdEvent]).when({ type: 'SetConfig', projectId, config: { requirePublishableClientKey: false } }).events(), []);
+  const events = project.given([createdEvent]).when({ type: 'SetConfig', projectId, config: { requirePublishableClientKey: true, clientUserDeletionEnabled: false } }).events();
+  assert.equal(events, [{ type: 'ProjectConfigChanged', data: { projectId, requirePublishableClientKey: true } }]);
+  assert.equal(project.given([createdEvent, ...events]).state.config, { requirePublishableClientKey: true, clientUserDeletionEnabled: false });
+  throwsKnown(() => project.given([]).when({ type: 'SetConfig', projectId, config: { clientUserDeletionEnabled: true } }).events(), 'CURRENT_PROJECT_NOT_FOUND');
+});
+
 test.run();

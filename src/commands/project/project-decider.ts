@@ -20,7 +20,15 @@ export interface ProjectState {
   signingKeyGeneration: number;
   signingKeyRotatedAtMillis: number | undefined;
   refreshTokenRotation: RefreshTokenRotationMode;
+  config: ProjectConfig;
 }
+
+/** What clients may do; the defaults are upstream's. */
+export interface ProjectConfig {
+  requirePublishableClientKey: boolean;
+  clientUserDeletionEnabled: boolean;
+}
+export const DEFAULT_PROJECT_CONFIG: ProjectConfig = { requirePublishableClientKey: false, clientUserDeletionEnabled: false };
 
 export type ProjectCommand =
   | { type: 'CreateProject'; data: EventData<'ProjectCreated'> }
@@ -30,7 +38,8 @@ export type ProjectCommand =
   | { type: 'RemoveAdmin'; projectId: string; userId: string }
   | KeyCommand
   | { type: 'RotateSigningKey'; projectId: string; nowMs: number }
-  | { type: 'SetRefreshTokenRotation'; projectId: string; rotation: RefreshTokenRotationMode };
+  | { type: 'SetRefreshTokenRotation'; projectId: string; rotation: RefreshTokenRotationMode }
+  | { type: 'SetConfig'; projectId: string; config: Partial<ProjectConfig> };
 
 type ProjectEvent = EventOf<
   | 'ProjectCreated'
@@ -42,6 +51,7 @@ type ProjectEvent = EventOf<
   | 'ProjectKeyRevoked'
   | 'ProjectSigningKeyRotated'
   | 'ProjectRefreshTokenRotationChanged'
+  | 'ProjectConfigChanged'
 >;
 
 /** Until a project chooses: rotate the CLI's refresh tokens (a public client's, RFC 9700 §4.14.2), not the others (as upstream). */
@@ -58,6 +68,7 @@ export const projectDecider: Decider<ProjectState, ProjectCommand, ProjectEvent>
     signingKeyGeneration: 0,
     signingKeyRotatedAtMillis: undefined,
     refreshTokenRotation: DEFAULT_REFRESH_TOKEN_ROTATION,
+    config: DEFAULT_PROJECT_CONFIG,
   }),
 
   evolve(state, event) {
@@ -74,6 +85,10 @@ export const projectDecider: Decider<ProjectState, ProjectCommand, ProjectEvent>
         return { ...state, refreshTokenRotation: event.data.rotation };
       case 'ProjectTrustedDomainsChanged':
         return { ...state, trustedDomains: event.data.trustedDomains };
+      case 'ProjectConfigChanged': {
+        const { projectId: _projectId, ...changed } = event.data;
+        return { ...state, config: { ...state.config, ...changed } };
+      }
       case 'ProjectRateLimitsChanged':
         return { ...state, rateLimits: event.data.rateLimits };
       case 'ProjectAdminAdded':
@@ -137,6 +152,14 @@ export const projectDecider: Decider<ProjectState, ProjectCommand, ProjectEvent>
         return command.rotation === state.refreshTokenRotation
           ? []
           : [{ type: 'ProjectRefreshTokenRotationChanged', data: { projectId: command.projectId, rotation: command.rotation } }];
+      case 'SetConfig': {
+        const changed = Object.fromEntries(
+          (Object.keys(command.config) as (keyof ProjectConfig)[])
+            .filter((name) => command.config[name] !== undefined && command.config[name] !== state.config[name])
+            .map((name) => [name, command.config[name]]),
+        ) as Partial<ProjectConfig>;
+        return Object.keys(changed).length === 0 ? [] : [{ type: 'ProjectConfigChanged', data: { projectId: command.projectId, ...changed } }];
+      }
     }
   },
 };

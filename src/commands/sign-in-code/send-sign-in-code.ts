@@ -6,6 +6,7 @@ import type { AppContext, Origin } from '../../app-context.ts';
 import { newSignInCode } from '../../crypto/codes.ts';
 import { signInCodes } from '../aggregates.ts';
 import { emailDigestOf, nonceDigestOf, nonceOf, otpOf } from './sign-in-code-streams.ts';
+import { magicLink, signInMail } from '../../mail/sign-in-mail.ts';
 
 export const SIGN_IN_CODE_LIFETIME_MS = 60 * 60_000;
 
@@ -19,26 +20,6 @@ export interface SendSignInCodeInput {
    * codes out of URLs, so a link there would only be a secret in browser history.
    */
   withLink?: boolean;
-}
-
-/** The link in the mail: the callback with `code=<the whole code>` added to its query. */
-export function magicLink(callbackUrl: string, code: string): string {
-  const url = new URL(callbackUrl);
-  url.searchParams.set('code', code);
-  return url.toString();
-}
-
-export function signInMail(projectName: string, otp: string, link: string | undefined, lifetimeMinutes: number): { subject: string; text: string } {
-  return {
-    subject: `Sign in to ${projectName}: Your code is ${otp}`,
-    text: [
-      `Your code to sign in to ${projectName} is: ${otp}`,
-      '',
-      ...(link === undefined ? [] : ['Or sign in with this link:', link, '']),
-      `The code works once and expires in ${lifetimeMinutes} minutes.`,
-      'If you did not ask to sign in, you can ignore this email.',
-    ].join('\n'),
-  };
 }
 
 export async function sendSignInCode(ctx: AppContext, input: SendSignInCodeInput, origin: Origin): Promise<{ nonce: string }> {

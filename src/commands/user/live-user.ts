@@ -8,6 +8,7 @@ import { foldStream } from '../handler.ts';
 import { users } from '../aggregates.ts';
 import { userDecider, type UserState } from './user-decider.ts';
 import { asDomainEvent } from '../../events/catalogue.ts';
+import type { Personal } from '../../crypto/sealed.ts';
 
 const isLiveIn = (user: UserState, projectId: string): boolean => user.status === 'active' && user.projectId === projectId;
 
@@ -20,15 +21,23 @@ export async function findLiveUser(ctx: Pick<AppContext, 'store' | 'personal'>, 
   const events = await ctx.store.readStream(users.streamOf(userId));
   const user = foldStream(userDecider, events);
   if (!isLiveIn(user, projectId)) return undefined;
+  // What the tokens say: the creation's values, then every update's, in order.
+  let profile: { displayName: Personal | null; primaryEmail: Personal | null; primaryEmailVerified: boolean; signedUpAtMillis: number } | undefined;
   for (const recorded of events) {
     const event = asDomainEvent(recorded);
     if (event?.type === 'UserCreated') {
       const { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis } = event.data;
-      const isAnonymous = user.isAnonymous;
-      // Tokens carry these to the client; a value whose key is gone is no value.
-      const open = async (v: typeof primaryEmail) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
-      return { displayName: await open(displayName), primaryEmail: await open(primaryEmail), primaryEmailVerified, signedUpAtMillis, isAnonymous };
+      profile = { displayName, primaryEmail, primaryEmailVerified, signedUpAtMillis };
+    } else if (profile && event?.type === 'UserUpdated') {
+      if (event.data.displayName !== undefined) profile.displayName = event.data.displayName;
+      if (event.data.primaryEmailVerified !== undefined) profile.primaryEmailVerified = event.data.primaryEmailVerified;
+    } else if (profile && event?.type === 'UserPrimaryEmailChanged') {
+      profile.primaryEmail = event.data.primaryEmail;
+      profile.primaryEmailVerified = event.data.primaryEmailVerified;
     }
   }
-  return undefined;
+  if (!profile) return undefined;
+  // Tokens carry these to the client; a value whose key is gone is no value.
+  const open = async (v: Personal | null) => (v === null ? null : ((await ctx.personal.tryOpen(v)) ?? null));
+  return { ...profile, displayName: await open(profile.displayName), primaryEmail: await open(profile.primaryEmail), isAnonymous: user.isAnonymous };
 }

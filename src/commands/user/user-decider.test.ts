@@ -9,6 +9,7 @@ import {
   emailReservationDecider,
   type EmailReservationCommand,
 } from './email-reservation-decider.ts';
+import { throwsKnown } from '../../../test/support/throws-known.ts';
 import { deciderSpec } from '../../../test/support/decider-spec.ts';
 
 const user = deciderSpec(userDecider);
@@ -52,7 +53,7 @@ test('CreateUser on an empty stream decides UserCreated and folds to an active u
   const data = userCreated(userId);
   const events = user.given([]).when({ type: 'CreateUser', data }).events();
   assert.equal(events, [{ type: 'UserCreated', data }]);
-  assert.equal(user.given(events).state, { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined, isAnonymous: false });
+  assert.equal(user.given(events).state, { status: 'active', projectId, primaryEmail: 'ada@example.com', primaryEmailDigest: undefined, isAnonymous: false, primaryEmailVerified: false });
 });
 
 test('a UserCreated marked isAnonymous folds to an anonymous user; without the field (older events) to a real one', () => {
@@ -75,6 +76,33 @@ test('DeleteUser of an active user decides UserDeleted and folds to deleted, kee
   const state = user.given([...history, ...events]).state;
   assert.is(state.status, 'deleted');
   assert.is(state.primaryEmail, 'ada@example.com');
+});
+
+test('UpdateUser decides UserUpdated with the fields given; a verified flag that does not change is left out; nothing given decides nothing', () => {
+  const userId = randomUUID();
+  const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
+  assert.equal(user.given(history).when({ type: 'UpdateUser', profile: { userId, projectId, displayName: 'Ada L.' } }).events(), [
+    { type: 'UserUpdated', data: { userId, projectId, displayName: 'Ada L.' } },
+  ]);
+  assert.equal(user.given(history).when({ type: 'UpdateUser', profile: { userId, projectId, primaryEmailVerified: false } }).events(), [], 'already unverified');
+  const verified = user.given(history).when({ type: 'UpdateUser', profile: { userId, projectId, primaryEmailVerified: true } }).events();
+  assert.equal(verified, [{ type: 'UserUpdated', data: { userId, projectId, primaryEmailVerified: true } }]);
+  assert.is(user.given([...history, ...verified]).state.primaryEmailVerified, true);
+});
+
+test('UpdateUser with an email change decides UserPrimaryEmailChanged first; verified without an email is refused; a deleted user is not found', () => {
+  const userId = randomUUID();
+  const history: DomainEvent[] = [{ type: 'UserCreated', data: userCreated(userId) }];
+  const email = { userId, projectId, primaryEmail: 'new@example.com', primaryEmailDigest: 'digest-new', primaryEmailVerified: false };
+  const events = user.given(history).when({ type: 'UpdateUser', profile: { userId, projectId, displayName: null }, email }).events();
+  assert.equal(events.map((e) => e.type), ['UserPrimaryEmailChanged', 'UserUpdated']);
+  const after = user.given([...history, ...events]).state;
+  assert.equal([after.primaryEmail, after.primaryEmailDigest, after.primaryEmailVerified], ['new@example.com', 'digest-new', false]);
+  const removed = { userId, projectId, primaryEmail: null, primaryEmailVerified: false };
+  throwsKnown(() => user.given(history).when({ type: 'UpdateUser', profile: { userId, projectId, primaryEmailVerified: true }, email: removed }).events(), 'SCHEMA_ERROR');
+  const deleted: DomainEvent[] = [...history, { type: 'UserDeleted', data: { userId, projectId } }];
+  throwsKnown(() => user.given(deleted).when({ type: 'UpdateUser', profile: { userId, projectId, displayName: 'x' } }).events(), 'USER_NOT_FOUND');
+  throwsKnown(() => user.given(history).when({ type: 'UpdateUser', profile: { userId, projectId: otherProjectId, displayName: 'x' } }).events(), 'USER_NOT_FOUND');
 });
 
 test('deleting a user twice is refused with USER_NOT_FOUND', () => {

@@ -3,7 +3,8 @@
 // the route found; everything shown is escaped by `html`.
 import type { CliAuthView } from '../../projections/cli-auth-projection.ts';
 import type { PageAction } from './csrf.ts';
-import { html, page, type Html } from './html.ts';
+import { page } from './html.ts';
+import { html, type Html } from '../../markup.ts';
 
 export interface PageProject {
   id: string;

@@ -35,12 +35,12 @@ export const oauthTokenRouteDescriptions = describeRoutes({
   path: '/api/v1/auth/oauth/token',
   tag: 'Sessions',
   summary: "OAuth 2.0 refresh-token grant (RFC 6749 §6): a new access token; the official SDK's way to refresh.",
-  description: 'Form-encoded. The client authenticates in the body (client_secret_post): client_id is the project id, client_secret its publishable client key (or secret server key). Under refresh-token rotation the answer carries the successor refresh token; the one sent is retired.',
+  description: 'Form-encoded. The client authenticates in the body (client_secret_post): client_id is the project id, client_secret its publishable client key (or secret server key; or __stack_public_client__, upstream\'s "no key", where the project does not require keys). Under refresh-token rotation the answer carries the successor refresh token; the one sent is retired.',
   access: 'public',
   body: oauthTokenBody,
   bodyContentType: 'application/x-www-form-urlencoded',
   responses: { 200: { description: 'A fresh access token.', schema: tokenResponse } },
-  errors: ['SCHEMA_ERROR', 'CURRENT_PROJECT_NOT_FOUND', 'INVALID_PUBLISHABLE_CLIENT_KEY', 'INVALID_SECRET_SERVER_KEY', 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED', 'SERVICE_UNAVAILABLE'],
+  errors: ['SCHEMA_ERROR', 'CURRENT_PROJECT_NOT_FOUND', 'INVALID_PUBLISHABLE_CLIENT_KEY', 'PUBLISHABLE_CLIENT_KEY_REQUIRED_FOR_PROJECT', 'INVALID_SECRET_SERVER_KEY', 'REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED', 'SERVICE_UNAVAILABLE'],
 });
 
 export function oauthTokenRoutes(app: AppContext): Router<AppState> {

@@ -13,6 +13,7 @@ import { isOnTrustedDomain } from '../../commands/project/change-project.ts';
 import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts';
 import { signInWithCode } from '../../flows/sign-in-with-code.ts';
 import { checkSignInCode } from '../../commands/sign-in-code/check-sign-in-code.ts';
+import { ensureEmailAllowsSignIn } from '../../commands/sign-in-code/email-allows-sign-in.ts';
 import { NONCE_LENGTH, SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
 import { KnownError, knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
@@ -22,6 +23,11 @@ import { limitAddressOf } from '../../trust-proxy.ts';
 export const sendSignInCodeBody = z.strictObject({
   email: z.email().max(254),
   callback_url: z.url().max(2000),
+  // Upstream's bot challenge (Cloudflare Turnstile): authlog has none (its send budgets are its
+  // defence), so these are accepted and ignored.
+  bot_challenge_token: z.string().max(4096).optional(),
+  bot_challenge_phase: z.enum(['invisible', 'visible']).optional(),
+  bot_challenge_unavailable: z.literal('true').optional(),
 });
 /** The whole code: OTP + nonce, or the magic link's `code`; case-insensitive. */
 export const signInCodeBody = z.strictObject({
@@ -34,11 +40,11 @@ export const signInCodeRouteDescriptions = describeRoutes(
     path: '/api/v1/auth/otp/send-sign-in-code',
     tag: 'Sign-in codes',
     summary: 'Email a sign-in code (an OTP and a magic link).',
-    description: 'callback_url must be on the project\'s trusted domains. Sends are rate limited per email and per address.',
+    description: 'callback_url must be on the project\'s trusted domains. Sends are rate limited per email and per address. An address that is an existing user\'s unverified primary email is refused (409, would_work_if_email_was_verified: true) after the budgets are spent. The bot_challenge_* fields are accepted and ignored.',
     access: 'client',
     body: sendSignInCodeBody,
     responses: { 200: { description: 'Sent; the nonce completes the OTP typed by the person.', schema: z.strictObject({ nonce: z.string().length(NONCE_LENGTH) }) } },
-    errors: ['REDIRECT_URL_NOT_WHITELISTED', 'RATE_LIMITED'],
+    errors: ['REDIRECT_URL_NOT_WHITELISTED', 'USER_EMAIL_ALREADY_EXISTS', 'RATE_LIMITED'],
   },
   {
     method: 'POST',
@@ -64,7 +70,7 @@ export const signInCodeRouteDescriptions = describeRoutes(
         schema: z.strictObject({ refresh_token: z.string().startsWith('rt_'), access_token: z.string(), is_new_user: z.boolean(), user_id: z.uuid() }),
       },
     },
-    errors: ['VERIFICATION_CODE_NOT_FOUND', 'VERIFICATION_CODE_EXPIRED', 'VERIFICATION_CODE_ALREADY_USED', 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED', 'RATE_LIMITED'],
+    errors: ['VERIFICATION_CODE_NOT_FOUND', 'VERIFICATION_CODE_EXPIRED', 'VERIFICATION_CODE_ALREADY_USED', 'VERIFICATION_CODE_MAX_ATTEMPTS_REACHED', 'USER_EMAIL_ALREADY_EXISTS', 'RATE_LIMITED'],
   },
 );
 
@@ -88,6 +94,9 @@ export function signInCodeRoutes(app: AppContext): Router<AppState> {
     }
     const limits = signInSendLimits(app, project, body.email, ctx.ip);
     const send = await reserveLimits(app, limits);
+    // Refused after the budgets are spent, and never given back: asking whether an address has an
+    // unverified account costs what a send costs.
+    await ensureEmailAllowsSignIn(app, project.id, body.email);
     let sent;
     try {
       sent = await sendSignInCode(app, { projectId: project.id, projectName: project.name, email: body.email, callbackUrl: body.callback_url }, originOf(ctx));
