@@ -114,6 +114,22 @@ test("the project's JWKS lists the anonymous users' keys only with include_anony
   assertKnownError(await jwks('?include_anonymous=yes'), 400, 'SCHEMA_ERROR');
 });
 
+test('GET /users leaves anonymous users out unless include_anonymous=true (as upstream)', async () => {
+  const anonymous = await signUpAnonymously();
+  const real = await realUser();
+  const ids = async (query: string) => {
+    const res = await service.request('GET', `/api/v1/users${query}`, { headers: serverHeaders(project) });
+    assert.is(res.status, 200);
+    return (res.json as { items: { id: string; is_anonymous: boolean }[] }).items.map((u) => u.id);
+  };
+  const plain = await ids('');
+  assert.ok(plain.includes(real.userId));
+  assert.not.ok(plain.includes(anonymous.user_id));
+  assert.not.ok((await ids('?include_anonymous=false')).includes(anonymous.user_id));
+  const all = await ids('?include_anonymous=true');
+  assert.ok(all.includes(anonymous.user_id) && all.includes(real.userId));
+});
+
 test('anonymous sign-ups are capped per address (429 past the budget), nothing appended past it', async () => {
   const other = await service.createProject('anonymous-capped');
   const { limit } = RATE_LIMIT_DEFAULTS['anonymous-sign-ups-per-address'];

@@ -67,7 +67,8 @@ export const listUsersQuery = z.strictObject({
   desc: z.enum(['true', 'false']).optional(),
   query: z.string().max(200).optional().describe('part of the display name or primary email (case-insensitive), or the user id'),
   team_id: z.uuid().optional().describe('authlog has no teams: no user is in one'),
-  include_restricted: z.enum(['true', 'false']).optional().describe('authlog restricts no one: ignored'),
+  include_restricted: z.enum(['true', 'false']).optional().describe('the only restricted users here are anonymous ones, which include_anonymous governs: ignored'),
+  include_anonymous: z.enum(['true', 'false']).optional().describe('anonymous users are left out unless this is true (as upstream)'),
 });
 
 const userIdParam = z.uuid();
@@ -242,7 +243,7 @@ export function userRoutes(app: AppContext): Router<AppState> {
             ...(cursor ? { cursor } : {}),
             desc: query.desc === 'true',
             ...(query.query !== undefined ? { search: query.query } : {}),
-          });
+          }, query.include_anonymous === 'true' ? undefined : (user) => !user.isAnonymous);
     ctx.body = { items: page.items.map(userResponse), is_paginated: true, pagination: { next_cursor: page.nextCursor && encodeCursor(page.nextCursor) } };
   });
 
