@@ -26,7 +26,7 @@ test.after(async () => {
 
 async function newUser(): Promise<string> {
   const res = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: {} });
-  assert.is(res.status, 200, res.text);
+  assert.is(res.status, 201, res.text);
   return res.json.id;
 }
 async function newSession(userId: string): Promise<{ refresh_token: string; access_token: string }> {
