@@ -13,9 +13,15 @@ import { applyOp, digestOf, emptyGeneration, isExpired, liveEntry, provenanceOf,
 
 const SWEEP_EVERY_MS = 60_000;
 
-export function createMemoryReadModel(options: { now: () => number }): ReadModel {
+const liveGenerations = new WeakMap<ReadModel, () => Generation>();
+
+/** The live generation of a memory read model, for its snapshot (memory-snapshot.ts); undefined for another model. */
+export const memoryLiveGeneration = (rm: ReadModel): Generation | undefined => liveGenerations.get(rm)?.();
+
+/** `initial`: the live generation to start from (a snapshot read at start); empty without it. */
+export function createMemoryReadModel(options: { now: () => number; initial?: Generation }): ReadModel {
   const { now } = options;
-  let live: Generation = emptyGeneration('0');
+  let live: Generation = options.initial ?? emptyGeneration('0');
   /** Rate buckets: key -> theoretical arrival time (gcra.ts). */
   const rates = new Map<string, number>();
   let nextGenerationId = 1;
@@ -80,7 +86,7 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     };
   }
 
-  return {
+  const readModel: ReadModel = {
     kind: 'memory',
 
     async get(key) {
@@ -165,4 +171,6 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       closed = true;
     },
   };
+  liveGenerations.set(readModel, () => live);
+  return readModel;
 }
