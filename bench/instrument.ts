@@ -42,7 +42,7 @@ export function instrumentAppends(store: EventStore): () => AppendTally {
 export function instrumentReadModelQueries(readModel: ReadModel): () => number {
   const hitsBefore = readThroughCacheHits(readModel);
   let count = 0;
-  for (const name of ['get', 'hgetall', 'smembers', 'rateTake'] as const) {
+  for (const name of ['get', 'hgetall', 'smembers', 'rateTake', 'takeAndRead'] as const) {
     const original = readModel[name].bind(readModel) as (...args: unknown[]) => Promise<unknown>;
     (readModel as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name] = (...args: unknown[]) => {
       count++;

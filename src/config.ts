@@ -49,6 +49,12 @@ const configSchema = z.object({
    * (SQLite: then pruned; EventStoreDB: their streams' `$maxAge`, then scavenged).
    */
   EPHEMERAL_RETENTION_HOURS: wholeNumber(87_600).default(48),
+  /**
+   * How often the in-process read model (no REDIS_URL) writes its snapshot to AUTHLOG_DATA_DIR
+   * while the log grows (seconds), so a start replays only the log's tail; 0 = never (and a start
+   * replays the whole log).
+   */
+  SNAPSHOT_INTERVAL_SECONDS: wholeNumber(86_400).default(300),
   /** How often `serve` prunes an embedded (SQLite) log of expired ephemeral streams (minutes); 0 = never. */
   PRUNE_INTERVAL_MINUTES: wholeNumber(525_600).default(60),
   /** Which proxies' X-Forwarded-For to believe: unset = none (the TCP peer is the client), a hop count, or CIDRs. */

@@ -14,6 +14,8 @@ import { createSmtpMailer } from './mail/smtp-mailer.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { ProjectionRunner } from './projections/runner.ts';
 import { withReadThroughCache } from './readmodel/cached-read-model.ts';
+import { createMemoryReadModel } from './readmodel/memory-read-model.ts';
+import { loadMemorySnapshot, startMemorySnapshots, type MemorySnapshots } from './readmodel/memory-snapshots.ts';
 import { isProjectReadModelKey, signingKeyState } from './projections/project-projection.ts';
 import { allProjectors, projectionFilter } from './projections/all-projections.ts';
 import { createHttpApp } from './http/app.ts';
@@ -91,8 +93,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     for (const e of events) metrics.eventsAppended.inc({ type: e.type });
     checkpoints.noteAppended(events.length);
   });
+  // The in-process read model starts from its snapshot, when there is one of this log.
+  const snapshotting = !config.REDIS_URL && config.SNAPSHOT_INTERVAL_SECONDS > 0;
+  const snapshotLog = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => log[level](msg, fields);
+  const snapshot = snapshotting ? await loadMemorySnapshot(config.AUTHLOG_DATA_DIR, await store.logIdentity(), snapshotLog) : undefined;
+  const loadedAt = snapshot?.checkpoint; // the generation is then projected into in place
+  const baseReadModel = snapshotting ? createMemoryReadModel({ now: clock, ...(snapshot ? { initial: snapshot } : {}) }) : openReadModel(config, clock);
   // Every request reads its project and key; in-process, invalidated by the projection's own writes.
-  const readModel = withReadThroughCache(openReadModel(config, clock), { cacheable: isProjectReadModelKey });
+  const readModel = withReadThroughCache(baseReadModel, { cacheable: isProjectReadModelKey });
   const projections = new ProjectionRunner({
     store,
     readModel,
@@ -105,10 +113,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     options.mailer ??
     (config.SMTP_URL ? createSmtpMailer({ url: config.SMTP_URL, from: config.SMTP_FROM }) : createLogMailer((line) => log.raw(line)));
 
+  let snapshots: MemorySnapshots | undefined;
   /** Names of the parts whose close failed. */
   const closeBackends = async (): Promise<string[]> => {
     // Projections first: they flush what they hold into the read model before it closes.
-    const stopped = await Promise.allSettled([projections.stop(), checkpoints.stop()]);
+    const stopped = await Promise.allSettled([projections.stop().then(() => snapshots?.stop()), checkpoints.stop()]);
     const closed = await Promise.allSettled([opened.close(), readModel.close(), mailer.close()]);
     const names = ['projections', 'checkpoints', 'event store', 'read model', 'mailer'];
     return [...stopped, ...closed].flatMap((outcome, i) => (outcome.status === 'rejected' ? [names[i]!] : []));
@@ -126,6 +135,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     await closeBackends();
     throw error;
   }
+  snapshots = snapshotting
+    ? startMemorySnapshots({ readModel: baseReadModel, dir: config.AUTHLOG_DATA_DIR, intervalMs: config.SNAPSHOT_INTERVAL_SECONDS * 1000, now: clock, log: snapshotLog, ...(loadedAt !== undefined ? { loadedAt } : {}) })
+    : undefined;
 
   // Listen first, so that the issuer of access tokens names the port actually bound (PORT=0).
   const server = createServer();

@@ -6,6 +6,7 @@ import type { AppContext } from '../app-context.ts';
 import { knownError } from '../errors.ts';
 import { effectiveRateLimit, type RateLimitName } from '../rate-limit-catalogue.ts';
 import type { ProjectView } from '../projections/project-projection.ts';
+import type { ReadStep, ReadStepValue } from '../readmodel/read-model.ts';
 
 /** The project's setting of a named limit (its override, or the default), on the given counter. */
 export function projectLimit(project: Pick<ProjectView, 'rateLimits'>, name: RateLimitName, key: string): RateLimit {
@@ -55,18 +56,23 @@ const take = (app: AppContext, l: RateLimit, nowMs: number, add: number) => app.
 export async function reserveLimits(app: AppContext, limits: readonly RateLimit[]): Promise<LimitReservation> {
   const now = app.clock();
   const taken: RateLimit[] = [];
-  const giveBack = async (): Promise<void> => {
-    const at = app.clock();
-    await Promise.all(taken.map((l) => take(app, l, at, -1)));
-  };
   for (const l of limits) {
     const decision = await take(app, l, now, 1);
     if (!decision.allowed) {
-      await giveBack().catch(() => undefined);
+      await giveBack(app, taken).catch(() => undefined);
       rateLimited(app, l, decision.retryAfterMs);
     }
     taken.push(l);
   }
+  return reservationOf(app, taken);
+}
+
+const giveBack = async (app: AppContext, taken: readonly RateLimit[]): Promise<void> => {
+  const at = app.clock();
+  await Promise.all(taken.map((l) => take(app, l, at, -1)));
+};
+
+function reservationOf(app: AppContext, taken: readonly RateLimit[]): LimitReservation {
   let released = false;
   return {
     async release() {
@@ -74,21 +80,19 @@ export async function reserveLimits(app: AppContext, limits: readonly RateLimit[
       released = true;
       // Best effort: if the read model is unreachable now, the unit stays counted, which errs on
       // the side of the limit.
-      await giveBack().catch((error: unknown) => app.log.warn('could not give back a rate-limit unit', { error: String(error) }));
+      await giveBack(app, taken).catch((error: unknown) => app.log.warn('could not give back a rate-limit unit', { error: String(error) }));
     },
   };
 }
 
 /**
- * Counts this request and throws 429 when it is over a limit: one atomic step per bucket, so
- * concurrent requests (on any instance sharing Redis) cannot all slip under it at once.
+ * reserveLimits for one limit together with the reads the request needs (ReadModel.takeAndRead):
+ * one round trip to Redis. Throws 429 when the unit is refused (whatever the reads found).
  */
-export async function consumeLimits(app: AppContext, limits: readonly RateLimit[]): Promise<void> {
-  const now = app.clock();
-  for (const l of limits) {
-    const decision = await take(app, l, now, 1);
-    if (!decision.allowed) rateLimited(app, l, decision.retryAfterMs);
-  }
+export async function reserveWithReads(app: AppContext, l: RateLimit, reads: readonly ReadStep[]): Promise<{ values: ReadStepValue[]; reservation: LimitReservation }> {
+  const { rate, values } = await app.readModel.takeAndRead({ key: bucketKey(app, l.key), limit: l.limit, windowMs: l.windowMs, nowMs: app.clock(), add: 1 }, reads);
+  if (!rate?.allowed) rateLimited(app, l, rate?.retryAfterMs ?? 0);
+  return { values, reservation: reservationOf(app, [l]) };
 }
 
 /**

@@ -10,11 +10,11 @@
 // Each reservation is given back when the outcome is not a wrong guess.
 import type { AppContext } from '../app-context.ts';
 import type { ProjectView } from '../projections/project-projection.ts';
-import { findSignInCode, type SignInCodeView } from '../projections/sign-in-code-projection.ts';
+import { findSignInCode, signInCodeOf, signInCodeReads, type SignInCodeView } from '../projections/sign-in-code-projection.ts';
 import { nonceDigestOf, nonceOf } from '../commands/sign-in-code/sign-in-code-streams.ts';
 import { limitAddressOf } from '../trust-proxy.ts';
 import { findByDigests } from '../crypto/digests.ts';
-import { projectLimit, reserveLimits, type LimitReservation, type RateLimit } from './rate-limit.ts';
+import { projectLimit, reserveLimits, reserveWithReads, type LimitReservation, type RateLimit } from './rate-limit.ts';
 
 export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [
   projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${limitAddressOf(ip)}`),
@@ -33,11 +33,15 @@ export interface SignInGuess extends LimitReservation {
 
 /** Reserves the guess budgets for `code` (OTP + nonce); throws 429 when one is spent. */
 export async function reserveSignInGuess(app: AppContext, project: ProjectView, ip: string, code: string): Promise<SignInGuess> {
-  // Independent: one round trip to Redis instead of two. (Promise.all rejects with the 429.)
-  const [byAddress, lookup] = await Promise.all([
-    reserveLimits(app, signInGuessLimits(project, ip)),
-    findByDigests(app.hasher.candidates('sign-in-nonce', nonceOf(code)), (d) => findSignInCode(app.readModel, project.id, d)),
-  ]);
+  const [current, ...older] = app.hasher.candidates('sign-in-nonce', nonceOf(code));
+  if (current === undefined) throw new Error('hasher: no candidate digest');
+  // The address's unit and the code's record in one step: one round trip to Redis. A code sent
+  // before AUTHLOG_SECRET was rotated is found under the previous secret's digest, read after.
+  const [addressLimit] = signInGuessLimits(project, ip);
+  if (!addressLimit) throw new Error('sign-in guess: no per-address limit');
+  const { values, reservation: byAddress } = await reserveWithReads(app, addressLimit, signInCodeReads(current));
+  const atCurrent = signInCodeOf(project.id, typeof values[0] === 'object' ? values[0] : undefined);
+  const lookup = atCurrent ? { value: atCurrent, digest: current } : await findByDigests(older, (d) => findSignInCode(app.readModel, project.id, d));
   const found = lookup?.value;
   const nonceDigest = lookup?.digest ?? nonceDigestOf(app, nonceOf(code));
   if (!found) return { found, nonceDigest, release: () => byAddress.release() };

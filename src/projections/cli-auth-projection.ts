@@ -5,7 +5,7 @@
 // "no such code".
 import { decodePersonal, encodePersonal, type Personal } from '../crypto/sealed.ts';
 import type { Projector } from './projector.ts';
-import type { ReadModelOp, ReadModelQueries } from '../readmodel/read-model.ts';
+import type { ReadModelOp, ReadModelQueries, ReadStep, ReadStepValue } from '../readmodel/read-model.ts';
 import type { CliAuthStage } from '../policy/cli-auth-poll.ts';
 
 /** How long after its expiry an attempt is still known (and polls answer `expired`). */
@@ -67,7 +67,10 @@ const STATUSES: readonly string[] = ['pending', 'completed', 'used', 'denied'] s
 
 /** The attempt, if it is of this project. */
 export async function findCliAuth(rm: ReadModelQueries, projectId: string, cliAuthId: string): Promise<CliAuthView | undefined> {
-  const h = await rm.hgetall(attemptKey(cliAuthId));
+  return cliAuthOf(projectId, cliAuthId, await rm.hgetall(attemptKey(cliAuthId)));
+}
+
+function cliAuthOf(projectId: string, cliAuthId: string, h: Record<string, string> | undefined): CliAuthView | undefined {
   if (!h || h.projectId !== projectId || !h.expiresAt) return undefined;
   const status = (STATUSES.includes(h.status ?? '') ? h.status : 'pending') as CliAuthStatus;
   return {
@@ -85,4 +88,15 @@ export async function findCliAuth(rm: ReadModelQueries, projectId: string, cliAu
 export async function findCliAuthByPollingDigest(rm: ReadModelQueries, projectId: string, digest: string): Promise<CliAuthView | undefined> {
   const cliAuthId = await rm.get(pollKey(digest));
   return cliAuthId ? findCliAuth(rm, projectId, cliAuthId) : undefined;
+}
+
+/** The reads findCliAuthByPollingDigest makes, as one chain for ReadModel.takeAndRead. */
+export const cliAuthByPollingDigestReads = (digest: string): ReadStep[] => [
+  { op: 'get', key: pollKey(digest) },
+  { op: 'hgetall', prefix: attemptKey(''), from: 0 },
+];
+
+/** The attempt the values of cliAuthByPollingDigestReads describe, if it is of this project. */
+export function cliAuthOfReads(projectId: string, [cliAuthId, attempt]: readonly ReadStepValue[]): CliAuthView | undefined {
+  return typeof cliAuthId === 'string' && typeof attempt === 'object' ? cliAuthOf(projectId, cliAuthId, attempt) : undefined;
 }

@@ -5,7 +5,7 @@
 // such ancestor is: revoking the parent ends the children at the same instant, without an event
 // per child.
 import type { Projector } from './projector.ts';
-import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import type { ReadModelQueries, ReadStep, ReadStepValue } from '../readmodel/read-model.ts';
 import { termsOf } from '../policy/session-authority.ts';
 
 const sessionKey = (sessionId: string) => `session:${sessionId}`;
@@ -98,7 +98,10 @@ const MAX_ANCESTORS = 64;
  */
 export async function findSession(rm: ReadModelQueries, projectId: string, sessionId: string): Promise<SessionView | undefined> {
   const found = await sessionRecord(rm, projectId, sessionId);
-  if (!found) return undefined;
+  return found && withLiveAncestors(rm, projectId, found);
+}
+
+async function withLiveAncestors(rm: ReadModelQueries, projectId: string, found: { view: SessionView; endsWithParent: boolean }): Promise<SessionView | undefined> {
   let { endsWithParent, view: ancestor } = found;
   for (let depth = 0; endsWithParent; depth++) {
     if (ancestor.parentSessionId === undefined || depth >= MAX_ANCESTORS) return undefined;
@@ -109,8 +112,27 @@ export async function findSession(rm: ReadModelQueries, projectId: string, sessi
   return found.view;
 }
 
+/**
+ * The reads findSessionByRefreshDigest makes, as one chain for ReadModel.takeAndRead (the index
+ * entry, then the session record); the session's ancestors, when it ends with them, are read after.
+ */
+export const sessionByRefreshDigestReads = (digest: string): ReadStep[] => [
+  { op: 'get', key: refreshKey(digest) },
+  { op: 'hgetall', prefix: sessionKey(''), from: 0 },
+];
+
+/** The live session the values of sessionByRefreshDigestReads describe (reading its ancestors from `rm` when it ends with them). */
+export async function sessionOfReads(rm: ReadModelQueries, projectId: string, [sessionId, record]: readonly ReadStepValue[]): Promise<SessionView | undefined> {
+  if (typeof sessionId !== 'string' || typeof record !== 'object') return undefined;
+  const found = sessionRecordOf(projectId, sessionId, record);
+  return found && withLiveAncestors(rm, projectId, found);
+}
+
 async function sessionRecord(rm: ReadModelQueries, projectId: string, sessionId: string): Promise<{ view: SessionView; endsWithParent: boolean } | undefined> {
-  const h = await rm.hgetall(sessionKey(sessionId));
+  return sessionRecordOf(projectId, sessionId, await rm.hgetall(sessionKey(sessionId)));
+}
+
+function sessionRecordOf(projectId: string, sessionId: string, h: Record<string, string> | undefined): { view: SessionView; endsWithParent: boolean } | undefined {
   // A record holding only lastUsedAt (its creation never projected) is not a session.
   if (!h || h.projectId !== projectId || !h.userId) return undefined;
   // Records projected before the chain was kept hold the one actor as actorSub.

@@ -3,7 +3,7 @@
 // field per guess, the key expiring a guess window after the latest). Whether a guess counts is
 // decided on the log (commands/sign-in-code/), under policy/sign-in-guesses.ts.
 import type { Projector } from './projector.ts';
-import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import type { ReadModelQueries, ReadStep } from '../readmodel/read-model.ts';
 import { EMAIL_GUESS_WINDOW_MS, type SignInCodeStatus } from '../policy/sign-in-guesses.ts';
 
 const codeKey = (nonceDigest: string) => `otp:${nonceDigest}`;
@@ -51,7 +51,14 @@ export interface SignInCodeView {
 }
 
 export async function findSignInCode(rm: ReadModelQueries, projectId: string, nonceDigest: string): Promise<SignInCodeView | undefined> {
-  const h = await rm.hgetall(codeKey(nonceDigest));
+  return signInCodeOf(projectId, await rm.hgetall(codeKey(nonceDigest)));
+}
+
+/** The read findSignInCode makes, for ReadModel.takeAndRead; its value goes to signInCodeOf. */
+export const signInCodeReads = (nonceDigest: string): ReadStep[] => [{ op: 'hgetall', key: codeKey(nonceDigest) }];
+
+/** The code a record read by signInCodeReads describes, if it is of this project. */
+export function signInCodeOf(projectId: string, h: Record<string, string> | undefined): SignInCodeView | undefined {
   if (!h || h.projectId !== projectId || !h.codeDigest || !h.emailDigest) return undefined;
   const status = h.status === 'locked' || h.status === 'used' ? h.status : 'live';
   return { projectId, codeDigest: h.codeDigest, emailDigest: h.emailDigest, expiresAtMillis: Number(h.expiresAt), status };

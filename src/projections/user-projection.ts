@@ -2,7 +2,7 @@
 // refresh (a deleted user's sessions stop working at once), and each project's set of users that
 // GET /users lists (user-listing.ts).
 import type { Projector } from './projector.ts';
-import type { ReadModelQueries } from '../readmodel/read-model.ts';
+import type { ReadModelQueries, ReadStep } from '../readmodel/read-model.ts';
 import { decodePersonal, encodePersonal, type Personal } from '../crypto/sealed.ts';
 import type { PersonalData } from '../crypto/personal-data.ts';
 
@@ -69,7 +69,14 @@ export interface UserView {
 
 /** The user, if it exists in this project (a user of another project reads as absent), with its personal fields opened. */
 export async function findUser(rm: ReadModelQueries, personal: PersonalData, projectId: string, userId: string): Promise<UserView | undefined> {
-  const h = await rm.hgetall(userKey(userId));
+  return userOf(personal, projectId, userId, await rm.hgetall(userKey(userId)));
+}
+
+/** A read of the user record whose id is field `field` of the hash step `from` read (ReadModel.takeAndRead). */
+export const userRecordRead = (from: number, field: string): ReadStep => ({ op: 'hgetall', prefix: userKey(''), from, field });
+
+/** The user a record (as findUser reads it) describes, if it is of this project. */
+export async function userOf(personal: PersonalData, projectId: string, userId: string, h: Record<string, string> | undefined): Promise<UserView | undefined> {
   if (!h || h.projectId !== projectId) return undefined;
   const open = async (has: string | undefined, stored: string | undefined): Promise<string | null> =>
     has === '1' ? await personal.show(decodePersonal(stored ?? '') as Personal) : null;

@@ -91,6 +91,8 @@ export function withReadThroughCache(inner: ReadModel, options: ReadThroughCache
     checkpoint: () => inner.checkpoint(),
     provenance: () => inner.provenance(),
     rateTake: (key, limit, windowMs, nowMs, add) => inner.rateTake(key, limit, windowMs, nowMs, add),
+    // The chains read request-specific records (codes, sessions), never the cacheable ones.
+    takeAndRead: (take, reads) => inner.takeAndRead(take, reads),
     async openNextGeneration(): Promise<NextGeneration> {
       const next = await inner.openNextGeneration();
       return {

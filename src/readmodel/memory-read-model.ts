@@ -4,17 +4,24 @@
 // no timer, so nothing here keeps the process alive (expired entries read as absent, are
 // dropped when touched, and a sweep runs from the write path at most once a minute of
 // injected time).
-import { ReadModelBehindError, ReadModelOfAnotherLogError, type ApplyOptions, type NextGeneration, type ProjectedEvent, type ReadModel, type ReadModelWriter } from './read-model.ts';
+import { ReadModelBehindError, ReadModelOfAnotherLogError, type ApplyOptions, type NextGeneration, type ProjectedEvent, type RateDecision, type ReadModel, type ReadModelWriter } from './read-model.ts';
 import { gcraStep, validateRateTake } from './gcra.ts';
 import { RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { byCodeUnit } from './read-model-digest.ts';
+import { readSteps, validateReadSteps } from './take-and-read.ts';
 import { applyOp, digestOf, emptyGeneration, isExpired, liveEntry, provenanceOf, type Generation } from './memory-generation.ts';
 
 const SWEEP_EVERY_MS = 60_000;
 
-export function createMemoryReadModel(options: { now: () => number }): ReadModel {
+const liveGenerations = new WeakMap<ReadModel, () => Generation>();
+
+/** The live generation of a memory read model, for its snapshot (memory-snapshot.ts); undefined for another model. */
+export const memoryLiveGeneration = (rm: ReadModel): Generation | undefined => liveGenerations.get(rm)?.();
+
+/** `initial`: the live generation to start from (a snapshot read at start); empty without it. */
+export function createMemoryReadModel(options: { now: () => number; initial?: Generation }): ReadModel {
   const { now } = options;
-  let live: Generation = emptyGeneration('0');
+  let live: Generation = options.initial ?? emptyGeneration('0');
   /** Rate buckets: key -> theoretical arrival time (gcra.ts). */
   const rates = new Map<string, number>();
   let nextGenerationId = 1;
@@ -46,6 +53,17 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     return gen.checkpoint;
   }
 
+  function rateTake(key: string, limit: number, windowMs: number, nowMs: number, add: number): RateDecision {
+    validateRateTake(limit, windowMs, nowMs, add);
+    const step = gcraStep(rates.get(key), limit, windowMs, nowMs, add);
+    if (step.write) {
+      if (step.tat === undefined) rates.delete(key);
+      else rates.set(key, step.tat);
+    }
+    maybeSweep(now());
+    return { allowed: step.allowed, retryAfterMs: step.retryAfterMs, remaining: step.remaining };
+  }
+
   function assertOpen(): void {
     if (closed) throw new Error('memory read model: closed');
   }
@@ -68,7 +86,7 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
     };
   }
 
-  return {
+  const readModel: ReadModel = {
     kind: 'memory',
 
     async get(key) {
@@ -93,14 +111,21 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
 
     async rateTake(key, limit, windowMs, nowMs, add) {
       assertOpen();
-      validateRateTake(limit, windowMs, nowMs, add);
-      const step = gcraStep(rates.get(key), limit, windowMs, nowMs, add);
-      if (step.write) {
-        if (step.tat === undefined) rates.delete(key);
-        else rates.set(key, step.tat);
-      }
-      maybeSweep(now());
-      return { allowed: step.allowed, retryAfterMs: step.retryAfterMs, remaining: step.remaining };
+      return rateTake(key, limit, windowMs, nowMs, add);
+    },
+
+    async takeAndRead(take, reads) {
+      assertOpen();
+      if (take) validateRateTake(take.limit, take.windowMs, take.nowMs, take.add);
+      validateReadSteps(reads);
+      const rate = take ? rateTake(take.key, take.limit, take.windowMs, take.nowMs, take.add) : undefined;
+      const nowMs = now();
+      const values = await readSteps(reads, async (op, key) => {
+        const entry = liveEntry(live, key, nowMs);
+        if (op === 'get') return entry?.type === 'string' ? entry.value : undefined;
+        return entry?.type === 'hash' ? Object.fromEntries(entry.fields) : undefined;
+      });
+      return { rate, values };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {
@@ -146,4 +171,6 @@ export function createMemoryReadModel(options: { now: () => number }): ReadModel
       closed = true;
     },
   };
+  liveGenerations.set(readModel, () => live);
+  return readModel;
 }

@@ -5,6 +5,7 @@
 // atomic step, skipping events at or below the checkpoint.
 
 import type { RateDecision } from './gcra.ts';
+import type { RateTake, ReadStep, TakeAndReadResult } from './take-and-read.ts';
 import { BackendUnavailableError } from '../backend-unavailable.ts';
 
 export type ReadModelOp =
@@ -97,6 +98,7 @@ export interface NextGeneration extends ReadModelWriter {
 }
 
 export type { RateDecision } from './gcra.ts';
+export type { RateTake, ReadStep, ReadStepValue, TakeAndReadResult } from './take-and-read.ts';
 
 export interface ReadModel extends ReadModelQueries, ReadModelWriter {
   /** 'memory' or 'redis', for /ready and logs. */
@@ -106,6 +108,12 @@ export interface ReadModel extends ReadModelQueries, ReadModelWriter {
    * > 0 takes units or refuses, 0 only looks, < 0 gives units back. Not part of any generation.
    */
   rateTake(key: string, limit: number, windowMs: number, nowMs: number, add: number): Promise<RateDecision>;
+  /**
+   * One rate take (optional) and a chain of reads of the live generation, in one step (one round
+   * trip to Redis): what a read request needs before its answer (take-and-read.ts). The reads are
+   * made whether or not the take is allowed; the caller decides what a refusal means.
+   */
+  takeAndRead(take: RateTake | undefined, reads: readonly ReadStep[]): Promise<TakeAndReadResult>;
   /** Starts an empty generation for a rebuild. */
   openNextGeneration(): Promise<NextGeneration>;
   /**

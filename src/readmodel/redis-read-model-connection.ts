@@ -3,7 +3,7 @@
 // ReadModelUnavailableError (503, retry); a reply error to a wrong request stays what it is.
 import { Redis } from 'ioredis';
 import { ReadModelUnavailableError } from './read-model.ts';
-import { LUA_ACTIVATE, LUA_APPLY, LUA_DISCARD, LUA_DUMP, LUA_GCRA, LUA_OPEN, LUA_PROVENANCE, LUA_READ, type ScriptCommands } from './redis-read-model-scripts.ts';
+import { LUA_ACTIVATE, LUA_APPLY, LUA_DISCARD, LUA_DUMP, LUA_GCRA, LUA_TAKE_AND_READ, LUA_OPEN, LUA_PROVENANCE, LUA_READ, type ScriptCommands } from './redis-read-model-scripts.ts';
 
 // Reply errors that mean "Redis cannot serve right now" rather than "this request is wrong".
 const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|NOREPLICAS)\b/;
@@ -60,6 +60,7 @@ export function openRedisConnection(url: string, commandTimeoutMs: number): Redi
   redis.defineCommand('authlogRmActivate', { lua: LUA_ACTIVATE, numberOfKeys: 2 });
   redis.defineCommand('authlogRmDiscard', { lua: LUA_DISCARD, numberOfKeys: 2 });
   redis.defineCommand('authlogRmGcra', { lua: LUA_GCRA, numberOfKeys: 1 });
+  redis.defineCommand('authlogRmTakeAndRead', { lua: LUA_TAKE_AND_READ, numberOfKeys: 2 });
   const scripts = redis as unknown as ScriptCommands;
 
   let closed = false;

@@ -230,36 +230,93 @@ return 1
 // TAT is stored with %.17g, which reads back as the same double. The expiry is relative (PEXPIRE)
 // so that it does not depend on the injected clock agreeing with Redis's clock.
 // Returns { allowed 0|1, retry-after ms, remaining }.
-export const LUA_GCRA = `
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local add = tonumber(ARGV[4])
-local grace = tonumber(ARGV[5])
-local slack = 1
-local interval = window / limit
-local raw = redis.call('GET', KEYS[1])
-local stored = raw and tonumber(raw) or nil
-local base = math.max(stored or now, now)
-local function remaining_at(tat)
-  return math.max(0, math.floor((window - (tat - now) + slack) / interval))
-end
-local function store(tat)
-  redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.max(1, math.ceil(tat - now)) + grace)
-end
-if add < 0 then
-  local tat = math.max(now, base + add * interval)
-  if stored ~= nil then
-    if tat > now then store(tat) else redis.call('DEL', KEYS[1]) end
+// The steps of gcra.ts gcraStep as a Lua function, shared by LUA_GCRA and LUA_TAKE_AND_READ.
+const LUA_GCRA_FUNCTION = `
+local function gcra(key, limit, window, now, add, grace)
+  local slack = 1
+  local interval = window / limit
+  local raw = redis.call('GET', key)
+  local stored = raw and tonumber(raw) or nil
+  local base = math.max(stored or now, now)
+  local function remaining_at(tat)
+    return math.max(0, math.floor((window - (tat - now) + slack) / interval))
   end
-  return {1, 0, remaining_at(tat)}
+  local function store(tat)
+    redis.call('SET', key, string.format('%.17g', tat), 'PX', math.max(1, math.ceil(tat - now)) + grace)
+  end
+  if add < 0 then
+    local tat = math.max(now, base + add * interval)
+    if stored ~= nil then
+      if tat > now then store(tat) else redis.call('DEL', key) end
+    end
+    return {1, 0, remaining_at(tat)}
+  end
+  local wanted = base + math.max(add, 1) * interval
+  local over = wanted - now - window
+  if over > slack then return {0, math.ceil(over), remaining_at(base)} end
+  if add == 0 then return {1, 0, remaining_at(base)} end
+  store(wanted)
+  return {1, 0, remaining_at(wanted)}
 end
-local wanted = base + math.max(add, 1) * interval
-local over = wanted - now - window
-if over > slack then return {0, math.ceil(over), remaining_at(base)} end
-if add == 0 then return {1, 0, remaining_at(base)} end
-store(wanted)
-return {1, 0, remaining_at(wanted)}
+`;
+
+export const LUA_GCRA = `${LUA_GCRA_FUNCTION}
+return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+`;
+
+// KEYS[1] live pointer, KEYS[2] rate bucket ('' for no take). ARGV[1] generation key base,
+// ARGV[2] now (the injected clock, for expiry), ARGV[3..7] limit, window ms, now, add, grace (the
+// take's, as LUA_GCRA), then per read step (take-and-read.ts encodeReadSteps): op, key or prefix,
+// from (0: a literal key, else the 1-based step whose value completes the key), field. Returns
+// {take {allowed, retry, remaining} or {}, then one value per step: a string, a flat hash, or
+// false for absent}. The rate bucket lives outside the {rm} tag: fine on one Redis, which is the
+// deployment this adapter supports (a Cluster would need both under one tag).
+export const LUA_TAKE_AND_READ = `${LUA_GCRA_FUNCTION}
+local gen = redis.call('GET', KEYS[1]) or '0'
+local base = ARGV[1] .. gen .. ':'
+local now = tonumber(ARGV[2])
+local out = {}
+if KEYS[2] ~= '' then
+  out[1] = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+else
+  out[1] = {}
+end
+local values = {}
+local i = 8
+local step = 0
+while i <= #ARGV do
+  step = step + 1
+  local op, part, from, field = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  i = i + 4
+  local k = false
+  if from == 0 then
+    k = part
+  else
+    local source = values[from]
+    local piece = false
+    if field == '' then
+      if type(source) == 'string' then piece = source end
+    elseif type(source) == 'table' then
+      for j = 1, #source, 2 do
+        if source[j] == field then piece = source[j + 1] end
+      end
+    end
+    if piece and piece ~= '' then k = part .. piece end
+  end
+  local value = false
+  if k then
+    local full = base .. k
+    local t = redis.call('TYPE', full)['ok']
+    local at = redis.call('PEXPIRETIME', full)
+    if t ~= 'none' and not (at >= 0 and at <= now) then
+      if op == 'get' and t == 'string' then value = redis.call('GET', full) end
+      if op == 'hgetall' and t == 'hash' then value = redis.call('HGETALL', full) end
+    end
+  end
+  values[step] = value
+  out[step + 1] = value
+end
+return out
 `;
 
 export type ScriptArg = string | number;
@@ -273,4 +330,5 @@ export interface ScriptCommands {
   authlogRmActivate(...args: ScriptArg[]): Promise<unknown>;
   authlogRmDiscard(...args: ScriptArg[]): Promise<unknown>;
   authlogRmGcra(...args: ScriptArg[]): Promise<unknown>;
+  authlogRmTakeAndRead(...args: ScriptArg[]): Promise<unknown>;
 }

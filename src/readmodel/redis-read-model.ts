@@ -27,6 +27,7 @@ import {
 import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY, RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { digestEntries, type DigestEntry } from './read-model-digest.ts';
 import { validateRateTake } from './gcra.ts';
+import { encodeReadSteps, validateReadSteps, type ReadStepValue } from './take-and-read.ts';
 import { openRedisConnection } from './redis-read-model-connection.ts';
 import { asStrings, encodeChunks, padPosition, pairsToRecord, parseCheckpoint, parseDumpedKey, parseProvenance } from './redis-read-model-codec.ts';
 
@@ -73,6 +74,12 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
   // read a generation that another process has already switched away from and is deleting.
   async function read(op: 'get' | 'hgetall' | 'smembers' | 'cp', key: string): Promise<unknown> {
     return call(op, () => scripts.authlogRmRead(pointerKey, genBase, op, key, now()));
+  }
+
+  function parseDecision(reply: unknown, what: string): RateDecision {
+    if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((v) => typeof v === 'number')) throw new Error(`redis read model: unexpected reply to ${what}`);
+    const [allowed, retryAfterMs, remaining] = reply as [number, number, number];
+    return { allowed: allowed === 1, retryAfterMs, remaining };
   }
 
   async function applyTo(gen: string, events: readonly ProjectedEvent[], options: ApplyOptions = {}): Promise<bigint> {
@@ -171,9 +178,23 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
     async rateTake(key, limit, windowMs, nowMs, add): Promise<RateDecision> {
       validateRateTake(limit, windowMs, nowMs, add);
       const reply = await call('rateTake', () => scripts.authlogRmGcra(rateKey(key), limit, windowMs, nowMs, add, RATE_GRACE_MS));
-      if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((v) => typeof v === 'number')) throw new Error('redis read model: unexpected reply to rateTake');
-      const [allowed, retryAfterMs, remaining] = reply as [number, number, number];
-      return { allowed: allowed === 1, retryAfterMs, remaining };
+      return parseDecision(reply, 'rateTake');
+    },
+
+    async takeAndRead(take, reads) {
+      if (take) validateRateTake(take.limit, take.windowMs, take.nowMs, take.add);
+      validateReadSteps(reads);
+      const rateArgs = take ? [take.limit, take.windowMs, take.nowMs, take.add, RATE_GRACE_MS] : [0, 0, 0, 0, 0];
+      const reply = await call('takeAndRead', () =>
+        scripts.authlogRmTakeAndRead(pointerKey, take ? rateKey(take.key) : '', genBase, now(), ...rateArgs, ...encodeReadSteps(reads)),
+      );
+      if (!Array.isArray(reply) || reply.length !== reads.length + 1) throw new Error('redis read model: unexpected reply to takeAndRead');
+      const values: ReadStepValue[] = reads.map((step, i) => {
+        const value: unknown = reply[i + 1];
+        if (value === null || value === undefined) return undefined;
+        return step.op === 'get' ? (typeof value === 'string' ? value : undefined) : pairsToRecord(asStrings(value, 'takeAndRead'));
+      });
+      return { rate: take ? parseDecision(reply[0], 'takeAndRead') : undefined, values };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {

@@ -505,5 +505,60 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
     }));
   // --- end of provenance ------------------------------------------------------------------------
 
+  // --- takeAndRead: one rate take and a chain of reads in one step ------------------------------
+  s('takeAndRead follows a chain (a string naming a hash, a hash field naming another) and takes from the same bucket as rateTake', () =>
+    withModel(async (rm, clock) => {
+      const key = `tar-${clock.start}`;
+      await rm.applyBatch([ev(1, set('poll:d1', 'a1'), hset('attempt:a1', { status: 'pending', userId: 'u1' }), hset('user:u1', { name: 'n' }))]);
+      const take = { key, limit: 2, windowMs: 10_000, nowMs: clock.now(), add: 1 };
+      const reads = [
+        { op: 'get', key: 'poll:d1' },
+        { op: 'hgetall', prefix: 'attempt:', from: 0 },
+        { op: 'hgetall', prefix: 'user:', from: 1, field: 'userId' },
+      ] as const;
+      const first = await rm.takeAndRead(take, reads);
+      assert.equal(first.rate, { allowed: true, retryAfterMs: 0, remaining: 1 });
+      assert.equal(first.values, ['a1', { status: 'pending', userId: 'u1' }, { name: 'n' }]);
+      // The separate calls agree with the combined one, bucket and all.
+      assert.equal(await rm.rateTake(key, 2, 10_000, clock.now(), 1), { allowed: true, retryAfterMs: 0, remaining: 0 });
+      const refused = await rm.takeAndRead(take, reads);
+      assert.is(refused.rate?.allowed, false);
+      assert.ok((refused.rate?.retryAfterMs ?? 0) > 0);
+      assert.equal(refused.values, first.values, 'the reads are made even when the take is refused');
+    }));
+
+  s('takeAndRead: a missing link, a missing field, a wrong type or an expired entry reads as absent, and without a take there is no decision', () =>
+    withModel(async (rm, clock) => {
+      const t = clock.now();
+      await rm.applyBatch([ev(1, set('p:gone', 'nobody'), set('p:str', 's1'), set('s:s1', 'not a hash'), hset('h:x', { other: '1' }), hset('h:old', { f: 'v' }, t + 100))]);
+      const r = await rm.takeAndRead(undefined, [
+        { op: 'get', key: 'p:none' },
+        { op: 'hgetall', prefix: 'h:', from: 0 },
+        { op: 'get', key: 'p:gone' },
+        { op: 'hgetall', prefix: 'h:', from: 2 },
+        { op: 'hgetall', key: 'h:x' },
+        { op: 'hgetall', prefix: 'h:', from: 4, field: 'userId' },
+        { op: 'get', key: 'p:str' },
+        { op: 'hgetall', prefix: 's:', from: 6 },
+      ]);
+      assert.is(r.rate, undefined);
+      assert.equal(r.values, [undefined, undefined, 'nobody', undefined, { other: '1' }, undefined, 's1', undefined]);
+      clock.advance(100);
+      assert.equal((await rm.takeAndRead(undefined, [{ op: 'hgetall', key: 'h:old' }])).values, [undefined], 'expired by the injected clock');
+    }));
+
+  s('takeAndRead refuses a step that reads from a later one, taking nothing', () =>
+    withModel(async (rm, clock) => {
+      const key = `tar-bad-${clock.start}`;
+      let threw = false;
+      try {
+        await rm.takeAndRead({ key, limit: 1, windowMs: 1000, nowMs: clock.now(), add: 1 }, [{ op: 'get', prefix: 'x:', from: 0 }]);
+      } catch (error) {
+        threw = error instanceof RangeError;
+      }
+      assert.ok(threw);
+      assert.is((await rm.rateTake(key, 1, 1000, clock.now(), 0)).remaining, 1);
+    }));
+
   s.run();
 }

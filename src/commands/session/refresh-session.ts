@@ -14,7 +14,7 @@ import { knownError } from '../../errors.ts';
 import { findByDigests } from '../../crypto/digests.ts';
 import { refreshTokenSuccessor } from '../../crypto/refresh-successor.ts';
 import { findRetiredRefreshSessionId, findSession, type SessionView } from '../../projections/session-projection.ts';
-import { findUser } from '../../projections/user-projection.ts';
+import { findUser, userOf } from '../../projections/user-projection.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { sessions } from '../aggregates.ts';
 import { DEFAULT_REFRESH_TOKEN_ROTATION } from '../project/project-decider.ts';
@@ -51,7 +51,10 @@ export async function refreshSession(app: AppContext, project: ProjectView, refr
   }
   if (!session || presentedDigest === undefined) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
   // A deleted user's sessions stop at once, even before their revocations are written.
-  const user = await findUser(app.readModel, app.personal, projectId, session.userId);
+  const user =
+    current && 'userRecord' in current
+      ? await userOf(app.personal, projectId, session.userId, current.userRecord)
+      : await findUser(app.readModel, app.personal, projectId, session.userId);
   if (!user) throw knownError('REFRESH_TOKEN_NOT_FOUND_OR_EXPIRED');
 
   let successor: string | undefined;

@@ -9,13 +9,13 @@ import { findByDigests } from '../../crypto/digests.ts';
 import { bodyOrEmpty, parseInput } from '../validate.ts';
 import { originOf } from '../origin.ts';
 import { liveSessionOf, optionalUserToken } from '../user-auth.ts';
-import { consumeLimits, projectLimit, reserveLimits, type RateLimit } from '../rate-limit.ts';
+import { projectLimit, reserveLimits, reserveWithReads, type RateLimit } from '../rate-limit.ts';
 import type { ProjectView } from '../../projections/project-projection.ts';
 import { DEFAULT_CLI_AUTH_MS, initiateCliAuth } from '../../commands/cli-auth/initiate-cli-auth.ts';
 import { completeCliAuth, type Approver } from '../../commands/cli-auth/complete-cli-auth.ts';
 import { claimCliAuth } from '../../flows/claim-cli-auth.ts';
 import { cliAuthPollStatus } from '../../policy/cli-auth-poll.ts';
-import { findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
+import { cliAuthByPollingDigestReads, cliAuthOfReads, findCliAuthByPollingDigest, type CliAuthView } from '../../projections/cli-auth-projection.ts';
 import { pollAnswer, pollDialectOf, type PollState } from '../cli-poll-dialects.ts';
 import { findSessionByRefreshToken } from '../../commands/session/find-session-by-refresh-token.ts';
 import { userExists } from '../../projections/user-projection.ts';
@@ -235,15 +235,15 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
   router.post('/poll', requireAccess(app, 'client'), async (ctx) => {
     const body = parseInput(ctx, pollBody, ctx.state.body);
     const projectId = callerOf(ctx).project.id;
-    const digest = app.hasher.digest('polling-code', body.polling_code);
-    // A CLI polling once a second never meets the default (15 per 10 s per code).
-    // The count and the lookup are independent: one round trip to Redis instead of two. A code
-    // issued before AUTHLOG_SECRET was rotated is found under the previous secret's digest.
-    const [, found] = await Promise.all([
-      consumeLimits(app, [projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`)]),
-      findByDigests(app.hasher.candidates('polling-code', body.polling_code), (d) => findCliAuthByPollingDigest(app.readModel, projectId, d)),
-    ]);
-    const attempt = found?.value;
+    const [digest, ...older] = app.hasher.candidates('polling-code', body.polling_code);
+    if (digest === undefined) throw new Error('hasher: no candidate digest');
+    // A CLI polling once a second never meets the default (15 per 10 s per code). The count and
+    // the lookup go in one step: one round trip to Redis. A code issued before AUTHLOG_SECRET was
+    // rotated is found under the previous secret's digest, read after.
+    const limit = projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`);
+    const { values } = await reserveWithReads(app, limit, cliAuthByPollingDigestReads(digest));
+    const found = cliAuthOfReads(projectId, values) ?? (await findByDigests(older, (d) => findCliAuthByPollingDigest(app.readModel, projectId, d)))?.value;
+    const attempt = found;
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     const answer = pollAnswer(await pollState(app, projectId, attempt, originOf(ctx)), pollDialectOf(ctx));
     ctx.status = answer.httpStatus;

@@ -1,0 +1,73 @@
+// What a read request needs from the read model before it can answer, asked in one step
+// (ReadModel.takeAndRead): the rate unit it spends, and the view it reads, which is often a chain
+// (a polling code's digest names an attempt; a refresh token's digest names a session, whose
+// record names its user). With Redis that is one Lua script, one round trip, instead of a
+// rate-limit script and then one read per link; the memory adapter follows the same rules here.
+import type { RateDecision } from './gcra.ts';
+
+/** A rateTake, as ReadModel.rateTake's arguments. */
+export interface RateTake {
+  key: string;
+  limit: number;
+  windowMs: number;
+  nowMs: number;
+  add: number;
+}
+
+/**
+ * One read of the chain: a key given outright, or one made of `prefix` and a value an earlier step
+ * read (`from`, its index): the string a get read, or the field `field` of the hash an hgetall read.
+ * A step whose source is absent (or the field missing or empty) reads as absent, without a read.
+ */
+export type ReadStep =
+  | { op: 'get' | 'hgetall'; key: string }
+  | { op: 'get' | 'hgetall'; prefix: string; from: number; field?: string };
+
+export type ReadStepValue = string | Record<string, string> | undefined;
+
+export interface TakeAndReadResult {
+  /** The take's decision; absent when no take was asked. */
+  rate: RateDecision | undefined;
+  /** One value per step, in order: a string for get, the fields for hgetall, undefined for absent. */
+  values: ReadStepValue[];
+}
+
+/** Refuses steps that name a later (or their own) step, before anything is taken. */
+export function validateReadSteps(steps: readonly ReadStep[]): void {
+  steps.forEach((step, i) => {
+    if ('from' in step && (!Number.isSafeInteger(step.from) || step.from < 0 || step.from >= i)) {
+      throw new RangeError(`takeAndRead: step ${i} reads from step ${step.from}, which is not an earlier one`);
+    }
+  });
+}
+
+/** The key step `i` reads, from the values read before it; undefined when its source is absent. */
+export function stepKey(step: ReadStep, values: readonly ReadStepValue[]): string | undefined {
+  if ('key' in step) return step.key;
+  const source = values[step.from];
+  const part = step.field === undefined ? (typeof source === 'string' ? source : undefined) : typeof source === 'object' ? source[step.field] : undefined;
+  return part ? step.prefix + part : undefined;
+}
+
+/** The steps' reads, one after the other, through `read` (the memory adapter's own reads). */
+export async function readSteps(
+  steps: readonly ReadStep[],
+  read: (op: ReadStep['op'], key: string) => Promise<string | Record<string, string> | undefined>,
+): Promise<ReadStepValue[]> {
+  const values: ReadStepValue[] = [];
+  for (const step of steps) {
+    const key = stepKey(step, values);
+    values.push(key === undefined ? undefined : await read(step.op, key));
+  }
+  return values;
+}
+
+/** Encodes the steps for the Redis script: per step op, key-or-prefix, from (0 = a literal key, else 1-based), field. */
+export function encodeReadSteps(steps: readonly ReadStep[]): string[] {
+  const out: string[] = [];
+  for (const step of steps) {
+    if ('key' in step) out.push(step.op, step.key, '0', '');
+    else out.push(step.op, step.prefix, String(step.from + 1), step.field ?? '');
+  }
+  return out;
+}

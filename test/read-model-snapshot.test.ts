@@ -1,0 +1,103 @@
+// The memory read model's snapshot: a snapshot plus the log's tail is the full replay, digest for
+// digest; a torn or foreign snapshot is never used (the whole log is replayed instead).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMemoryReadModel, memoryLiveGeneration } from '../src/readmodel/memory-read-model.ts';
+import { SNAPSHOT_FILE, snapshotLines, writeSnapshotFile } from '../src/readmodel/memory-snapshot.ts';
+import { loadMemorySnapshot, startMemorySnapshots } from '../src/readmodel/memory-snapshots.ts';
+import type { ProjectedEvent } from '../src/readmodel/read-model.ts';
+
+const silent = (): void => {};
+const t0 = Date.now();
+const now = (): number => t0;
+
+/** A varied history: strings with and without expiry, hashes updated field by field, sets grown and shrunk, deletions. */
+function history(n: number): ProjectedEvent[] {
+  const events: ProjectedEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const ops: ProjectedEvent['ops'][number][] = [
+      { op: 'set', key: `refresh:${i}`, value: `s${i}`, ...(i % 3 === 0 ? { expireAtMs: t0 + 60_000 } : {}) },
+      { op: 'hset', key: `session:s${i % 50}`, fields: { n: String(i), userId: `u${i % 7}` } },
+      { op: 'sadd', key: `user-sessions:u${i % 7}`, member: `s${i}` },
+    ];
+    if (i % 5 === 4) ops.push({ op: 'srem', key: `user-sessions:u${i % 7}`, member: `s${i - 2}` }, { op: 'del', key: `refresh:${i - 4}` });
+    if (i % 11 === 0) ops.push({ op: 'set', key: `gone:${i}`, value: 'x', expireAtMs: t0 - 1 });
+    events.push({ position: BigInt(i * 2 + 1), ops, event: { id: `e${i}`, streamId: `stream-${i % 9}`, revision: BigInt(i) } });
+  }
+  return events;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'authlog-snapshot-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a snapshot plus the tail of the log equals a full replay, digest for digest, provenance included', () =>
+  withDir(async (dir) => {
+    const events = history(400);
+    const full = createMemoryReadModel({ now });
+    await full.applyBatch(events, { logId: 'log-1' });
+
+    const early = createMemoryReadModel({ now });
+    await early.applyBatch(events.slice(0, 250), { logId: 'log-1' });
+    const snapshots = startMemorySnapshots({ readModel: early, dir, intervalMs: 0, now, log: silent });
+    assert.ok(await snapshots.snapshotNow());
+    assert.not.ok(await snapshots.snapshotNow(), 'nothing new: not written again');
+
+    const initial = await loadMemorySnapshot(dir, 'log-1', silent);
+    assert.ok(initial);
+    const restarted = createMemoryReadModel({ now, initial });
+    assert.is(await restarted.digest(), await early.digest());
+    assert.equal(await restarted.provenance(), await early.provenance());
+    await restarted.applyBatch(events, { logId: 'log-1' }); // the runner offers the tail; the rest is skipped by the checkpoint
+    assert.is(await restarted.digest(), await full.digest());
+    assert.equal(await restarted.provenance(), await full.provenance());
+    assert.equal(await restarted.hgetall('session:s3'), await full.hgetall('session:s3'));
+  }));
+
+test('a snapshot of another log is not used', () =>
+  withDir(async (dir) => {
+    const rm1 = createMemoryReadModel({ now });
+    await rm1.applyBatch(history(20), { logId: 'log-1' });
+    await writeSnapshotFile(dir, snapshotLines(memoryLiveGeneration(rm1)!, now()));
+    assert.is(await loadMemorySnapshot(dir, 'log-2', silent), undefined);
+    assert.ok(await loadMemorySnapshot(dir, 'log-1', silent));
+  }));
+
+test('a torn snapshot (a crash mid-write, a truncated or edited file) is not used: the whole log is replayed', () =>
+  withDir(async (dir) => {
+    const rm1 = createMemoryReadModel({ now });
+    await rm1.applyBatch(history(100), { logId: 'log-1' });
+    await writeSnapshotFile(dir, snapshotLines(memoryLiveGeneration(rm1)!, now()));
+    const whole = await readFile(join(dir, SNAPSHOT_FILE), 'utf8');
+    // A temp file left by a crash mid-write is never read: only the renamed file counts.
+    await writeFile(join(dir, `${SNAPSHOT_FILE}.999.tmp`), whole.slice(0, whole.length / 2));
+    assert.ok(await loadMemorySnapshot(dir, 'log-1', silent));
+    for (const torn of [whole.slice(0, whole.length / 2), whole.slice(0, -1), whole.replace('"s1"', '"s9"'), '']) {
+      await writeFile(join(dir, SNAPSHOT_FILE), torn);
+      assert.is(await loadMemorySnapshot(dir, 'log-1', silent), undefined);
+    }
+    // And a full replay from an empty read model is what the start then does.
+    const replayed = createMemoryReadModel({ now, initial: await loadMemorySnapshot(dir, 'log-1', silent) });
+    assert.is(await replayed.checkpoint(), -1n);
+  }));
+
+test('the snapshot file is written atomically, readable by its owner only, with no temp file left', () =>
+  withDir(async (dir) => {
+    const rm1 = createMemoryReadModel({ now });
+    await rm1.applyBatch(history(10), { logId: 'log-1' });
+    const snapshots = startMemorySnapshots({ readModel: rm1, dir, intervalMs: 0, now, log: silent });
+    await snapshots.stop();
+    assert.equal(await readdir(dir), [SNAPSHOT_FILE]);
+    const { stat } = await import('node:fs/promises');
+    assert.is((await stat(join(dir, SNAPSHOT_FILE))).mode & 0o777, 0o600);
+  }));
+
+test.run();
