@@ -7,26 +7,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { auditImpersonations, type AuditFilters } from '../src/audit/impersonation-audit.ts';
 import type { PersonalData } from '../src/crypto/personal-data.ts';
-import type { EventStore } from '../src/store/event-store.ts';
 import { openSqliteEventStore } from '../src/store/sqlite-event-store.ts';
 import { writeBulkAuditLog, writeBulkSessionLog } from './support/bulk-log.ts';
+import { walkingEveryPosition } from './support/walking-store.ts';
 
 const NOW = Date.parse('2026-11-01T10:00:00.000Z');
 
 // The bulk logs hold addresses in plain text (no sealing store wrote them): shown as they are.
 const plainPersonal = { show: async (value: unknown) => value } as unknown as PersonalData;
-
-/** The same store, its reads of `$all` made without the by-type hint: every position walked. */
-const walkingEveryPosition = (store: EventStore): EventStore => ({
-  ...store,
-  append: (...args) => store.append(...args),
-  readStream: (id) => store.readStream(id),
-  readAll: (options) => store.readAll({ ...options, byType: false }),
-  headPosition: (filter) => store.headPosition(filter),
-  subscribeToAll: (options, handler) => store.subscribeToAll(options, handler),
-  logIdentity: () => store.logIdentity(),
-  close: () => store.close(),
-});
 
 for (const [name, write] of [
   ['a log of sessions only', (path: string) => writeBulkSessionLog(path, 3000, NOW)],
