@@ -22,7 +22,7 @@ export interface ReplayResult {
   /** The next start: from the snapshot the first one left, the tail (none) replayed. */
   startEmbeddedSnapshot: ReplayJobResult;
   startRedis?: ReplayJobResult;
-  /** The impersonation audit over a log of the same size where 1 % of the events are impersonation sessions. */
+  /** The impersonation audit over a log of the same size holding one impersonation session per 100 events (writeBulkAuditLog). */
   audit: ReplayJobResult;
 }
 

@@ -153,7 +153,7 @@ function summaryTable(rounds: RoundResult[], replays: ReplayResult[]): string[] 
     row('replay into Redis (ProjectionRunner.start)', r.redis, true);
     row('startService, embedded, no snapshot', r.startEmbedded, true);
     row('startService, embedded, from snapshot', r.startEmbeddedSnapshot, false);
-    row('audit impersonations (1 % of the events), by type', r.audit, false);
+    row('audit impersonations (a session per 100 events), by type', r.audit, false);
     row('startService, Redis already caught up', r.startRedis, false);
   }
   lines.push('', ...growthTable(replays));
