@@ -16,17 +16,23 @@ export interface BulkLog {
   ms: number;
 }
 
-/** Appends about `events` events: per session a SessionCreated, one activity and, for one in two, a revocation. */
-export function writeBulkSessionLog(path: string, events: number, nowMs: number = Date.now()): BulkLog {
-  const started = performance.now();
+/** The store's file with its schema, opened for writing rows straight into it, and the insert. */
+function openForBulk(path: string): { db: Database.Database; insert: Database.Statement } {
   openSqliteEventStore(path).close(); // creates the schema
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // A fixture: if the machine fails while it is written, it is written again.
   db.pragma('synchronous = OFF');
-  // The two unique indexes (event id, stream + revision) take random keys: keep them in cache.
+  // The unique indexes (event id, stream + revision) take random keys: keep them in cache.
   db.pragma('cache_size = -524288');
   const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  return { db, insert };
+}
+
+/** Appends about `events` events: per session a SessionCreated, one activity and, for one in two, a revocation. */
+export function writeBulkSessionLog(path: string, events: number, nowMs: number = Date.now()): BulkLog {
+  const started = performance.now();
+  const { db, insert } = openForBulk(path);
   const projectId = randomUUID();
   const userId = randomUUID();
   const keyId = randomUUID();
@@ -101,12 +107,7 @@ export function writeBulkInitiations(path: string, count: number, template: read
  */
 export function writeBulkAuditLog(path: string, events: number, impersonations: number, nowMs: number = Date.now()): BulkLog {
   const started = performance.now();
-  openSqliteEventStore(path).close(); // creates the schema
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = OFF');
-  db.pragma('cache_size = -524288');
-  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  const { db, insert } = openForBulk(path);
   const projectId = randomUUID();
   const userId = randomUUID();
   const admin = { kind: 'admin-user', id: randomUUID() };
