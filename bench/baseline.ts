@@ -1,7 +1,7 @@
-// The baseline: a bare Koa + @koa/router app answering a JSON of the same size as our read
-// paths' answers, from memory or from one Redis GET. It is what the same HTTP stack does with
+// The baseline: a bare Koa + @koa/router app that parses the JSON body and answers a JSON of the
+// same size as our read paths' answers, from memory or from one Redis GET. It is what the same HTTP stack does with
 // no access check, validation, digest, rate limit or read-model lookup, driven the same way.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -13,6 +13,22 @@ export interface Baseline {
   url: string;
   path: string;
   close(): Promise<void>;
+}
+
+/** The request's JSON body, read with 'data' listeners as src/http/body.ts reads it; a body that does not parse is a 400. */
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', reject);
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(Object.assign(new Error('the body is not JSON'), { status: 400, expose: true }));
+      }
+    });
+  });
 }
 
 export async function startBaseline(kind: ReadModelKind, answer: string, redisUrl?: string): Promise<Baseline> {
@@ -36,6 +52,9 @@ export async function startBaseline(kind: ReadModelKind, answer: string, redisUr
   const app = new Koa();
   const router = new Router();
   router.post(path, async (ctx) => {
+    // The body is read and parsed, as every real route must before it can answer.
+    const body = await readJson(ctx.req);
+    if (typeof body !== 'object' || body === null) ctx.throw(400, 'a JSON object is expected');
     ctx.type = 'application/json';
     ctx.body = await read();
   });

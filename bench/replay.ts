@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeBulkSessionLog } from '../test/support/bulk-log.ts';
+import { writeBulkAuditLog, writeBulkSessionLog } from '../test/support/bulk-log.ts';
 import { runChildJob } from './child.ts';
 import type { ReplayJob, ReplayJobResult } from './replay-job.ts';
 import { deleteRedisKeys, trackRedisPrefix, uniqueRedisPrefix } from './service.ts';
@@ -17,8 +17,13 @@ export interface ReplayResult {
   bulkWriteMs: number;
   memory: ReplayJobResult;
   redis?: ReplayJobResult;
+  /** The first start on the log: no snapshot yet, the whole log replayed (its clean stop writes one). */
   startEmbedded: ReplayJobResult;
+  /** The next start: from the snapshot the first one left, the tail (none) replayed. */
+  startEmbeddedSnapshot: ReplayJobResult;
   startRedis?: ReplayJobResult;
+  /** The impersonation audit over a log of the same size holding one impersonation session per 100 events (writeBulkAuditLog). */
+  audit: ReplayJobResult;
 }
 
 const MB = 1024 * 1024;
@@ -56,7 +61,12 @@ export async function runReplay(events: number, redisUrl: string | undefined, lo
     const secret = randomBytes(36).toString('base64');
     const startEmbedded = await runJob({ kind: 'start', dataDir, secret });
     checkpointOk('embedded start-up', startEmbedded);
-    log(describe('startService, embedded (memory)', startEmbedded, true));
+    log(describe('startService, embedded, no snapshot', startEmbedded, true));
+
+    const startEmbeddedSnapshot = await runJob({ kind: 'start', dataDir, secret });
+    checkpointOk('embedded start-up from the snapshot', startEmbeddedSnapshot);
+    if (startEmbedded.fromSnapshot || !startEmbeddedSnapshot.fromSnapshot) throw new Error('the first start found a snapshot, or the second none: the start-up figures would be mislabelled');
+    log(describe('startService, embedded, from snapshot', startEmbeddedSnapshot, false));
 
     let startRedis: ReplayJobResult | undefined;
     if (redisUrl && redisPrefix) {
@@ -64,7 +74,16 @@ export async function runReplay(events: number, redisUrl: string | undefined, lo
       checkpointOk('Redis start-up', startRedis);
       log(describe('startService, Redis (caught up)', startRedis, false));
     }
-    return { events, bulkWriteMs: bulk.ms, memory, ...(redis ? { redis } : {}), startEmbedded, ...(startRedis ? { startRedis } : {}) };
+    const impersonations = Math.round(events / 100);
+    const auditLog = writeBulkAuditLog(join(dataDir, 'audit.db'), events, impersonations);
+    const audit = await runJob({ kind: 'audit', dbPath: auditLog.path });
+    const a = audit.audit;
+    log(
+      `  audit impersonations (${impersonations.toLocaleString('en-US')} among ${auditLog.events.toLocaleString('en-US')} events) ${(audit.ms / 1000).toFixed(2).padStart(5)} s, ` +
+        `${a?.rows} rows from ${a?.eventsRead} events read by type; walking every position ${((a?.walkMs ?? NaN) / 1000).toFixed(2)} s; ` +
+        `building the type index at open ${((a?.indexBuildMs ?? NaN) / 1000).toFixed(2)} s; RSS ${Math.round(audit.rssBytes / MB)} MB`,
+    );
+    return { events, bulkWriteMs: bulk.ms, memory, ...(redis ? { redis } : {}), startEmbedded, startEmbeddedSnapshot, ...(startRedis ? { startRedis } : {}), audit };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
     if (redisUrl && redisPrefix) await deleteRedisKeys(redisUrl, redisPrefix);

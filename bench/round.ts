@@ -169,14 +169,16 @@ export async function runRound(readModel: ReadModelKind, load: LoadGenerator, op
     await record('check-code', 'rate', checkJob('rate'));
 
     // Refresh: reads plus an ES256 signature; its activity was recorded during the fixtures.
-    await record('refresh', 'max', {
-        ...base('max'),
-        method: 'POST',
-        path: '/api/v1/auth/sessions/current/refresh',
-        headers: jsonClient,
-        body: '{}',
-        headerSets: users.map((u) => ({ 'x-stack-refresh-token': u.refreshToken })),
+    const refreshJob = (pass: 'max' | 'rate'): HttpLoadJob => ({
+      ...base(pass),
+      method: 'POST',
+      path: '/api/v1/auth/sessions/current/refresh',
+      headers: jsonClient,
+      body: '{}',
+      headerSets: users.map((u) => ({ 'x-stack-refresh-token': u.refreshToken })),
     });
+    await record('refresh', 'max', refreshJob('max'));
+    await record('refresh', 'rate', refreshJob('rate'));
 
     // Write paths.
     await record('initiate', 'max', { ...base('max'), method: 'POST', path: '/api/v1/auth/cli', headers: jsonClient, body: '{}' });

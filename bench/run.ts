@@ -5,6 +5,7 @@
 //   npm run bench                                    embedded (SQLite + memory read model)
 //   REDIS_URL=redis://127.0.0.1:6379 npm run bench   and a second round on the Redis read model
 //   BENCH_QUICK=1 npm run bench                      replay over 100k events instead of 100k and 1M
+//   BENCH_HISTORY=10m npm run bench                  replay over 100k, 1M and 10M events
 //
 // Also: BENCH_DURATION_S (seconds per measured pass, default 5), BENCH_CONNECTIONS (default
 // 10), BENCH_POLL_CODES (pending CLI attempts polled in turn, default 2000), BENCH_ONLY=memory,
@@ -46,7 +47,10 @@ const options: RoundOptions = {
   ...(redisUrl ? { redisUrl } : {}),
   log,
 };
-const replaySizes = quick ? [100_000] : [100_000, 1_000_000];
+/** BENCH_HISTORY=10m: the growth table goes on to 10M events (the bulk log alone is a few GB and minutes to write). */
+const history = process.env.BENCH_HISTORY ?? '';
+if (history !== '' && history !== '10m') throw new Error(`BENCH_HISTORY must be 10m or unset (got ${JSON.stringify(history)})`);
+const replaySizes = quick ? [100_000] : history === '10m' ? [100_000, 1_000_000, 10_000_000] : [100_000, 1_000_000];
 /** BENCH_ONLY=memory,redis,replay,integrity: run only those parts (for profiling one of them). */
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const wanted = (part: 'memory' | 'redis' | 'replay' | 'integrity'): boolean => only.length === 0 || only.includes(part);
@@ -147,8 +151,28 @@ function summaryTable(rounds: RoundResult[], replays: ReplayResult[]): string[] 
     };
     row('replay into memory (ProjectionRunner.start)', r.memory, true);
     row('replay into Redis (ProjectionRunner.start)', r.redis, true);
-    row('startService, embedded', r.startEmbedded, true);
+    row('startService, embedded, no snapshot', r.startEmbedded, true);
+    row('startService, embedded, from snapshot', r.startEmbeddedSnapshot, false);
+    row('audit impersonations (a session per 100 events), by type', r.audit, false);
     row('startService, Redis already caught up', r.startRedis, false);
+  }
+  lines.push('', ...growthTable(replays));
+  return lines;
+}
+
+/** How the costs that should follow live state, not history, grow with the log. */
+function growthTable(replays: ReplayResult[]): string[] {
+  const s = (r: ReplayJobResult) => (r.ms / 1000).toFixed(2);
+  const mb = (r: ReplayJobResult) => Math.round(r.rssBytes / MB);
+  const lines = [
+    '| events | start-up, no snapshot s | start-up, from snapshot s | RSS after start-up MB (no snapshot / snapshot) | audit s (walking every position s) | replay into memory events/s |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of replays) {
+    lines.push(
+      `| ${r.events.toLocaleString('en-US')} | ${s(r.startEmbedded)} | ${s(r.startEmbeddedSnapshot)} | ${mb(r.startEmbedded)} / ${mb(r.startEmbeddedSnapshot)} | ` +
+        `${s(r.audit)} (${((r.audit.audit?.walkMs ?? Number.NaN) / 1000).toFixed(2)}) | ${Math.round(eventsPerSecond(r.events, r.memory))} |`,
+    );
   }
   return lines;
 }

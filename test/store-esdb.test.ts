@@ -159,6 +159,31 @@ adapter('system events of a fresh node are invisible: empty head, empty readAll,
   }
 });
 
+adapter('a read by type is a filtered subscription that ends at the newest match there was and is then closed, also when stopped early', async () => {
+  const double = await startEsdbDouble();
+  const store = openEsdbEventStore(double.url);
+  try {
+    const wanted: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const event = newEvent(i % 50 === 7 ? 'Wanted.Happened' : 'Other.Happened');
+      await store.append(`s-${i % 9}`, [event], ANY);
+      if (event.type === 'Wanted.Happened') wanted.push(event.id);
+    }
+    const read: string[] = [];
+    for await (const event of store.readAll({ filter: { eventTypes: ['Wanted.'] }, byType: true })) read.push(event.id);
+    assert.equal(read, wanted);
+    await waitFor(() => double.openSubscriptions() === 0, 'the subscription closed when the read ended');
+    for await (const event of store.readAll({ filter: { eventTypes: ['Wanted.'] }, byType: true, maxCount: 2 })) void event;
+    await waitFor(() => double.openSubscriptions() === 0, 'the subscription closed after maxCount');
+    const none: RecordedEvent[] = [];
+    for await (const event of store.readAll({ filter: { eventTypes: ['Nothing.'] }, byType: true })) none.push(event);
+    assert.equal(none, []);
+  } finally {
+    await store.close();
+    await double.stop();
+  }
+});
+
 adapter('a silent server: append and readStream fail with StoreUnavailableError within the call timeout', async () => {
   const silent = await startEsdbDouble({ silent: true });
   const store = openEsdbEventStore(silent.url, { callTimeoutMs: 500 });

@@ -18,6 +18,8 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../src/store/event-store.ts';
+import { TYPE_INDEX } from '../src/store/sqlite-type-read.ts';
+import { filterSql } from '../src/store/sqlite-rows.ts';
 import { openSqliteEventStore, type SqliteEventStore, type SqliteEventStoreOptions } from '../src/store/sqlite-event-store.ts';
 import type { Outcome, Plan } from './support/append-from-another-process.ts';
 import { storeConformance, type StoreUnderTest } from './support/store-conformance.ts';
@@ -289,6 +291,45 @@ s(
     assert.is(new Set(committed.map((c) => c.revision)).size, 100, 'each revision was won by exactly one process');
     const conflicts = racers.reduce((n, r) => n + r.outcomes.filter((o) => o.kind === 'conflict').length, 0);
     console.log(`  # sqlite: 4 processes x 25 increments, ${conflicts} conflicts retried`);
+  }),
+);
+
+s(
+  'a file from before the type index gets it on its first writable open; opened read-only without it, the read by type walks positions and gives the same events',
+  withFile(async ({ path, open }) => {
+    const first = open();
+    await first.append('session-1', events(3, 'SessionCreated'), NO_STREAM);
+    await first.append('user-1', events(2, 'UserCreated'), NO_STREAM);
+    await first.close();
+    const raw = new Database(path);
+    raw.exec(`DROP INDEX ${TYPE_INDEX}`);
+    raw.close();
+    const filter = { streamPrefixes: ['session-'], eventTypes: ['SessionCreated'] };
+    const readOnly = open({ readOnly: true });
+    const withoutIndex = await collect(readOnly.readAll({ filter, byType: true }));
+    assert.is(withoutIndex.length, 3);
+    await readOnly.close();
+    const writable = open();
+    const check = new Database(path, { readonly: true });
+    assert.ok(check.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(TYPE_INDEX), 'the index was built at open');
+    check.close();
+    assert.equal(ids(await collect(writable.readAll({ filter, byType: true }))), ids(withoutIndex));
+  }),
+);
+
+s(
+  'only the read by type uses the type index: the filtered page of a subscription stays on the primary key',
+  withFile(async ({ path, open }) => {
+    open();
+    const db = new Database(path, { readonly: true });
+    const where = filterSql({ streamPrefixes: ['session-'], eventTypes: ['SessionCreated', 'SessionRevoked'] });
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT * FROM events WHERE position > ? AND position <= ? AND ${where.sql} ORDER BY position LIMIT ?`)
+      .all(0, 10, ...where.params, 1000) as { detail: string }[];
+    db.close();
+    const details = plan.map((p) => p.detail).join('; ');
+    assert.not.match(details, TYPE_INDEX);
+    assert.not.match(details, 'TEMP B-TREE');
   }),
 );
 

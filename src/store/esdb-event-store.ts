@@ -6,7 +6,8 @@
 //   A timed-out read is cancelled; a timed-out append cannot be (the client multiplexes appends on
 //   one BatchAppend call), so the append also carries the timeout as its server-side deadline.
 // - Client 6.x cannot filter `readAll` on the server (only subscriptions take a filter), so reads
-//   of `$all` filter here. System events (types starting with `$`) are always left out.
+//   of `$all` filter here; a read by type is a filtered subscription (esdb-type-read.ts). System
+//   events (types starting with `$`) are always left out.
 // - Subscriptions resubscribe from the last handled position after the server drops them, and
 //   decide "caught up" themselves: servers before 23.10 never say so (esdb-subscription.ts).
 // The translations of types and errors are in esdb-mapping.ts. The rest is one idea, the port's
@@ -41,6 +42,7 @@ import {
 } from './event-store.ts';
 import { toEsdbExpected, toEventData, toRecorded, knownPosition, accepts, toStoreError } from './esdb-mapping.ts';
 import { EsdbSubscription } from './esdb-subscription.ts';
+import { readByTypeOnServer } from './esdb-type-read.ts';
 import { logIdentityInStream } from './log-identity.ts';
 import type { DeleteExpectedRevision, StreamRetention, StreamRetentionMetadata } from './stream-retention.ts';
 
@@ -143,10 +145,19 @@ class EsdbEventStore implements EventStore, StreamRetention {
     return { [Symbol.asyncIterator]: () => this.readAllFrom(options) };
   }
 
-  private async *readAllFrom({ fromPosition, filter, maxCount }: ReadAllOptions): AsyncGenerator<RecordedEvent> {
+  private async *readAllFrom({ fromPosition, filter, maxCount, byType }: ReadAllOptions): AsyncGenerator<RecordedEvent> {
     if (maxCount !== undefined && maxCount <= 0) return;
     const after = fromPosition !== undefined && fromPosition >= 0n ? fromPosition : undefined;
     let delivered = 0;
+    if (byType && filter?.eventTypes && filter.eventTypes.length > 0) {
+      const last = await this.headPosition(filter);
+      const step = <T>(what: string, next: Promise<T>) => this.withTimeout(what, next);
+      for await (const event of readByTypeOnServer({ client: this.client, filter, after, last, step })) {
+        yield event;
+        if (maxCount !== undefined && ++delivered >= maxCount) return;
+      }
+      return;
+    }
     // No maxCount to the server: it would count the events we filter out here.
     const reads = this.guardedRead('read of $all', () =>
       this.client.readAll({

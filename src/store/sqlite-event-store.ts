@@ -22,6 +22,7 @@ import { PAGE_SIZE, SqliteSubscription, type Page } from './sqlite-subscription.
 import { openDatabase } from './sqlite-schema.ts';
 import { appendLocked } from './sqlite-append.ts';
 import { filterSql, toRecorded, type EventRow } from './sqlite-rows.ts';
+import { hasTypeIndex, readByType } from './sqlite-type-read.ts';
 
 export interface SqliteEventStoreOptions {
   /** How often live subscriptions look for events appended by other processes. Default 200 ms. */
@@ -92,6 +93,22 @@ export class SqliteEventStore implements EventStore {
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    const byType = options.byType && options.filter?.eventTypes ? this.readByType(options.filter, options.fromPosition ?? -1n) : undefined;
+    if (byType) {
+      const events = byType[Symbol.iterator]();
+      for (let remaining = options.maxCount ?? Number.POSITIVE_INFINITY; remaining > 0; remaining--) {
+        let next: IteratorResult<RecordedEvent>;
+        try {
+          this.assertOpen();
+          next = events.next();
+        } catch (error) {
+          throw toStoreError(error, 'read of $all by type');
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+      return;
+    }
     let cursor = options.fromPosition ?? -1n;
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
@@ -179,6 +196,17 @@ export class SqliteEventStore implements EventStore {
       return { events, scannedTo: events.length < limit ? head : (last?.position ?? head) };
     } catch (error) {
       throw toStoreError(error, 'read of $all');
+    }
+  }
+
+  /** Through the type index, up to the head as it is now; undefined when the file has no such index (opened read-only before any writable open created it) or the filter's types make no index range. */
+  private readByType(filter: AllFilter, after: bigint): Iterable<RecordedEvent> | undefined {
+    this.assertOpen();
+    try {
+      const prepare = (sql: string) => this.statement(sql);
+      return hasTypeIndex(prepare) ? readByType(prepare, filter, after, this.head()) : undefined;
+    } catch (error) {
+      throw toStoreError(error, 'read of $all by type');
     }
   }
 

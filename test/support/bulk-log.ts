@@ -16,17 +16,23 @@ export interface BulkLog {
   ms: number;
 }
 
-/** Appends about `events` events: per session a SessionCreated, one activity and, for one in two, a revocation. */
-export function writeBulkSessionLog(path: string, events: number, nowMs: number = Date.now()): BulkLog {
-  const started = performance.now();
+/** The store's file with its schema, opened for writing rows straight into it, and the insert. */
+function openForBulk(path: string): { db: Database.Database; insert: Database.Statement } {
   openSqliteEventStore(path).close(); // creates the schema
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // A fixture: if the machine fails while it is written, it is written again.
   db.pragma('synchronous = OFF');
-  // The two unique indexes (event id, stream + revision) take random keys: keep them in cache.
+  // The unique indexes (event id, stream + revision) take random keys: keep them in cache.
   db.pragma('cache_size = -524288');
   const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+  return { db, insert };
+}
+
+/** Appends about `events` events: per session a SessionCreated, one activity and, for one in two, a revocation. */
+export function writeBulkSessionLog(path: string, events: number, nowMs: number = Date.now()): BulkLog {
+  const started = performance.now();
+  const { db, insert } = openForBulk(path);
   const projectId = randomUUID();
   const userId = randomUUID();
   const keyId = randomUUID();
@@ -90,4 +96,50 @@ export function writeBulkInitiations(path: string, count: number, template: read
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
+}
+
+/**
+ * A log of about `events` events for the impersonation audit: `impersonations` sessions an admin
+ * created for others (each a SessionCreated, one activity and, for one in two, a revocation),
+ * spread evenly among events of other kinds (sign-in codes, CLI logins), as a live service's log
+ * holds many more of those. The other events carry only their type and stream: nothing but the
+ * audit reads this log, and it never decodes them.
+ */
+export function writeBulkAuditLog(path: string, events: number, impersonations: number, nowMs: number = Date.now()): BulkLog {
+  const started = performance.now();
+  const { db, insert } = openForBulk(path);
+  const projectId = randomUUID();
+  const userId = randomUUID();
+  const admin = { kind: 'admin-user', id: randomUUID() };
+  const sessionEvents = Math.round(impersonations * 2.5);
+  const otherPerSession = Math.max(0, (events - sessionEvents) / impersonations);
+  let written = 0;
+  db.transaction(() => {
+    let others = 0;
+    for (let i = 0; i < impersonations; i++) {
+      const at = nowMs - (events - written) * 10;
+      const meta = (t: number, actor: unknown = admin) => JSON.stringify({ projectId, actor, ip: '127.0.0.1', occurredAt: new Date(t).toISOString() });
+      for (others += otherPerSession; others >= 1 && written < events; others--) {
+        const id = randomUUID();
+        const [stream, type] = written % 3 === 0 ? [`cli-auth-${id}`, 'CliAuthInitiated'] : [`sign-in-code-${id}`, 'SignInCodeSent'];
+        insert.run(stream, 0, randomUUID(), type, '{}', meta(at, { kind: 'client-key', id: projectId }));
+        written++;
+      }
+      const sessionId = randomUUID();
+      const user = i % 100 === 0 ? userId : randomUUID();
+      const expiresAtMillis = at + 365 * 24 * 3600_000;
+      const rows: [string, unknown][] = [
+        ['SessionCreated', { sessionId, projectId, userId: user, refreshTokenDigest: randomUUID(), createdAtMillis: at, expiresAtMillis, isImpersonation: true, createdBy: admin, via: 'sessions-api' }],
+        ['SessionActivityRecorded', { sessionId, projectId, userId: user, atMillis: at + 1, sessionExpiresAtMillis: expiresAtMillis }],
+      ];
+      if (i % 2 === 0) rows.push(['SessionRevoked', { sessionId, projectId, userId: user, reason: 'revoked', refreshTokenDigest: randomUUID(), revokedAtMillis: at + 2 }]);
+      rows.forEach(([type, data], revision) => {
+        insert.run(`session-${sessionId}`, revision, randomUUID(), type, JSON.stringify(data), meta(at + revision));
+        written++;
+      });
+    }
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return { path, projectId, userId, events: written, ms: performance.now() - started };
 }

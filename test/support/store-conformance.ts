@@ -12,6 +12,7 @@ import {
   STREAM_EXISTS,
   StreamDeletedError,
   WrongExpectedVersionError,
+  matchesFilter,
   type AllFilter,
   type EventMetadata,
   type EventStore,
@@ -512,6 +513,44 @@ export function storeConformance(adapterName: string, open: () => Promise<StoreU
         expect((e) => !e.streamId.startsWith(`${ns}-users-`)),
       );
       assert.equal(await read({ streamPrefixes: [`${ns}-nothing-`] }), []);
+    }),
+  );
+
+  s(
+    'readAll by type (the narrow read) gives the events a full scan filtered in memory gives, in position order, from a position and up to maxCount',
+    withStore(async ({ store }) => {
+      const ns = namespace();
+      const start = await fromNow(store);
+      // Types that share prefixes, interleaved across streams, with other types between them.
+      const plan: [stream: string, type: string][] = [];
+      const kinds = ['Session.Created', 'Session.CreatedLater', 'Session.Revoked', 'Session.Activity', 'User.Created', 'Other.Thing', 'Sessionless'];
+      for (let i = 0; i < 60; i++) plan.push([i % 3 === 0 ? `user-${i % 5}` : `session-${i % 7}`, kinds[(i * 5) % kinds.length] as string]);
+      const sent: RecordedEvent[] = [];
+      for (const [stream, type] of plan) {
+        const event = newEvent(`${ns}.${type}`);
+        const result = await store.append(`${ns}-${stream}`, [event], ANY);
+        sent.push({ ...event, streamId: `${ns}-${stream}`, revision: result.nextExpectedRevision, position: result.position });
+      }
+      const filters: AllFilter[] = [
+        { eventTypes: [`${ns}.Session.Created`, `${ns}.Session.Revoked`] },
+        { streamPrefixes: [`${ns}-session-`], eventTypes: [`${ns}.Session.Created`, `${ns}.Session.Activity`, `${ns}.Session.Revoked`] },
+        { eventTypes: [`${ns}.Session`, `${ns}.Session.Created`] },
+        { streamPrefixes: [`${ns}-user-`], eventTypes: [`${ns}.Session.`] },
+        { eventTypes: [`${ns}.Nothing.`] },
+      ];
+      for (const filter of filters) {
+        const inMemory = sent.filter((e) => matchesFilter(e.streamId, e.type, filter));
+        const full = await collect(store.readAll({ fromPosition: start, filter }));
+        const narrow = await collect(store.readAll({ fromPosition: start, filter, byType: true }));
+        assert.equal(ids(full), ids(inMemory), `full scan, ${JSON.stringify(filter)}`);
+        assert.equal(narrow.map((e) => [e.id, e.streamId, e.type, String(e.position)]), full.map((e) => [e.id, e.streamId, e.type, String(e.position)]), `by type, ${JSON.stringify(filter)}`);
+        const from = inMemory[3]?.position ?? start ?? -1n;
+        assert.equal(
+          ids(await collect(store.readAll({ fromPosition: from, filter, byType: true, maxCount: 5 }))),
+          ids(inMemory.filter((e) => e.position > from).slice(0, 5)),
+          `by type from a position with maxCount, ${JSON.stringify(filter)}`,
+        );
+      }
     }),
   );
 
