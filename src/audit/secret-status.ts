@@ -10,6 +10,7 @@ import { secretIdOf } from '../crypto/secret-id.ts';
 import { streamName } from '../events/streams.ts';
 import type { Personal } from '../crypto/sealed.ts';
 import { liveDigests, type EmailReservation, type LiveThing } from './live-digests.ts';
+import { normaliseEmail } from '../crypto/email-digests.ts';
 
 export const DEPENDENCE_KINDS = ['project API keys', 'session refresh tokens', 'pending CLI logins', 'sign-in codes', 'email reservations', 'data keys'] as const;
 export type DependenceKind = (typeof DEPENDENCE_KINDS)[number];
@@ -57,7 +58,7 @@ export async function secretStatus(log: Pick<OpenLog, 'store' | 'personal' | 'se
     const email = sealed === undefined || sealed === null ? undefined : await log.personal.tryOpen(sealed as Personal);
     // Erased, or the email changed since: nothing to re-check it with.
     if (email === undefined) return 'unknown';
-    const normalised = email.trim().toLowerCase();
+    const normalised = normaliseEmail(email);
     if (hasher.isCurrent('email', normalised, r.digest)) return 'current';
     return hasher.matches('email', normalised, r.digest) ? 'previous' : 'unknown';
   }

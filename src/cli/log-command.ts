@@ -20,6 +20,7 @@ import { pruneLog } from '../log-pruning.ts';
 import { hashOfRow, recordPrune, recordReseal } from '../integrity/rewrite-records.ts';
 import { UsageError } from './usage.ts';
 import type { CliIo } from './cli-io.ts';
+import { emailDigestCandidates } from '../crypto/email-digests.ts';
 
 /** Whether the event still carries a personal value in plain text. */
 function holdsPlainPersonalData(event: Pick<NewEvent, 'type' | 'data' | 'metadata'>): boolean {
@@ -62,7 +63,7 @@ export async function logCommand(config: Config, args: string[], io: CliIo, cloc
     // Deleted before erasure existed: a delete erases today, so these are erased now.
     let erasedUsers = 0;
     for (const [userId, { projectId, email }] of deleted) {
-      const emailSubjects = email === undefined ? [] : hasher.candidates('email', email.trim().toLowerCase()).map((d) => subjects.email(projectId, d));
+      const emailSubjects = email === undefined ? [] : emailDigestCandidates({ hasher }, email).map((d) => subjects.email(projectId, d));
       if ((await log.personal.erase([subjects.user(userId), ...emailSubjects])).length > 0) erasedUsers++;
     }
     io.out(`sealed the personal data of ${report.rewritten} of ${report.scanned} events in ${sqlitePath(config)} (the file was vacuumed: no plain value remains in it)`);

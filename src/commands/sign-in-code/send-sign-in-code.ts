@@ -5,7 +5,8 @@
 import type { AppContext, Origin } from '../../app-context.ts';
 import { newSignInCode } from '../../crypto/codes.ts';
 import { signInCodes } from '../aggregates.ts';
-import { emailDigestOf, nonceDigestOf, nonceOf, otpOf } from './sign-in-code-streams.ts';
+import { nonceDigestOf, nonceOf, otpOf } from './sign-in-code-streams.ts';
+import { emailDigestOf } from '../../crypto/email-digests.ts';
 import { magicLink, signInMail } from '../../mail/sign-in-mail.ts';
 
 export const SIGN_IN_CODE_LIFETIME_MS = 60 * 60_000;

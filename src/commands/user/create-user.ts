@@ -6,6 +6,7 @@ import type { EventData } from '../../events/catalogue.ts';
 import { emailReservations, projectScoped, users } from '../aggregates.ts';
 import type { UserState } from './user-decider.ts';
 import { reserveEmail } from './reserve-email.ts';
+import { emailDigestCandidates } from '../../crypto/email-digests.ts';
 
 export interface CreateUserInput {
   projectId: string;
@@ -54,7 +55,7 @@ export async function createUser(ctx: AppContext, input: CreateUserInput, origin
  * that crashed half-way) names no one.
  */
 export async function findEmailHolder(ctx: Pick<AppContext, 'store' | 'hasher'>, projectId: string, email: string): Promise<{ userId: string; state: UserState } | undefined> {
-  for (const digest of ctx.hasher.candidates('email', email.trim().toLowerCase())) {
+  for (const digest of emailDigestCandidates(ctx, email)) {
     const reservation = await emailReservations.load(ctx, projectScoped(projectId, digest));
     if (!reservation.holder) continue;
     const state = await users.load(ctx, reservation.holder);

@@ -4,13 +4,13 @@
 import type { AppContext } from '../../app-context.ts';
 import { foldStream, type CommandCall } from '../handler.ts';
 import { KnownError, knownError } from '../../errors.ts';
+import { emailDigestCandidates } from '../../crypto/email-digests.ts';
 import { emailReservations, projectScoped, users } from '../aggregates.ts';
 import { emailReservationDecider } from './email-reservation-decider.ts';
 
 /** A reservation whose user never took the email up is abandoned after this long (a crash mid-create or mid-change). */
 const ABANDONED_RESERVATION_MS = 30_000;
 
-const normalised = (email: string): string => email.trim().toLowerCase();
 
 /**
  * The reservation's current holder and whether it holds the email now: a live user whose primary
@@ -49,7 +49,7 @@ export async function reserveEmail(
   email: string,
   call: CommandCall,
 ): Promise<{ emailDigest: string; position: bigint | undefined }> {
-  const [digest, ...olderDigests] = ctx.hasher.candidates('email', normalised(email));
+  const [digest, ...olderDigests] = emailDigestCandidates(ctx, email);
   if (digest === undefined) throw new Error('the hasher gave no digest');
   try {
     for (const older of olderDigests) {

@@ -12,6 +12,7 @@ import { emailReservations, projectScoped, users } from '../aggregates.ts';
 import type { UserState } from './user-decider.ts';
 import { emailDigestsOf } from './user-email-digests.ts';
 import { reserveEmail } from './reserve-email.ts';
+import { normaliseEmail } from '../../crypto/email-digests.ts';
 
 export interface UserChanges {
   displayName?: string | null;
@@ -20,7 +21,6 @@ export interface UserChanges {
   primaryEmailVerified?: boolean;
 }
 
-const normalised = (email: string): string => email.trim().toLowerCase();
 
 export async function updateUser(ctx: AppContext, projectId: string, userId: string, changes: UserChanges, origin: Origin): Promise<void> {
   // One instant for every stream the change writes; waited for once, after the last write.
@@ -77,7 +77,7 @@ async function planEmailChange(
     if (before.primaryEmail === null) return { email: undefined, reserved: undefined, oldDigests };
     return { email: { userId, projectId, primaryEmail: null, primaryEmailVerified: false }, reserved: undefined, oldDigests };
   }
-  if (oldEmail !== null && normalised(oldEmail) === normalised(primaryEmail)) {
+  if (oldEmail !== null && normaliseEmail(oldEmail) === normaliseEmail(primaryEmail)) {
     // The same address (its reservation stays): only a change of spelling is recorded.
     if (oldEmail === primaryEmail) return { email: undefined, reserved: undefined, oldDigests };
     const digest = before.primaryEmailDigest;

@@ -2,6 +2,7 @@
 // reservations (deleting, erasing, changing the address).
 import type { AppContext } from '../../app-context.ts';
 import type { UserState } from './user-decider.ts';
+import { emailDigestCandidates } from '../../crypto/email-digests.ts';
 
 /**
  * Every digest the user's primary email may be known by: under the current secret and the previous
@@ -10,7 +11,7 @@ import type { UserState } from './user-decider.ts';
  */
 export async function emailDigestsOf(ctx: Pick<AppContext, 'hasher' | 'personal'>, state: UserState): Promise<string[]> {
   const email = state.primaryEmail === null ? undefined : await ctx.personal.tryOpen(state.primaryEmail);
-  const digests = email === undefined ? [] : ctx.hasher.candidates('email', email.trim().toLowerCase());
+  const digests = email === undefined ? [] : emailDigestCandidates(ctx, email);
   if (state.primaryEmailDigest !== undefined && !digests.includes(state.primaryEmailDigest)) digests.push(state.primaryEmailDigest);
   return digests;
 }

@@ -14,7 +14,8 @@ import { sendSignInCode } from '../../commands/sign-in-code/send-sign-in-code.ts
 import { signInWithCode } from '../../flows/sign-in-with-code.ts';
 import { checkSignInCode } from '../../commands/sign-in-code/check-sign-in-code.ts';
 import { ensureEmailAllowsSignIn } from '../../commands/sign-in-code/email-allows-sign-in.ts';
-import { NONCE_LENGTH, SIGN_IN_CODE_LENGTH, emailDigestOf } from '../../commands/sign-in-code/sign-in-code-streams.ts';
+import { NONCE_LENGTH, SIGN_IN_CODE_LENGTH } from '../../commands/sign-in-code/sign-in-code-streams.ts';
+import { emailDigestOf } from '../../crypto/email-digests.ts';
 import { KnownError, knownError } from '../../errors.ts';
 import { describeRoutes } from '../route-description.ts';
 import { reserveSignInGuess } from '../sign-in-guess.ts';
