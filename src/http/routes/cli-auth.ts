@@ -242,8 +242,7 @@ export function cliAuthRoutes(app: AppContext): Router<AppState> {
     // rotated is found under the previous secret's digest, read after.
     const limit = projectLimit(callerOf(ctx).project, 'cli-polls-per-code', `cli-poll:${projectId}:${digest}`);
     const { values } = await reserveWithReads(app, limit, cliAuthByPollingDigestReads(digest));
-    const found = cliAuthOfReads(projectId, values) ?? (await findByDigests(older, (d) => findCliAuthByPollingDigest(app.readModel, projectId, d)))?.value;
-    const attempt = found;
+    const attempt = cliAuthOfReads(projectId, values) ?? (await findByDigests(older, (d) => findCliAuthByPollingDigest(app.readModel, projectId, d)))?.value;
     if (!attempt) throw knownError('INVALID_POLLING_CODE');
     const answer = pollAnswer(await pollState(app, projectId, attempt, originOf(ctx)), pollDialectOf(ctx));
     ctx.status = answer.httpStatus;
