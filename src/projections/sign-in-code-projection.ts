@@ -1,15 +1,14 @@
 // Read model of sign-in codes, which answers check-code without touching the log: the code's
-// digest, status and expiry by nonce digest, and each email's recent wrong guesses (one hash
-// field per guess, the key expiring a guess window after the latest). Whether a guess counts is
-// decided on the log (commands/sign-in-code/), under policy/sign-in-guesses.ts.
+// digest, status and expiry by nonce digest. Whether a guess counts, and an email's guess budget,
+// are decided on the log (commands/sign-in-code/, under policy/sign-in-guesses.ts), so no email's
+// guesses are kept here.
 import type { Projector } from './projector.ts';
 import type { ReadModelQueries, ReadStep } from '../readmodel/read-model.ts';
-import { EMAIL_GUESS_WINDOW_MS, type SignInCodeStatus } from '../policy/sign-in-guesses.ts';
+import type { SignInCodeStatus } from '../policy/sign-in-guesses.ts';
 
 const codeKey = (nonceDigest: string) => `otp:${nonceDigest}`;
-const emailGuessesKey = (projectId: string, emailDigest: string) => `otp-email-guesses:${projectId}.${emailDigest}`;
 
-export const signInCodeProjector: Projector = (event, recorded) => {
+export const signInCodeProjector: Projector = (event) => {
   switch (event.type) {
     case 'SignInCodeSent': {
       const d = event.data;
@@ -28,15 +27,6 @@ export const signInCodeProjector: Projector = (event, recorded) => {
       return [{ op: 'hset', key: codeKey(event.data.nonceDigest), fields: { status: 'locked' }, expireAtMs: event.data.codeExpiresAtMillis }];
     case 'SignInCodeUsed':
       return [{ op: 'hset', key: codeKey(event.data.nonceDigest), fields: { status: 'used' }, expireAtMs: event.data.codeExpiresAtMillis }];
-    case 'SignInEmailGuessedWrong':
-      return [
-        {
-          op: 'hset',
-          key: emailGuessesKey(event.data.projectId, event.data.emailDigest),
-          fields: { [recorded.id]: String(event.data.atMillis) },
-          expireAtMs: event.data.atMillis + EMAIL_GUESS_WINDOW_MS,
-        },
-      ];
     default:
       return [];
   }
