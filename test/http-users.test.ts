@@ -136,15 +136,24 @@ test('PATCH /users/me with client access changes only client-writable fields; se
   assert.is(res.status, 200, res.text);
   assert.is(res.json.display_name, 'John Doe');
   assert.not.ok('server_metadata' in res.json, 'the client view has no server fields');
-  for (const field of ['primary_email_verified', 'server_metadata', 'client_read_only_metadata']) {
-    const refused = await service.request('PATCH', '/api/v1/users/me', { headers: asUser(user.accessToken), body: { [field]: field === 'primary_email_verified' ? true : null } });
+  for (const field of ['primary_email', 'primary_email_verified', 'server_metadata', 'client_read_only_metadata']) {
+    const value = field === 'primary_email_verified' ? true : field === 'primary_email' ? 'self-moved@example.com' : null;
+    const refused = await service.request('PATCH', '/api/v1/users/me', { headers: asUser(user.accessToken), body: { [field]: value } });
     assertKnownError(refused, 400, 'SCHEMA_ERROR');
     assert.match(refused.json.error, `body contains unknown properties: ${field}`);
   }
-  assert.is((await getUser(user.id)).json.primary_email_verified, true, 'nothing changed');
-  // A client may move its own address; the new one is unverified.
-  const moved = await service.request('PATCH', '/api/v1/users/me', { headers: asUser(user.accessToken), body: { primary_email: 'self-moved@example.com' } });
-  assert.equal([moved.json.primary_email, moved.json.primary_email_verified], ['self-moved@example.com', false]);
+  const after = (await getUser(user.id)).json;
+  assert.equal([after.primary_email, after.primary_email_verified], ['self@example.com', true], 'nothing changed');
+});
+
+test("a client cannot take a stranger's address (and lock its owner out of signing in): PATCH /users/me refuses primary_email, the owner still signs up", async () => {
+  const squatter = await newUser({ primary_email: 'squatter@example.com', primary_email_verified: true });
+  const victim = 'not-yet-signed-up@example.com';
+  const res = await service.request('PATCH', '/api/v1/users/me', { headers: asUser(squatter.accessToken), body: { primary_email: victim } });
+  assertKnownError(res, 400, 'SCHEMA_ERROR');
+  assert.is((await getUser(squatter.id)).json.primary_email, 'squatter@example.com');
+  const created = await service.request('POST', '/api/v1/users', { headers: serverHeaders(project), body: { primary_email: victim } });
+  assert.is(created.status, 201, created.text);
 });
 
 test("a client cannot PATCH another user's record (only /users/me exists for it), nor list users", async () => {

@@ -45,9 +45,11 @@ export const clientUserBody = userBody.pick({
 });
 
 /** What a client may change of its own user (upstream's client update schema). */
+// As upstream's client update: no primary_email. An address is only ever set by the server (or
+// by signing in with a code mailed to it): a client that could set one unverified would hold a
+// stranger's address, and the stranger's sign-in would then be refused (409, unverified).
 export const clientUpdateUserBody = updateUserBody.pick({
   display_name: true,
-  primary_email: true,
   profile_image_url: true,
   client_metadata: true,
   selected_team_id: true,
@@ -83,7 +85,7 @@ export const currentUserRouteDescriptions = describeRoutes(
     description: 'With server access, the body of PATCH /users/{user_id}. A new primary email is unverified; it must not be held by another user.',
     access: 'client',
     headers: tokenHeader,
-    body: updateUserBody.describe('With client access: display_name, primary_email and the constant fields only.'),
+    body: updateUserBody.describe('With client access: display_name and the constant fields only (as upstream, no primary_email).'),
     responses: { 200: { description: 'The updated user.', schema: eitherView } },
     errors: [...TOKEN_ERRORS, 'USER_NOT_FOUND', 'USER_EMAIL_ALREADY_EXISTS'],
   },
