@@ -1,5 +1,7 @@
 // Summarises a .cpuprofile: the functions with the most self time and the most inclusive time.
-// Usage: node --import tsx bench/profile-summary.ts FILE [TOP]
+// Usage: node --import tsx bench/profile-summary.ts FILE [TOP] [UNDER]
+// UNDER (a substring of a function's "name file"): also the time below the first frame that
+// matches it on each stack, by the callee it went to next (where that frame's time goes).
 import { readFileSync } from 'node:fs';
 
 interface CallFrame {
@@ -18,7 +20,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, under] = process.argv.slice(2);
 if (!file) {
   console.error('usage: node --import tsx bench/profile-summary.ts FILE [TOP]');
   process.exit(2);
@@ -63,6 +65,23 @@ const show = (title: string, m: Map<string, number>) => {
     console.log(`${(t / 1000).toFixed(0).padStart(7)} ms ${((100 * t) / total).toFixed(1).padStart(5)} %  ${name}`);
   }
 };
+/** Below the outermost frame matching `pattern`: each sample's time, by the frame right under it (or 'self'). */
+function below(pattern: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [id, t] of timeOf) {
+    const stack: number[] = [];
+    for (let cur: number | undefined = id; cur !== undefined; cur = parentOf.get(cur)) stack.unshift(cur);
+    const at = stack.findIndex((n) => nameOf(byId.get(n)!).includes(pattern));
+    if (at < 0) continue;
+    const next = stack[at + 1];
+    const name = next === undefined ? '(self)' : nameOf(byId.get(next)!);
+    out.set(name, (out.get(name) ?? 0) + t);
+  }
+  return out;
+}
+
+process.stdout.on('error', () => process.exit(0)); // piped into head
 console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled`);
 show('self time', self);
 show('inclusive time', inclusive);
+if (under) show(`below ${under}`, below(under));

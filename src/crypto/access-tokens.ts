@@ -8,7 +8,8 @@
 // rotation switches to) and the previous one until every token it signed has expired; a token
 // verifies by its `kid` against exactly that set. A rotated server secret (AUTHLOG_SECRET_PREVIOUS)
 // keeps the previous secret's current and previous keys published and verifying.
-import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { signEs256Jws } from './es256-jws.ts';
 import { ALG, deriveProjectKey, type Audience, type ProjectKey, type PublicJwk } from './signing-key-derivation.ts';
 
 export interface AccessTokenClaims {
@@ -174,14 +175,13 @@ export function createAccessTokenSigner(options: AccessTokenSignerOptions): Acce
       };
       if (claims.actorChain && claims.actorChain.length > 0) payload.act = nestActors(claims.actorChain);
       if (claims.profile) Object.assign(payload, upstreamUserClaims(claims.profile));
-      return new SignJWT(payload)
-        .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
-        .setSubject(claims.sub)
-        .setIssuer(issuerFor(claims.projectId, audience))
-        .setAudience(audienceFor(claims.projectId, audience))
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
-        .sign(key.privateKey);
+      // The registered claims after the custom ones, as jose's SignJWT setters placed them.
+      payload.sub = claims.sub;
+      payload.iss = issuerFor(claims.projectId, audience);
+      payload.aud = audienceFor(claims.projectId, audience);
+      payload.iat = iat;
+      payload.exp = iat + ACCESS_TOKEN_TTL_SECONDS;
+      return signEs256Jws({ alg: ALG, kid: key.kid, typ: 'JWT' }, payload, key.privateKey);
     },
 
     async verify(token, nowMs, expectedProjectId, options = {}) {
