@@ -23,6 +23,7 @@ import { openDatabase } from './sqlite-schema.ts';
 import { appendLocked } from './sqlite-append.ts';
 import { filterSql, toRecorded, type EventRow } from './sqlite-rows.ts';
 import { hasTypeIndex, readByType } from './sqlite-type-read.ts';
+import { WalFileSync, type DurabilitySync } from './sqlite-wal-sync.ts';
 
 export interface SqliteEventStoreOptions {
   /** How often live subscriptions look for events appended by other processes. Default 200 ms. */
@@ -37,6 +38,8 @@ export interface SqliteEventStoreOptions {
   readOnly?: boolean;
   /** Caps the file at this many pages (PRAGMA max_page_count): a size quota, and how tests simulate a full disk. */
   maxPageCount?: number;
+  /** What makes commits durable; by default the WAL file's fdatasync (sqlite-wal-sync.ts). Tests hold it to see what readers see meanwhile. */
+  durability?: DurabilitySync;
 }
 
 export class SqliteEventStore implements EventStore {
@@ -48,16 +51,19 @@ export class SqliteEventStore implements EventStore {
   private lastSeenHead = -1n;
   private closed = false;
   private readonly committer: GroupCommit;
+  private readonly walSync: DurabilitySync | undefined;
 
   constructor(
     readonly path: string,
     options: SqliteEventStoreOptions = {},
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    const db = openDatabase(path, options);
+    const db = openDatabase(path, { ...options, syncedByCaller: options.readOnly !== true });
     this.db = db;
+    this.walSync = options.readOnly === true ? undefined : (options.durability ?? new WalFileSync(path));
     this.committer = new GroupCommit({
       db,
+      ...(this.walSync ? { durability: this.walSync } : {}),
       appendOne: (streamId, events, expected) => appendLocked((sql) => this.statement(sql), streamId, events, expected),
       lockWaitMs: options.busyTimeoutMs ?? 2500,
       onCommitted: (position) => {
@@ -86,7 +92,12 @@ export class SqliteEventStore implements EventStore {
     this.assertOpen();
     try {
       const rows = this.statement('SELECT * FROM events WHERE stream_id = ? ORDER BY revision').all(streamId) as EventRow[];
-      return rows.map(toRecorded);
+      const events = rows.map(toRecorded);
+      // A command must not decide on an event whose append is not durable yet: it waits for it.
+      const unsyncedAbove = this.committer.unsyncedAbove;
+      const last = events[events.length - 1];
+      if (unsyncedAbove !== undefined && last !== undefined && last.position > unsyncedAbove) await this.committer.durable();
+      return events;
     } catch (error) {
       throw toStoreError(error, `read of ${streamId}`);
     }
@@ -167,6 +178,7 @@ export class SqliteEventStore implements EventStore {
     this.subscriptions.clear();
     this.stopPolling();
     this.committer.close();
+    this.walSync?.close();
     this.statements.clear();
     this.db.close();
   }
@@ -210,14 +222,18 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /** The newest position readers may see: the file's, short of what this connection has not synced yet. */
   private head(): bigint {
     const row = this.statement('SELECT max(position) AS position FROM events').get() as { position: bigint | null } | undefined;
-    return row?.position ?? -1n;
+    const head = row?.position ?? -1n;
+    const unsyncedAbove = this.committer.unsyncedAbove;
+    return unsyncedAbove !== undefined && head > unsyncedAbove ? unsyncedAbove : head;
   }
 
   private filteredHead(filter: AllFilter): bigint {
     const where = filterSql(filter);
-    const row = this.statement(`SELECT position FROM events WHERE ${where.sql} ORDER BY position DESC LIMIT 1`).get(
+    const row = this.statement(`SELECT position FROM events WHERE position <= ? AND ${where.sql} ORDER BY position DESC LIMIT 1`).get(
+      this.head(),
       ...where.params,
     ) as { position: bigint } | undefined;
     return row?.position ?? -1n;

@@ -1,9 +1,10 @@
-// Group commit for the SQLite event store. better-sqlite3 is synchronous and every COMMIT waits
-// for an fsync of the WAL (synchronous = FULL), which blocks the event loop. Appends that arrive
-// in the same turn of the loop are therefore committed together: one BEGIN IMMEDIATE, each append
-// in its own SAVEPOINT with its own expected-revision check (a conflicting or refused append is
-// rolled back alone, the others go on), then one COMMIT, one fsync. Every caller is answered only
-// after that COMMIT has returned, so an append that resolved is on disk, exactly as before.
+// Group commit for the SQLite event store. better-sqlite3 is synchronous, so every COMMIT runs on
+// the event loop. Appends that arrive in the same turn of the loop are committed together: one
+// BEGIN IMMEDIATE, each append in its own SAVEPOINT with its own expected-revision check (a
+// conflicting or refused append is rolled back alone, the others go on), then one COMMIT and one
+// sync of the WAL, which runs off the loop (sqlite-wal-sync.ts) while the next batch gathers.
+// Every caller is answered only after that sync has returned, so an append that resolved is on
+// disk; until then its events are not shown (durableHead).
 //
 // Another process (the `authlog` command) may hold the write lock. Waiting for it inside SQLite
 // (busy_timeout) would block the event loop, so SQLite only spins briefly and the wait goes on
@@ -12,6 +13,7 @@
 import type Database from 'better-sqlite3';
 import { StoreUnavailableError, type AppendResult, type ExpectedRevision, type NewEvent } from './event-store.ts';
 import { isBusy, toStoreError } from './sqlite-errors.ts';
+import type { DurabilitySync } from './sqlite-wal-sync.ts';
 
 export type AppendOne = (streamId: string, events: readonly NewEvent[], expected: ExpectedRevision) => AppendResult;
 
@@ -21,8 +23,10 @@ export interface GroupCommitOptions {
   appendOne: AppendOne;
   /** How long an append may wait for another connection's write lock before failing. */
   lockWaitMs: number;
-  /** Called after each successful COMMIT with the highest position it made durable. */
+  /** Called once each committed batch is durable, with the highest position it made durable. */
   onCommitted: (position: bigint) => void;
+  /** Syncs the WAL after a COMMIT; without it, SQLite synced inside COMMIT (synchronous = FULL). */
+  durability?: DurabilitySync;
 }
 
 interface Pending {
@@ -47,6 +51,8 @@ export interface GroupCommitStats {
   busyRetries: number;
   /** Time spent committing batches, during which the event loop is blocked (ms). */
   commitMs: number;
+  /** WAL syncs run (off the loop); several batches may share one. */
+  syncs: number;
 }
 
 export class GroupCommit {
@@ -54,7 +60,12 @@ export class GroupCommit {
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private retryMs = FIRST_RETRY_MS;
   private closed = false;
-  readonly stats: GroupCommitStats = { commits: 0, appends: 0, largestBatch: 0, busyRetries: 0, commitMs: 0 };
+  /** Set once a sync failed: what was committed since may not be on disk, so nothing more is taken. */
+  private syncFailure: unknown;
+  /** The highest position committed by this connection, and the highest known to be on disk. */
+  private committedHead = -1n;
+  private syncedHead = -1n;
+  readonly stats: GroupCommitStats = { commits: 0, appends: 0, largestBatch: 0, busyRetries: 0, commitMs: 0, syncs: 0 };
   private readonly statements: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
 
   constructor(private readonly options: GroupCommitOptions) {
@@ -71,8 +82,24 @@ export class GroupCommit {
     };
   }
 
+  /**
+   * Positions above this were committed here but are not on disk yet: readers must not see them
+   * (undefined: everything committed is on disk). Rows other connections wrote are theirs to sync.
+   */
+  get unsyncedAbove(): bigint | undefined {
+    return this.committedHead > this.syncedHead ? this.syncedHead : undefined;
+  }
+
+  /** Resolves once everything committed so far is on disk. */
+  async durable(): Promise<void> {
+    if (this.syncFailure !== undefined) throw this.syncFailed();
+    if (this.unsyncedAbove === undefined) return;
+    await this.options.durability?.sync();
+  }
+
   append(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreUnavailableError('SQLite event store is closed'));
+    if (this.syncFailure !== undefined) return Promise.reject(this.syncFailed());
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, events, expected, deadline: Date.now() + this.options.lockWaitMs, resolve, reject });
       // setImmediate runs after every I/O callback of this turn: requests read in the same turn
@@ -130,15 +157,48 @@ export class GroupCommit {
     this.stats.appends += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
     let head = -1n;
+    const written: { pending: Pending; result: AppendResult }[] = [];
     for (const outcome of outcomes) {
-      if ('error' in outcome) {
-        outcome.pending.reject(outcome.error);
-      } else {
+      if ('error' in outcome) outcome.pending.reject(outcome.error);
+      else {
         if (outcome.result.position > head) head = outcome.result.position;
-        outcome.pending.resolve(outcome.result);
+        written.push(outcome);
       }
     }
-    if (head >= 0n) this.options.onCommitted(head);
+    if (head < 0n) return;
+    if (head > this.committedHead) this.committedHead = head;
+    const answer = () => {
+      if (head > this.syncedHead) this.syncedHead = head;
+      for (const { pending, result } of written) pending.resolve(result);
+      this.options.onCommitted(head);
+    };
+    const durability = this.options.durability;
+    if (!durability) return answer();
+    if (final) {
+      try {
+        durability.syncNow();
+      } catch (error) {
+        return this.failSync(written, error);
+      }
+      return answer();
+    }
+    this.stats.syncs += 1;
+    durability.sync().then(answer, (error: unknown) => this.failSync(written, error));
+  }
+
+  /**
+   * A sync failed: those appends are committed in the file but maybe not on disk, and after a
+   * failed fsync the kernel may have dropped the pages it could not write, so a later sync
+   * proves nothing either. Their callers learn the outcome is unknown (503, as a timeout), and
+   * this connection takes no more appends: a restart opens the file afresh.
+   */
+  private failSync(written: readonly { pending: Pending }[], error: unknown): void {
+    this.syncFailure ??= error;
+    for (const { pending } of written) pending.reject(this.syncFailed());
+  }
+
+  private syncFailed(): StoreUnavailableError {
+    return new StoreUnavailableError(`SQLite event store: syncing the WAL to disk failed (${String(this.syncFailure)}); what was appended since may be lost, restart the service`);
   }
 
   /** One append, alone in a savepoint: its failure undoes only its own inserts. */

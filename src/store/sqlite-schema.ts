@@ -9,6 +9,11 @@ export interface SqliteOpenOptions {
   busyTimeoutMs?: number;
   readOnly?: boolean;
   maxPageCount?: number;
+  /**
+   * The caller syncs the WAL itself after each commit (sqlite-wal-sync.ts), off the event loop:
+   * synchronous = NORMAL. Without it, FULL: SQLite syncs inside COMMIT.
+   */
+  syncedByCaller?: boolean;
 }
 
 /**
@@ -35,10 +40,11 @@ export function openDatabase(path: string, options: SqliteOpenOptions): Database
       // WAL: readers (other processes' subscriptions, the CLI) never block the writer and vice versa.
       db.pragma('journal_mode = WAL');
     }
-    // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a commit survives a
-    // process crash but may vanish on power loss or OS crash. An append that returned has been
-    // reported to the client as done (2xx), so the WAL is synced before we return.
-    db.pragma('synchronous = FULL');
+    // In WAL mode NORMAL skips the fsync at commit, so a commit survives a process crash but may
+    // vanish on power loss or OS crash. An append that returned has been reported to the client
+    // as done (2xx), so the WAL is synced before we return: by SQLite inside COMMIT (FULL), or,
+    // for the store's own connection, by the store right after it (NORMAL + sqlite-wal-sync.ts).
+    db.pragma(options.syncedByCaller === true && !readOnly ? 'synchronous = NORMAL' : 'synchronous = FULL');
     if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
     if (!readOnly) createSchema(db);
     db.pragma(`busy_timeout = ${Math.min(SYNC_BUSY_MS, options.busyTimeoutMs ?? SYNC_BUSY_MS)}`);
