@@ -18,6 +18,8 @@ export interface RateLimit {
   key: string;
   limit: number;
   windowMs: number;
+  /** The key is already the bucket's key as stored, made of digests only (not digested again). */
+  stored?: boolean;
 }
 
 /** The limit's name for metrics: its counter key up to the first `:` (bounded, no ids). */
@@ -40,12 +42,13 @@ export interface LimitReservation {
  * The bucket's key as the read model stores it: the limit's name, then a digest of whom it counts
  * (a client address is personal data, and the read model holds none in plain text).
  */
-function bucketKey(app: AppContext, key: string): string {
-  const colon = key.indexOf(':');
-  return colon < 0 ? key : `${key.slice(0, colon + 1)}${app.hasher.digest('rate-limit-key', key.slice(colon + 1))}`;
+export function bucketKey(app: AppContext, l: Pick<RateLimit, 'key' | 'stored'>): string {
+  if (l.stored === true) return l.key;
+  const colon = l.key.indexOf(':');
+  return colon < 0 ? l.key : `${l.key.slice(0, colon + 1)}${app.hasher.digest('rate-limit-key', l.key.slice(colon + 1))}`;
 }
 
-const take = (app: AppContext, l: RateLimit, nowMs: number, add: number) => app.readModel.rateTake(bucketKey(app, l.key), l.limit, l.windowMs, nowMs, add);
+const take = (app: AppContext, l: RateLimit, nowMs: number, add: number) => app.readModel.rateTake(bucketKey(app, l), l.limit, l.windowMs, nowMs, add);
 
 /**
  * Takes one unit of every limit before the work it guards, each atomically, so that concurrent
@@ -69,6 +72,18 @@ export async function reserveLimits(app: AppContext, limits: readonly RateLimit[
 
 const giveBack = async (app: AppContext, taken: readonly RateLimit[]): Promise<void> => {
   const at = app.clock();
+  const [first, second, ...rest] = taken;
+  if (first && second && rest.length === 0) {
+    // Two units (a sign-in guess's address and (email, address) budgets): one round trip.
+    await app.readModel.takeAndRead({ key: bucketKey(app, first), limit: first.limit, windowMs: first.windowMs, nowMs: at, add: -1 }, [], {
+      key: bucketKey(app, second),
+      limit: second.limit,
+      windowMs: second.windowMs,
+      nowMs: at,
+      add: -1,
+    });
+    return;
+  }
   await Promise.all(taken.map((l) => take(app, l, at, -1)));
 };
 
@@ -90,9 +105,51 @@ function reservationOf(app: AppContext, taken: readonly RateLimit[]): LimitReser
  * one round trip to Redis. Throws 429 when the unit is refused (whatever the reads found).
  */
 export async function reserveWithReads(app: AppContext, l: RateLimit, reads: readonly ReadStep[]): Promise<{ values: ReadStepValue[]; reservation: LimitReservation }> {
-  const { rate, values } = await app.readModel.takeAndRead({ key: bucketKey(app, l.key), limit: l.limit, windowMs: l.windowMs, nowMs: app.clock(), add: 1 }, reads);
+  const { rate, values } = await app.readModel.takeAndRead({ key: bucketKey(app, l), limit: l.limit, windowMs: l.windowMs, nowMs: app.clock(), add: 1 }, reads);
   if (!rate?.allowed) rateLimited(app, l, rate?.retryAfterMs ?? 0);
   return { values, reservation: reservationOf(app, [l]) };
+}
+
+/** A limit whose counter is named by a value the reads find: its stored key up to that value (digests only), then the value. */
+export interface LimitByReadValue {
+  /** `<limit name>:<digest of whom>:`, the read value follows. */
+  keyPrefix: string;
+  from: number;
+  field: string;
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * reserveWithReads plus a second limit whose counter is named by what the reads found (a sign-in
+ * code's email): both units and the reads in one round trip. The second unit is taken only when
+ * the value is there; `secondTaken` says whether it was. Throws 429 when either is refused,
+ * having given back what was taken.
+ */
+export async function reserveWithReadsThen(
+  app: AppContext,
+  l: RateLimit,
+  reads: readonly ReadStep[],
+  second: LimitByReadValue,
+): Promise<{ values: ReadStepValue[]; reservation: LimitReservation; secondTaken: boolean }> {
+  const nowMs = app.clock();
+  const { rate, values, thenRate, thenKey } = await app.readModel.takeAndRead({ key: bucketKey(app, l), limit: l.limit, windowMs: l.windowMs, nowMs, add: 1 }, reads, {
+    prefix: second.keyPrefix,
+    from: second.from,
+    field: second.field,
+    limit: second.limit,
+    windowMs: second.windowMs,
+    nowMs,
+    add: 1,
+  });
+  if (!rate?.allowed) rateLimited(app, l, rate?.retryAfterMs ?? 0);
+  if (thenKey === undefined || thenRate === undefined) return { values, reservation: reservationOf(app, [l]), secondTaken: false };
+  const secondLimit: RateLimit = { key: thenKey, stored: true, limit: second.limit, windowMs: second.windowMs };
+  if (!thenRate.allowed) {
+    await giveBack(app, [l]).catch(() => undefined);
+    rateLimited(app, secondLimit, thenRate.retryAfterMs);
+  }
+  return { values, reservation: reservationOf(app, [l, secondLimit]), secondTaken: true };
 }
 
 /**

@@ -14,15 +14,22 @@ import { findSignInCode, signInCodeOf, signInCodeReads, type SignInCodeView } fr
 import { nonceDigestOf, nonceOf } from '../commands/sign-in-code/sign-in-code-streams.ts';
 import { limitAddressOf } from '../trust-proxy.ts';
 import { findByDigests } from '../crypto/digests.ts';
-import { projectLimit, reserveLimits, reserveWithReads, type LimitReservation, type RateLimit } from './rate-limit.ts';
+import { projectLimit, reserveLimits, reserveWithReadsThen, type LimitByReadValue, type LimitReservation, type RateLimit } from './rate-limit.ts';
 
 export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[] => [
   projectLimit(project, 'sign-in-guesses-per-address', `otp-guess-ip:${project.id}:${limitAddressOf(ip)}`),
 ];
 
-export const signInEmailGuessLimits = (project: ProjectView, emailDigest: string, ip: string): RateLimit[] => [
-  projectLimit(project, 'sign-in-guesses-per-email-address', `otp-guess-email-ip:${project.id}:${emailDigest}:${limitAddressOf(ip)}`),
-];
+/**
+ * The per-(email, address) budget, keyed `otp-guess-email-ip:<digest of project and address>:<email
+ * digest>`: the email digest comes last because the read model fills it in from the code record
+ * it has just read (reserveWithReadsThen), and it is a digest already, so no part is in plain text.
+ */
+function emailGuessLimit(app: AppContext, project: ProjectView, ip: string): LimitByReadValue & { keyOf(emailDigest: string): RateLimit } {
+  const keyPrefix = `otp-guess-email-ip:${app.hasher.digest('rate-limit-key', `${project.id}:${limitAddressOf(ip)}`)}:`;
+  const { limit, windowMs } = projectLimit(project, 'sign-in-guesses-per-email-address', keyPrefix);
+  return { keyPrefix, from: 0, field: 'emailDigest', limit, windowMs, keyOf: (emailDigest) => ({ key: keyPrefix + emailDigest, stored: true, limit, windowMs }) };
+}
 
 export interface SignInGuess extends LimitReservation {
   /** The code the nonce names, as the read model has it; undefined for an unknown nonce. */
@@ -39,15 +46,23 @@ export async function reserveSignInGuess(app: AppContext, project: ProjectView, 
   // before AUTHLOG_SECRET was rotated is found under the previous secret's digest, read after.
   const [addressLimit] = signInGuessLimits(project, ip);
   if (!addressLimit) throw new Error('sign-in guess: no per-address limit');
-  const { values, reservation: byAddress } = await reserveWithReads(app, addressLimit, signInCodeReads(current));
+  // Both budgets and the code's record in one step: the (email, address) unit is taken from the
+  // bucket the record's email digest names, when there is a record.
+  const byEmail = emailGuessLimit(app, project, ip);
+  const { values, reservation, secondTaken } = await reserveWithReadsThen(app, addressLimit, signInCodeReads(current), byEmail);
   const atCurrent = signInCodeOf(project.id, typeof values[0] === 'object' ? values[0] : undefined);
+  if (atCurrent && secondTaken) return { found: atCurrent, nonceDigest: current, release: () => reservation.release() };
+  // A record of another project, or none under the current secret: what was taken for it goes
+  // back, and a code sent before a rotation is looked up under the previous secret's digest.
+  await (secondTaken ? reservation.release() : Promise.resolve());
+  const byAddress = secondTaken ? await reserveLimits(app, [addressLimit]) : reservation;
   const lookup = atCurrent ? { value: atCurrent, digest: current } : await findByDigests(older, (d) => findSignInCode(app.readModel, project.id, d));
   const found = lookup?.value;
   const nonceDigest = lookup?.digest ?? nonceDigestOf(app, nonceOf(code));
   if (!found) return { found, nonceDigest, release: () => byAddress.release() };
-  let byEmail: LimitReservation;
+  let byEmailUnit: LimitReservation;
   try {
-    byEmail = await reserveLimits(app, signInEmailGuessLimits(project, found.emailDigest, ip));
+    byEmailUnit = await reserveLimits(app, [byEmail.keyOf(found.emailDigest)]);
   } catch (error) {
     await byAddress.release(); // refused before any guess was evaluated
     throw error;
@@ -56,7 +71,7 @@ export async function reserveSignInGuess(app: AppContext, project: ProjectView, 
     found,
     nonceDigest,
     async release() {
-      await Promise.all([byAddress.release(), byEmail.release()]);
+      await Promise.all([byAddress.release(), byEmailUnit.release()]);
     },
   };
 }

@@ -92,7 +92,7 @@ export function withReadThroughCache(inner: ReadModel, options: ReadThroughCache
     provenance: () => inner.provenance(),
     rateTake: (key, limit, windowMs, nowMs, add) => inner.rateTake(key, limit, windowMs, nowMs, add),
     // The chains read request-specific records (codes, sessions), never the cacheable ones.
-    takeAndRead: (take, reads) => inner.takeAndRead(take, reads),
+    takeAndRead: (take, reads, then) => inner.takeAndRead(take, reads, then),
     async openNextGeneration(): Promise<NextGeneration> {
       const next = await inner.openNextGeneration();
       return {

@@ -8,7 +8,7 @@ import { ReadModelBehindError, ReadModelOfAnotherLogError, type ApplyOptions, ty
 import { gcraStep, validateRateTake } from './gcra.ts';
 import { RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { byCodeUnit } from './read-model-digest.ts';
-import { readSteps, validateReadSteps } from './take-and-read.ts';
+import { readSteps, thenTakeKey, validateReadSteps } from './take-and-read.ts';
 import { applyOp, digestOf, emptyGeneration, isExpired, liveEntry, provenanceOf, type Generation } from './memory-generation.ts';
 
 const SWEEP_EVERY_MS = 60_000;
@@ -114,10 +114,11 @@ export function createMemoryReadModel(options: { now: () => number; initial?: Ge
       return rateTake(key, limit, windowMs, nowMs, add);
     },
 
-    async takeAndRead(take, reads) {
+    async takeAndRead(take, reads, then) {
       assertOpen();
       if (take) validateRateTake(take.limit, take.windowMs, take.nowMs, take.add);
-      validateReadSteps(reads);
+      if (then) validateRateTake(then.limit, then.windowMs, then.nowMs, then.add);
+      validateReadSteps(reads, then);
       const rate = take ? rateTake(take.key, take.limit, take.windowMs, take.nowMs, take.add) : undefined;
       const nowMs = now();
       const values = await readSteps(reads, async (op, key) => {
@@ -125,7 +126,9 @@ export function createMemoryReadModel(options: { now: () => number; initial?: Ge
         if (op === 'get') return entry?.type === 'string' ? entry.value : undefined;
         return entry?.type === 'hash' ? Object.fromEntries(entry.fields) : undefined;
       });
-      return { rate, values };
+      const thenKey = then && rate?.allowed !== false ? thenTakeKey(then, values) : undefined;
+      if (!then || thenKey === undefined) return { rate, values };
+      return { rate, values, thenKey, thenRate: rateTake(thenKey, then.limit, then.windowMs, then.nowMs, then.add) };
     },
 
     async openNextGeneration(): Promise<NextGeneration> {

@@ -5,7 +5,7 @@
 // atomic step, skipping events at or below the checkpoint.
 
 import type { RateDecision } from './gcra.ts';
-import type { RateTake, ReadStep, TakeAndReadResult } from './take-and-read.ts';
+import type { RateTake, ReadStep, TakeAndReadResult, ThenTake } from './take-and-read.ts';
 import { BackendUnavailableError } from '../backend-unavailable.ts';
 
 export type ReadModelOp =
@@ -98,7 +98,7 @@ export interface NextGeneration extends ReadModelWriter {
 }
 
 export type { RateDecision } from './gcra.ts';
-export type { RateTake, ReadStep, ReadStepValue, TakeAndReadResult } from './take-and-read.ts';
+export type { RateTake, ReadStep, ReadStepValue, TakeAndReadResult, ThenTake } from './take-and-read.ts';
 
 export interface ReadModel extends ReadModelQueries, ReadModelWriter {
   /** 'memory' or 'redis', for /ready and logs. */
@@ -111,9 +111,10 @@ export interface ReadModel extends ReadModelQueries, ReadModelWriter {
   /**
    * One rate take (optional) and a chain of reads of the live generation, in one step (one round
    * trip to Redis): what a read request needs before its answer (take-and-read.ts). The reads are
-   * made whether or not the take is allowed; the caller decides what a refusal means.
+   * made whether or not the take is allowed; the caller decides what a refusal means. `then`: a
+   * second take after the reads, on a key that may be made of a value read (ThenTake).
    */
-  takeAndRead(take: RateTake | undefined, reads: readonly ReadStep[]): Promise<TakeAndReadResult>;
+  takeAndRead(take: RateTake | undefined, reads: readonly ReadStep[], then?: ThenTake): Promise<TakeAndReadResult>;
   /** Starts an empty generation for a rebuild. */
   openNextGeneration(): Promise<NextGeneration>;
   /**

@@ -266,9 +266,11 @@ return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), to
 
 // KEYS[1] live pointer, KEYS[2] rate bucket ('' for no take). ARGV[1] generation key base,
 // ARGV[2] now (the injected clock, for expiry), ARGV[3..7] limit, window ms, now, add, grace (the
-// take's, as LUA_GCRA), then per read step (take-and-read.ts encodeReadSteps): op, key or prefix,
-// from (0: a literal key, else the 1-based step whose value completes the key), field. Returns
-// {take {allowed, retry, remaining} or {}, then one value per step: a string, a flat hash, or
+// take's, as LUA_GCRA), ARGV[8..15] the second take (take-and-read.ts encodeThenTake: mode '' |
+// 'key' | 'from', the full key or key prefix, 1-based step, field, limit, window, now, add), then
+// per read step (encodeReadSteps): op, key or prefix, from (0: a literal key, else the 1-based
+// step whose value completes the key), field. Returns {take {allowed, retry, remaining} or {},
+// second take the same or {} when not made, then one value per step: a string, a flat hash, or
 // false for absent}. The rate bucket lives outside the {rm} tag: fine on one Redis, which is the
 // deployment this adapter supports (a Cluster would need both under one tag).
 export const LUA_TAKE_AND_READ = `${LUA_GCRA_FUNCTION}
@@ -282,8 +284,18 @@ else
   out[1] = {}
 end
 local values = {}
-local i = 8
+local i = 16
 local step = 0
+local function piece_of(source, field)
+  if field == '' then
+    if type(source) == 'string' then return source end
+  elseif type(source) == 'table' then
+    for j = 1, #source, 2 do
+      if source[j] == field then return source[j + 1] end
+    end
+  end
+  return false
+end
 while i <= #ARGV do
   step = step + 1
   local op, part, from, field = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
@@ -292,15 +304,7 @@ while i <= #ARGV do
   if from == 0 then
     k = part
   else
-    local source = values[from]
-    local piece = false
-    if field == '' then
-      if type(source) == 'string' then piece = source end
-    elseif type(source) == 'table' then
-      for j = 1, #source, 2 do
-        if source[j] == field then piece = source[j + 1] end
-      end
-    end
+    local piece = piece_of(values[from], field)
     if piece and piece ~= '' then k = part .. piece end
   end
   local value = false
@@ -314,7 +318,18 @@ while i <= #ARGV do
     end
   end
   values[step] = value
-  out[step + 1] = value
+  out[step + 2] = value
+end
+out[2] = {}
+if ARGV[8] ~= '' and (KEYS[2] == '' or out[1][1] == 1) then
+  local k = false
+  if ARGV[8] == 'key' then
+    k = ARGV[9]
+  else
+    local piece = piece_of(values[tonumber(ARGV[10])], ARGV[11])
+    if piece and piece ~= '' then k = ARGV[9] .. piece end
+  end
+  if k then out[2] = gcra(k, tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[7])) end
 end
 return out
 `;

@@ -27,7 +27,7 @@ import {
 import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY, RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { digestEntries, type DigestEntry } from './read-model-digest.ts';
 import { validateRateTake } from './gcra.ts';
-import { encodeReadSteps, validateReadSteps, type ReadStepValue } from './take-and-read.ts';
+import { encodeReadSteps, encodeThenTake, thenTakeKey, validateReadSteps, type ReadStepValue } from './take-and-read.ts';
 import { openRedisConnection } from './redis-read-model-connection.ts';
 import { asStrings, encodeChunks, padPosition, pairsToRecord, parseCheckpoint, parseDumpedKey, parseProvenance } from './redis-read-model-codec.ts';
 
@@ -181,20 +181,24 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
       return parseDecision(reply, 'rateTake');
     },
 
-    async takeAndRead(take, reads) {
+    async takeAndRead(take, reads, then) {
       if (take) validateRateTake(take.limit, take.windowMs, take.nowMs, take.add);
-      validateReadSteps(reads);
-      const rateArgs = take ? [take.limit, take.windowMs, take.nowMs, take.add, RATE_GRACE_MS] : [0, 0, 0, 0, 0];
+      if (then) validateRateTake(then.limit, then.windowMs, then.nowMs, then.add);
+      validateReadSteps(reads, then);
+      const rateArgs = take ? [take.limit, take.windowMs, take.nowMs, take.add, RATE_GRACE_MS] : [0, 0, 0, 0, RATE_GRACE_MS];
       const reply = await call('takeAndRead', () =>
-        scripts.authlogRmTakeAndRead(pointerKey, take ? rateKey(take.key) : '', genBase, now(), ...rateArgs, ...encodeReadSteps(reads)),
+        scripts.authlogRmTakeAndRead(pointerKey, take ? rateKey(take.key) : '', genBase, now(), ...rateArgs, ...encodeThenTake(then, rateKey), ...encodeReadSteps(reads)),
       );
-      if (!Array.isArray(reply) || reply.length !== reads.length + 1) throw new Error('redis read model: unexpected reply to takeAndRead');
+      if (!Array.isArray(reply) || reply.length !== reads.length + 2) throw new Error('redis read model: unexpected reply to takeAndRead');
       const values: ReadStepValue[] = reads.map((step, i) => {
-        const value: unknown = reply[i + 1];
+        const value: unknown = reply[i + 2];
         if (value === null || value === undefined) return undefined;
         return step.op === 'get' ? (typeof value === 'string' ? value : undefined) : pairsToRecord(asStrings(value, 'takeAndRead'));
       });
-      return { rate: take ? parseDecision(reply[0], 'takeAndRead') : undefined, values };
+      const result = { rate: take ? parseDecision(reply[0], 'takeAndRead') : undefined, values };
+      // The script answers {} for a second take it did not make; the key it made is the one the values give.
+      const thenKey = then && Array.isArray(reply[1]) && reply[1].length > 0 ? thenTakeKey(then, values) : undefined;
+      return then && thenKey !== undefined ? { ...result, thenKey, thenRate: parseDecision(reply[1], 'takeAndRead') } : result;
     },
 
     async openNextGeneration(): Promise<NextGeneration> {

@@ -25,20 +25,46 @@ export type ReadStep =
 
 export type ReadStepValue = string | Record<string, string> | undefined;
 
+/**
+ * A second take, after the reads: on a key given outright, or on `prefix` + a value an earlier
+ * step read (as a ReadStep's `from`/`field`), e.g. a budget per (email, address) whose email is
+ * only known from the code record just read. Made only when the first take, if any, was allowed
+ * and the key is complete; then `thenRate` has its decision and `thenKey` the key it took from.
+ */
+export type ThenTake = Omit<RateTake, 'key'> & ({ key: string } | { prefix: string; from: number; field?: string });
+
 export interface TakeAndReadResult {
   /** The take's decision; absent when no take was asked. */
   rate: RateDecision | undefined;
+  /** The second take's decision; absent when none was asked or it was not made. */
+  thenRate?: RateDecision;
+  /** The bucket the second take took from (its key complete), when it was made. */
+  thenKey?: string;
   /** One value per step, in order: a string for get, the fields for hgetall, undefined for absent. */
   values: ReadStepValue[];
 }
 
-/** Refuses steps that name a later (or their own) step, before anything is taken. */
-export function validateReadSteps(steps: readonly ReadStep[]): void {
+/** Refuses steps that name a later (or their own) step, and a second take naming no step, before anything is taken. */
+export function validateReadSteps(steps: readonly ReadStep[], then?: ThenTake): void {
   steps.forEach((step, i) => {
     if ('from' in step && (!Number.isSafeInteger(step.from) || step.from < 0 || step.from >= i)) {
       throw new RangeError(`takeAndRead: step ${i} reads from step ${step.from}, which is not an earlier one`);
     }
   });
+  if (then && 'from' in then && (!Number.isSafeInteger(then.from) || then.from < 0 || then.from >= steps.length)) {
+    throw new RangeError(`takeAndRead: the second take reads from step ${then.from}, which is not a step`);
+  }
+}
+
+/** The key the second take takes from, from the values read; undefined when its source is absent. */
+export const thenTakeKey = (then: ThenTake, values: readonly ReadStepValue[]): string | undefined =>
+  'key' in then ? then.key : stepKey({ op: 'get', prefix: then.prefix, from: then.from, ...(then.field !== undefined ? { field: then.field } : {}) }, values);
+
+/** Encodes the second take for the Redis script: mode ('' none, 'key', 'from'), key or prefix (as `rateKey` makes it), 1-based from, field, limit, window, now, add. */
+export function encodeThenTake(then: ThenTake | undefined, rateKey: (key: string) => string): (string | number)[] {
+  if (!then) return ['', '', 0, '', 0, 0, 0, 0];
+  const rate = [then.limit, then.windowMs, then.nowMs, then.add];
+  return 'key' in then ? ['key', rateKey(then.key), 0, '', ...rate] : ['from', rateKey(then.prefix), then.from + 1, then.field ?? '', ...rate];
 }
 
 /** The key step `i` reads, from the values read before it; undefined when its source is absent. */

@@ -547,6 +547,51 @@ export function readModelConformance(name: string, open: OpenReadModel): void {
       assert.equal((await rm.takeAndRead(undefined, [{ op: 'hgetall', key: 'h:old' }])).values, [undefined], 'expired by the injected clock');
     }));
 
+  s('takeAndRead: a second take on a key made of a value read is made in the same step, on the same bucket rateTake sees', () =>
+    withModel(async (rm, clock) => {
+      const t = clock.now();
+      const first = `tar2-a-${clock.start}`;
+      const byEmail = `tar2-e-${clock.start}:`;
+      await rm.applyBatch([ev(1, hset('code:n1', { emailDigest: 'e1', status: 'live' }))]);
+      const then = { prefix: byEmail, from: 0, field: 'emailDigest', limit: 2, windowMs: 10_000, nowMs: t, add: 1 };
+      const r = await rm.takeAndRead({ key: first, limit: 5, windowMs: 10_000, nowMs: t, add: 1 }, [{ op: 'hgetall', key: 'code:n1' }], then);
+      assert.equal(r.values, [{ emailDigest: 'e1', status: 'live' }]);
+      assert.equal(r.thenRate, { allowed: true, retryAfterMs: 0, remaining: 1 });
+      assert.is(r.thenKey, `${byEmail}e1`);
+      assert.equal(await rm.rateTake(`${byEmail}e1`, 2, 10_000, t, 0), { allowed: true, retryAfterMs: 0, remaining: 1 }, 'the same bucket, seen by rateTake');
+      // Spent: the second take refuses while the first still has room.
+      await rm.takeAndRead(undefined, [{ op: 'hgetall', key: 'code:n1' }], then);
+      const spent = await rm.takeAndRead({ key: first, limit: 5, windowMs: 10_000, nowMs: t, add: 1 }, [{ op: 'hgetall', key: 'code:n1' }], then);
+      assert.is(spent.rate?.allowed, true);
+      assert.is(spent.thenRate?.allowed, false);
+      assert.ok((spent.thenRate?.retryAfterMs ?? 0) > 0);
+      // A give-back of both in one step, the second by its key.
+      const back = await rm.takeAndRead({ key: first, limit: 5, windowMs: 10_000, nowMs: t, add: -1 }, [], { key: `${byEmail}e1`, limit: 2, windowMs: 10_000, nowMs: t, add: -1 });
+      assert.is(back.thenKey, `${byEmail}e1`);
+      assert.is((await rm.rateTake(`${byEmail}e1`, 2, 10_000, t, 0)).remaining, 1, 'one unit given back');
+      assert.is((await rm.rateTake(first, 5, 10_000, t, 0)).remaining, 4, 'two taken, one given back');
+    }));
+
+  s('takeAndRead: no second take when its value is absent or the first take was refused', () =>
+    withModel(async (rm, clock) => {
+      const t = clock.now();
+      const first = `tar3-a-${clock.start}`;
+      const byEmail = `tar3-e-${clock.start}:`;
+      await rm.applyBatch([ev(1, hset('code:n2', { status: 'live' }))]);
+      const then = { prefix: byEmail, from: 0, field: 'emailDigest', limit: 2, windowMs: 10_000, nowMs: t, add: 1 };
+      const noField = await rm.takeAndRead(undefined, [{ op: 'hgetall', key: 'code:n2' }], then);
+      assert.is(noField.thenRate, undefined);
+      assert.is(noField.thenKey, undefined);
+      const noRecord = await rm.takeAndRead(undefined, [{ op: 'hgetall', key: 'code:none' }], then);
+      assert.is(noRecord.thenRate, undefined);
+      await rm.applyBatch([ev(2, hset('code:n3', { emailDigest: 'e3' }))]);
+      await rm.rateTake(first, 1, 10_000, t, 1);
+      const refused = await rm.takeAndRead({ key: first, limit: 1, windowMs: 10_000, nowMs: t, add: 1 }, [{ op: 'hgetall', key: 'code:n3' }], then);
+      assert.is(refused.rate?.allowed, false);
+      assert.is(refused.thenRate, undefined, 'a refused first take makes no second one');
+      assert.is((await rm.rateTake(`${byEmail}e3`, 2, 10_000, t, 0)).remaining, 2, 'nothing was taken from it');
+    }));
+
   s('takeAndRead refuses a step that reads from a later one, taking nothing', () =>
     withModel(async (rm, clock) => {
       const key = `tar-bad-${clock.start}`;
