@@ -9,6 +9,7 @@ import { changeProject } from '../src/commands/project/change-project.ts';
 import { systemOrigin } from '../src/app-context.ts';
 import { findCliAuthByLoginCode } from '../src/commands/cli-auth/complete-cli-auth.ts';
 import { denyCliAuth } from '../src/commands/cli-auth/deny-cli-auth.ts';
+import { initiateCliAuth } from '../src/commands/cli-auth/initiate-cli-auth.ts';
 import { findSessionByRefreshDigest } from '../src/projections/session-projection.ts';
 
 const { limit: LOGIN_CODE_GUESSES_PER_ADDRESS, windowMs: LOGIN_CODE_GUESS_WINDOW_MS } = RATE_LIMIT_DEFAULTS['login-code-guesses-per-address'];
@@ -293,6 +294,26 @@ test('concurrent wrong login-code guesses cannot overshoot the limit: of 3× the
   clock.advance(LOGIN_CODE_GUESS_WINDOW_MS);
   for (let i = 0; i < LOGIN_CODE_GUESSES_PER_ADDRESS; i++) assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 400, 'INVALID_LOGIN_CODE');
   assertError(await complete('ZZZZ-ZZZZ', browser.refresh_token), 429, 'RATE_LIMITED');
+});
+
+test('a login code that clashes with a live attempt\'s is drawn again: the code names the first attempt still, and the attempt written for the clashing draw is reachable by nothing', async () => {
+  const draws = ['BCDF-GHJK', 'BCDF-GHJK', 'LMNP-QRST'];
+  const drawLoginCode = () => draws.shift() ?? 'VWXZ-BCDF';
+  const first = await initiateCliAuth(service.app, project.project_id, 60_000, systemOrigin('login-code-clash-test'), undefined, drawLoginCode);
+  const before = await service.app.store.headPosition();
+  const second = await initiateCliAuth(service.app, project.project_id, 60_000, systemOrigin('login-code-clash-test'), undefined, drawLoginCode);
+  assert.is(first.loginCode, 'BCDF-GHJK');
+  assert.is(second.loginCode, 'LMNP-QRST', 'the clashing code was drawn again');
+  assert.is(await findCliAuthByLoginCode(service.app, project.project_id, 'BCDF-GHJK'), first.cliAuthId, 'the taken code still names the first attempt');
+  assert.is(await findCliAuthByLoginCode(service.app, project.project_id, 'LMNP-QRST'), second.cliAuthId);
+  // The draw that clashed left one attempt in the log, under neither code and with a polling code nobody was given.
+  const initiated: string[] = [];
+  for await (const e of service.app.store.readAll({ fromPosition: before })) if (e.type === 'CliAuthInitiated') initiated.push((e.data as { cliAuthId: string }).cliAuthId);
+  assert.is(initiated.length, 2);
+  assert.ok(initiated.includes(second.cliAuthId));
+  const orphan = initiated.find((id) => id !== second.cliAuthId);
+  assert.ok(orphan !== first.cliAuthId && orphan !== undefined);
+  assert.is((await poll(second.pollingCode)).json?.status, 'pending');
 });
 
 test.run();

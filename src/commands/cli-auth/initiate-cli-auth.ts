@@ -1,6 +1,6 @@
 // Initiating a CLI login: draw a polling code and a login code, reserve the login code among the
-// project's live attempts (drawing again on the rare clash), append CliAuthInitiated with only
-// the codes' digests, and hand the codes back once.
+// project's live attempts while appending CliAuthInitiated with only the codes' digests (drawing
+// again on the rare clash), and hand the codes back once.
 import { randomUUID } from 'node:crypto';
 import type { AppContext, Origin } from '../../app-context.ts';
 import { newLoginCode, newPollingCode, normaliseLoginCode } from '../../crypto/codes.ts';
@@ -27,46 +27,53 @@ export async function initiateCliAuth(
   origin: Origin,
   /** The CLI's anonymous session (cli-anonymous-session.ts), already checked. */
   anonSession?: { sessionId: string; userId: string },
+  /** Where login codes come from; a test passes its own to make two attempts clash. */
+  drawLoginCode: () => string = newLoginCode,
 ): Promise<InitiatedCliAuth> {
   const now = ctx.clock();
-  const cliAuthId = randomUUID();
   const expiresAtMillis = now + expiresInMs;
   // One instant for both streams; the attempt is waited for once, after its last write.
   const call = { origin, projectId, nowMs: now };
 
-  let loginCode = newLoginCode();
   for (let draw = 1; ; draw++) {
-    try {
-      await loginCodes.handle(
+    const cliAuthId = randomUUID();
+    const loginCode = drawLoginCode();
+    const pollingCode = newPollingCode();
+    // The reservation and the attempt are appended at once, so they share one commit and one
+    // sync (sqlite-group-commit.ts) instead of one after the other. The reservation stream alone
+    // says which attempt a login code names (findCliAuthByLoginCode), so when the code turns out
+    // taken, the attempt just written is reachable by nothing: no code names it and nobody holds
+    // its polling code; it stays pending until it expires. Codes are drawn again, attempt and all.
+    const [reserved, initiated] = await Promise.allSettled([
+      loginCodes.handle(
         ctx,
         projectScoped(projectId, loginCodeDigest(ctx, loginCode)),
         (nowMs) => ({ type: 'ReserveLoginCode', projectId, cliAuthId, expiresAtMillis, nowMs }),
         { ...call, settle: false },
-      );
-      break;
-    } catch (error) {
-      if (!(error instanceof LoginCodeTakenError) || draw >= MAX_CODE_DRAWS) throw error;
-      loginCode = newLoginCode();
-    }
-  }
-
-  const pollingCode = newPollingCode();
-  await cliAuths.handle(
-    ctx,
-    cliAuthId,
-    () => ({
-      type: 'InitiateCliAuth',
-      data: {
+      ),
+      cliAuths.handle(
+        ctx,
         cliAuthId,
-        projectId,
-        pollingCodeDigest: ctx.hasher.digest('polling-code', pollingCode),
-        loginCodeDigest: loginCodeDigest(ctx, loginCode),
-        createdAtMillis: now,
-        expiresAtMillis,
-        ...(anonSession ? { anonSessionId: anonSession.sessionId, anonUserId: anonSession.userId } : {}),
-      },
-    }),
-    call,
-  );
-  return { cliAuthId, pollingCode, loginCode, expiresAtMillis };
+        () => ({
+          type: 'InitiateCliAuth',
+          data: {
+            cliAuthId,
+            projectId,
+            pollingCodeDigest: ctx.hasher.digest('polling-code', pollingCode),
+            loginCodeDigest: loginCodeDigest(ctx, loginCode),
+            createdAtMillis: now,
+            expiresAtMillis,
+            ...(anonSession ? { anonSessionId: anonSession.sessionId, anonUserId: anonSession.userId } : {}),
+          },
+        }),
+        call,
+      ),
+    ]);
+    if (reserved.status === 'rejected') {
+      if (reserved.reason instanceof LoginCodeTakenError && draw < MAX_CODE_DRAWS) continue;
+      throw reserved.reason;
+    }
+    if (initiated.status === 'rejected') throw initiated.reason;
+    return { cliAuthId, pollingCode, loginCode, expiresAtMillis };
+  }
 }
