@@ -23,4 +23,25 @@ test('a bigint, which JSON cannot hold, is refused', () => {
   assert.throws(() => canonicalJson({ n: 1n }), /bigint/);
 });
 
+test('for random JSON values, the canonical form parses back to what a JSON round trip gives, whatever the order of the keys', () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const value = (depth: number): unknown => {
+    const p = random();
+    if (depth > 3 || p < 0.3) return p < 0.1 ? null : p < 0.2 ? Math.floor(random() * 1e9) / 7 : `s${random()}"\\é`;
+    if (p < 0.6) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let k = 0; k < random() * 5; k++) o[`${String.fromCharCode(65 + Math.floor(random() * 58))}${k}`] = random() < 0.1 ? undefined : value(depth + 1);
+    return o;
+  };
+  const reversed = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(reversed) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)])) : v;
+  for (let i = 0; i < 500; i++) {
+    const v = value(0);
+    const text = canonicalJson(v);
+    assert.equal(JSON.parse(text), JSON.parse(JSON.stringify(v) ?? 'null'));
+    assert.is(canonicalJson(reversed(v)), text);
+  }
+});
+
 test.run();
