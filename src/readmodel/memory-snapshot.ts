@@ -92,10 +92,16 @@ export async function readSnapshotFile(dir: string, id: string): Promise<Generat
 }
 
 export function parseSnapshot(text: string, id: string): Generation | undefined {
-  const lines = text.split('\n');
-  if (lines.pop() !== '') return undefined; // not ended by a newline: torn
-  const trailer = lines.pop();
-  if (trailer === undefined || trailer !== trailerOf(lines)) return undefined;
+  if (!text.endsWith('\n')) return undefined; // not ended by a newline: torn
+  // The trailer is the last line; what it covers is every byte before it, hashed in one update
+  // (as trailerOf hashes the lines one by one when writing: the same bytes).
+  const bodyEnd = text.lastIndexOf('\n', text.length - 2) + 1;
+  const body = text.slice(0, bodyEnd);
+  const trailer = text.slice(bodyEnd, -1);
+  if (trailer !== JSON.stringify({ end: createHash('sha256').update(body).digest('hex') })) return undefined;
+  const lines = body.split('\n');
+  lines.pop();
+  if (lines.length === 0) return undefined;
   try {
     const header = JSON.parse(lines[0] ?? '') as Header;
     if (header.v !== VERSION || header.entries !== lines.length - 1) return undefined;
