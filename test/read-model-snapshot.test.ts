@@ -100,4 +100,38 @@ test('the snapshot file is written atomically, readable by its owner only, with 
     assert.is((await stat(join(dir, SNAPSHOT_FILE))).mode & 0o777, 0o600);
   }));
 
+test('entries read from a snapshot wake at first use: odd keys, expiries and every type come back as they were, and an untouched model snapshots to the same bytes', () =>
+  withDir(async (dir) => {
+    const at = { ms: t0 };
+    const clock = (): number => at.ms;
+    const odd = ['quote"d', 'back\\slash', 'ünï\u2028code', 'comma,]', '"'];
+    const original = createMemoryReadModel({ now: clock });
+    await original.applyBatch(
+      [
+        {
+          position: 1n,
+          ops: [
+            ...odd.map((key, i) => ({ op: 'set' as const, key, value: `v${i}"]` })),
+            { op: 'hset', key: 'h:"x"', fields: { 'f"1': 'a,b]', f2: '' } },
+            { op: 'sadd', key: 'set:1', member: 'm"1' },
+            { op: 'set', key: 'soon', value: 'x', expireAtMs: t0 + 1000 },
+          ],
+          event: { id: 'e1', streamId: 's-1', revision: 0n },
+        },
+      ],
+      { logId: 'log-odd' },
+    );
+    const first = snapshotLines(memoryLiveGeneration(original)!, clock());
+    await writeSnapshotFile(dir, first);
+    const restarted = createMemoryReadModel({ now: clock, initial: await loadMemorySnapshot(dir, 'log-odd', silent) });
+    assert.equal(snapshotLines(memoryLiveGeneration(restarted)!, clock()), first, 'untouched: the same lines');
+    assert.is(await restarted.digest(), await original.digest());
+    for (const [i, key] of odd.entries()) assert.is(await restarted.get(key), `v${i}"]`, key);
+    assert.equal(await restarted.hgetall('h:"x"'), { 'f"1': 'a,b]', f2: '' });
+    assert.equal(await restarted.smembers('set:1'), ['m"1']);
+    assert.is(await restarted.get('soon'), 'x');
+    at.ms = t0 + 1000;
+    assert.is(await restarted.get('soon'), undefined, 'a dormant entry expires by the clock like any other');
+  }));
+
 test.run();

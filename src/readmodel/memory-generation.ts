@@ -9,9 +9,46 @@ export type Entry =
   | { type: 'hash'; fields: Map<string, string>; expireAtMs: number | undefined }
   | { type: 'set'; members: Set<string>; expireAtMs: number | undefined };
 
+/**
+ * An entry read from a snapshot and not touched since, kept as its snapshot line and made an
+ * Entry at its first use (memory-snapshot.ts). Building a Map or a Set for each of a million
+ * entries at start was most of a start-up from the snapshot, and most entries are never read
+ * again before they expire; a line is also a tenth of the memory.
+ */
+export interface DormantEntry {
+  type: 'dormant';
+  /** The snapshot's line for it, `[key, type, content, expireAtMs]` as JSON. */
+  line: string;
+  expireAtMs: number | undefined;
+}
+
+export type StoredEntry = Entry | DormantEntry;
+
+type EntryLine = [key: string, type: 's', value: string, expireAtMs: number | null] | [key: string, type: 'h', fields: [string, string][], expireAtMs: number | null] | [key: string, type: 'S', members: string[], expireAtMs: number | null];
+
+/** The Entry a snapshot line describes. */
+export function entryOfLine(line: string): { key: string; entry: Entry } {
+  const [key, type, content, exp] = JSON.parse(line) as EntryLine;
+  const expireAtMs = exp ?? undefined;
+  if (type === 's') return { key, entry: { type: 'string', value: content, expireAtMs } };
+  if (type === 'h') return { key, entry: { type: 'hash', fields: new Map(content), expireAtMs } };
+  return { key, entry: { type: 'set', members: new Set(content), expireAtMs } };
+}
+
+/** The snapshot line of an entry (a dormant one's is the line it was read from). */
+export function lineOfEntry(key: string, entry: StoredEntry): string {
+  const exp = entry.expireAtMs ?? null;
+  if (entry.type === 'dormant') return entry.line;
+  if (entry.type === 'string') return JSON.stringify([key, 's', entry.value, exp]);
+  if (entry.type === 'hash') return JSON.stringify([key, 'h', [...entry.fields], exp]);
+  return JSON.stringify([key, 'S', [...entry.members], exp]);
+}
+
+const awake = (entry: StoredEntry): Entry => (entry.type === 'dormant' ? entryOfLine(entry.line).entry : entry);
+
 export interface Generation {
   id: string;
-  data: Map<string, Entry>;
+  data: Map<string, StoredEntry>;
   checkpoint: bigint;
   logId: string | undefined;
   checkpointEvent: ReadModelProvenance['checkpointEvent'];
@@ -30,15 +67,18 @@ export function provenanceOf(gen: Generation): ReadModelProvenance {
 
 // An entry counts as gone from the moment its expiry is reached (expireAtMs <= now), the same
 // boundary the Redis adapter applies with PEXPIRETIME.
-export const isExpired = (entry: Entry, nowMs: number): boolean => entry.expireAtMs !== undefined && entry.expireAtMs <= nowMs;
+export const isExpired = (entry: StoredEntry, nowMs: number): boolean => entry.expireAtMs !== undefined && entry.expireAtMs <= nowMs;
 
 export function liveEntry(gen: Generation, key: string, nowMs: number): Entry | undefined {
-  const entry = gen.data.get(key);
-  if (entry === undefined) return undefined;
-  if (isExpired(entry, nowMs)) {
+  const stored = gen.data.get(key);
+  if (stored === undefined) return undefined;
+  if (isExpired(stored, nowMs)) {
     gen.data.delete(key);
     return undefined;
   }
+  if (stored.type !== 'dormant') return stored;
+  const entry = awake(stored);
+  gen.data.set(key, entry);
   return entry;
 }
 
@@ -102,8 +142,10 @@ export function applyOp(gen: Generation, op: ReadModelOp, nowMs: number): void {
 
 export function digestOf(gen: Generation, nowMs: number): string {
   const entries: DigestEntry[] = [];
-  for (const [key, entry] of gen.data) {
-    if (isExpired(entry, nowMs)) continue;
+  for (const [key, stored] of gen.data) {
+    if (isExpired(stored, nowMs)) continue;
+    // Woken for the digest only: the generation keeps it dormant.
+    const entry = awake(stored);
     if (entry.type === 'string') entries.push({ key, type: 'string', value: entry.value });
     else if (entry.type === 'hash') entries.push({ key, type: 'hash', fields: [...entry.fields] });
     else entries.push({ key, type: 'set', members: [...entry.members] });

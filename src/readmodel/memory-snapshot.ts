@@ -17,12 +17,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isExpired, type Entry, type Generation } from './memory-generation.ts';
+import { isExpired, lineOfEntry, type Generation, type StoredEntry } from './memory-generation.ts';
 
 const VERSION = 1;
 export const SNAPSHOT_FILE = 'read-model.snapshot';
-
-type EntryLine = [key: string, type: 's', value: string, expireAtMs: number | null] | [key: string, type: 'h', fields: [string, string][], expireAtMs: number | null] | [key: string, type: 'S', members: string[], expireAtMs: number | null];
 
 interface Header {
   v: number;
@@ -32,17 +30,10 @@ interface Header {
   entries: number;
 }
 
-function entryLine(key: string, entry: Entry): EntryLine {
-  const exp = entry.expireAtMs ?? null;
-  if (entry.type === 'string') return [key, 's', entry.value, exp];
-  if (entry.type === 'hash') return [key, 'h', [...entry.fields], exp];
-  return [key, 'S', [...entry.members], exp];
-}
-
 /** The generation as snapshot lines, read in one synchronous pass (a consistent state: no write can interleave). */
 export function snapshotLines(gen: Generation, nowMs: number): string[] {
   const body: string[] = [];
-  for (const [key, entry] of gen.data) if (!isExpired(entry, nowMs)) body.push(JSON.stringify(entryLine(key, entry)));
+  for (const [key, entry] of gen.data) if (!isExpired(entry, nowMs)) body.push(lineOfEntry(key, entry));
   const e = gen.checkpointEvent;
   const header: Header = {
     v: VERSION,
@@ -91,6 +82,32 @@ export async function readSnapshotFile(dir: string, id: string): Promise<Generat
   return parseSnapshot(text, id);
 }
 
+/** The key of an entry line: its first element, a JSON string (unescaped only when it has escapes). */
+function keyOfLine(line: string): string {
+  if (!line.startsWith('["')) throw new SyntaxError('snapshot: an entry line does not start with its key');
+  let escaped = false;
+  for (let i = 2; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x5c) {
+      escaped = true;
+      i++;
+    } else if (c === 0x22) {
+      return escaped ? (JSON.parse(line.slice(1, i + 1)) as string) : line.slice(2, i);
+    }
+  }
+  throw new SyntaxError('snapshot: an entry line has no end to its key');
+}
+
+/** The expiry of an entry line: its last element, a number or null. */
+function expiryOfLine(line: string): number | undefined {
+  if (!line.endsWith(']')) throw new SyntaxError('snapshot: an entry line does not end its array');
+  const raw = line.slice(line.lastIndexOf(',') + 1, -1);
+  if (raw === 'null') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new SyntaxError('snapshot: an entry line has no expiry');
+  return value;
+}
+
 export function parseSnapshot(text: string, id: string): Generation | undefined {
   if (!text.endsWith('\n')) return undefined; // not ended by a newline: torn
   // The trailer is the last line; what it covers is every byte before it, hashed in one update
@@ -105,13 +122,11 @@ export function parseSnapshot(text: string, id: string): Generation | undefined 
   try {
     const header = JSON.parse(lines[0] ?? '') as Header;
     if (header.v !== VERSION || header.entries !== lines.length - 1) return undefined;
-    const data = new Map<string, Entry>();
+    const data = new Map<string, StoredEntry>();
     for (let i = 1; i < lines.length; i++) {
-      const [key, type, content, exp] = JSON.parse(lines[i] as string) as EntryLine;
-      const expireAtMs = exp ?? undefined;
-      if (type === 's') data.set(key, { type: 'string', value: content, expireAtMs });
-      else if (type === 'h') data.set(key, { type: 'hash', fields: new Map(content), expireAtMs });
-      else data.set(key, { type: 'set', members: new Set(content), expireAtMs });
+      const line = lines[i] as string;
+      // Only the key and the expiry are read now; the entry is made at its first use.
+      data.set(keyOfLine(line), { type: 'dormant', line, expireAtMs: expiryOfLine(line) });
     }
     const e = header.checkpointEvent;
     return {
