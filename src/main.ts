@@ -29,6 +29,9 @@ import { pruneLog } from './log-pruning.ts';
 import { recordPrune } from './integrity/rewrite-records.ts';
 import { scheduleCheckpoints } from './integrity/checkpointer.ts';
 
+/** When `serve` first prunes an embedded log after starting (then every PRUNE_INTERVAL_MINUTES). */
+const FIRST_PRUNE_DELAY_MS = 30_000;
+
 export interface ServiceOptions {
   clock?: Clock;
   log?: Logger;
@@ -187,7 +190,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     );
   const pruneTimer = config.PRUNE_INTERVAL_MINUTES > 0 && !config.EVENTSTORE_URL ? setInterval(() => void pruneExpired(), config.PRUNE_INTERVAL_MINUTES * 60_000) : undefined;
   pruneTimer?.unref();
-  if (pruneTimer) void pruneExpired();
+  // The first pass a little after start rather than in start-up's last turn: its query holds the
+  // event loop (about 0.3 s over 1M events), which was a tenth of a start from the snapshot.
+  const firstPrune = pruneTimer ? setTimeout(() => void pruneExpired(), FIRST_PRUNE_DELAY_MS) : undefined;
+  firstPrune?.unref();
   server.on('request', createHttpApp(app).callback());
   metricsServer?.on('request', createMetricsApp(app).callback());
   log.info('authlog listening', {
@@ -221,6 +227,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     (closing ??= (async () => {
       clearInterval(originTimer);
       clearInterval(pruneTimer);
+      clearTimeout(firstPrune);
       let cutRequests = 0;
       const cutting = setTimeout(() => (cutRequests = inFlight), config.SHUTDOWN_DRAIN_MS);
       await Promise.all([drain(server), metricsServer ? drain(metricsServer) : undefined]);

@@ -85,17 +85,18 @@ export async function readSnapshotFile(dir: string, id: string): Promise<Generat
 /** The key of an entry line: its first element, a JSON string (unescaped only when it has escapes). */
 function keyOfLine(line: string): string {
   if (!line.startsWith('["')) throw new SyntaxError('snapshot: an entry line does not start with its key');
-  let escaped = false;
-  for (let i = 2; i < line.length; i++) {
+  const backslash = line.indexOf('\\', 2);
+  const quote = line.indexOf('"', 2);
+  if (quote < 0) throw new SyntaxError('snapshot: an entry line has no end to its key');
+  if (backslash < 0 || backslash > quote) return line.slice(2, quote);
+  // An escape before the first quote: the key has escapes (and that quote may be one of them).
+  let i = 2;
+  for (; i < line.length; i++) {
     const c = line.charCodeAt(i);
-    if (c === 0x5c) {
-      escaped = true;
-      i++;
-    } else if (c === 0x22) {
-      return escaped ? (JSON.parse(line.slice(1, i + 1)) as string) : line.slice(2, i);
-    }
+    if (c === 0x5c) i++;
+    else if (c === 0x22) break;
   }
-  throw new SyntaxError('snapshot: an entry line has no end to its key');
+  return JSON.parse(line.slice(1, i + 1)) as string;
 }
 
 /** The expiry of an entry line: its last element, a number or null. */
@@ -116,18 +117,22 @@ export function parseSnapshot(text: string, id: string): Generation | undefined 
   const body = text.slice(0, bodyEnd);
   const trailer = text.slice(bodyEnd, -1);
   if (trailer !== JSON.stringify({ end: createHash('sha256').update(body).digest('hex') })) return undefined;
-  const lines = body.split('\n');
-  lines.pop();
-  if (lines.length === 0) return undefined;
+  const headerEnd = body.indexOf('\n');
+  if (headerEnd < 0) return undefined;
   try {
-    const header = JSON.parse(lines[0] ?? '') as Header;
-    if (header.v !== VERSION || header.entries !== lines.length - 1) return undefined;
+    const header = JSON.parse(body.slice(0, headerEnd)) as Header;
+    if (header.v !== VERSION) return undefined;
     const data = new Map<string, StoredEntry>();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
+    let lines = 0;
+    for (let start = headerEnd + 1; start < body.length; ) {
+      const end = body.indexOf('\n', start);
+      const line = body.slice(start, end);
+      start = end + 1;
+      lines++;
       // Only the key and the expiry are read now; the entry is made at its first use.
       data.set(keyOfLine(line), { type: 'dormant', line, expireAtMs: expiryOfLine(line) });
     }
+    if (header.entries !== lines) return undefined;
     const e = header.checkpointEvent;
     return {
       id,
