@@ -99,7 +99,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // The in-process read model starts from its snapshot, when there is one of this log.
   const snapshotting = !config.REDIS_URL && config.SNAPSHOT_INTERVAL_SECONDS > 0;
   const snapshotLog = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void => log[level](msg, fields);
-  const snapshot = snapshotting ? await loadMemorySnapshot(config.AUTHLOG_DATA_DIR, await store.logIdentity(), snapshotLog) : undefined;
+  const hasher = createHasher(secret.value, secret.previous);
+  const snapshot = snapshotting ? await loadMemorySnapshot(config.AUTHLOG_DATA_DIR, await store.logIdentity(), snapshotLog, hasher) : undefined;
   const loadedAt = snapshot?.checkpoint; // the generation is then projected into in place
   const baseReadModel = snapshotting ? createMemoryReadModel({ now: clock, ...(snapshot ? { initial: snapshot } : {}) }) : openReadModel(config, clock);
   // Every request reads its project and key; in-process, invalidated by the projection's own writes.
@@ -139,7 +140,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     throw error;
   }
   snapshots = snapshotting
-    ? startMemorySnapshots({ readModel: baseReadModel, dir: config.AUTHLOG_DATA_DIR, intervalMs: config.SNAPSHOT_INTERVAL_SECONDS * 1000, now: clock, log: snapshotLog, ...(loadedAt !== undefined ? { loadedAt } : {}) })
+    ? startMemorySnapshots({ readModel: baseReadModel, dir: config.AUTHLOG_DATA_DIR, intervalMs: config.SNAPSHOT_INTERVAL_SECONDS * 1000, now: clock, log: snapshotLog, sealer: hasher, ...(loadedAt !== undefined ? { loadedAt } : {}) })
     : undefined;
 
   // Listen first, so that the issuer of access tokens names the port actually bound (PORT=0).
@@ -162,7 +163,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     store,
     readModel,
     projections,
-    hasher: createHasher(secret.value, secret.previous),
+    hasher,
     clock,
     tokens: createAccessTokenSigner({ secret: secret.value, previousSecrets: secret.previous, issuerBase: config.PUBLIC_URL ?? url, signingKeys: (projectId) => signingKeyState(readModel, projectId) }),
     mailer,

@@ -17,7 +17,9 @@ export type DigestPurpose =
   | 'admin-access-token'
   | 'page-csrf'
   /** Whom a rate-limit bucket counts (a client address, an email digest): no address sits in the read model in plain text. */
-  | 'rate-limit-key';
+  | 'rate-limit-key'
+  /** The memory read model's snapshot file: its sha256, so that a file made without the secret is never used. */
+  | 'read-model-snapshot';
 
 export interface Hasher {
   /** base64url HMAC-SHA-256 of `value` under the current server secret, separated by purpose. */

@@ -10,11 +10,14 @@
 // personal data in plain text. Rate buckets are not part of a generation and are not kept.
 //
 // Format: JSON lines. A header (version, checkpoint, provenance, entry count), one line per entry,
-// and a trailer with the sha256 of every line before it. A file that does not end in a matching
-// trailer (torn by a crash, truncated, edited) is not used: the caller replays the whole log.
+// and a trailer with the sha256 of every line before it and an HMAC of that under the server
+// secret. A file that does not end in a matching trailer (torn by a crash, truncated, edited, or
+// written whole by someone without the secret, who could otherwise hand the service sessions the
+// log never had) is not used: the caller replays the whole log.
 // Written to a temp file, fsynced, then renamed over the old one: a reader sees the old snapshot
 // or the new one, never half of one.
 import { createHash } from 'node:crypto';
+import type { Hasher } from '../crypto/digests.ts';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isExpired, lineOfEntry, type Generation, type StoredEntry } from './memory-generation.ts';
@@ -45,14 +48,18 @@ export function snapshotLines(gen: Generation, nowMs: number): string[] {
   return [JSON.stringify(header), ...body];
 }
 
-const trailerOf = (lines: readonly string[]): string => {
+/** What seals a snapshot: the service's hasher (its secret, and the previous one after a rotation). */
+export type SnapshotSealer = Pick<Hasher, 'digest' | 'matches'>;
+
+const trailerOf = (lines: readonly string[], sealer: SnapshotSealer): string => {
   const hash = createHash('sha256');
   for (const line of lines) hash.update(line + '\n');
-  return JSON.stringify({ end: hash.digest('hex') });
+  const end = hash.digest('hex');
+  return JSON.stringify({ end, mac: sealer.digest('read-model-snapshot', end) });
 };
 
 /** Writes the lines atomically as `dir`/read-model.snapshot (temp file, fsync, rename). */
-export async function writeSnapshotFile(dir: string, lines: readonly string[]): Promise<void> {
+export async function writeSnapshotFile(dir: string, lines: readonly string[], sealer: SnapshotSealer): Promise<void> {
   const path = join(dir, SNAPSHOT_FILE);
   const temp = `${path}.${process.pid}.tmp`;
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -60,7 +67,7 @@ export async function writeSnapshotFile(dir: string, lines: readonly string[]): 
   try {
     // In slices, so a large snapshot is written without one huge string.
     for (let i = 0; i < lines.length; i += 10_000) await file.write(lines.slice(i, i + 10_000).join('\n') + '\n');
-    await file.write(trailerOf(lines) + '\n');
+    await file.write(trailerOf(lines, sealer) + '\n');
     await file.sync();
   } catch (error) {
     await file.close();
@@ -72,14 +79,14 @@ export async function writeSnapshotFile(dir: string, lines: readonly string[]): 
 }
 
 /** The generation a snapshot file holds, or undefined when there is none or it is not whole. */
-export async function readSnapshotFile(dir: string, id: string): Promise<Generation | undefined> {
+export async function readSnapshotFile(dir: string, id: string, sealer: SnapshotSealer): Promise<Generation | undefined> {
   let text: string;
   try {
     text = await readFile(join(dir, SNAPSHOT_FILE), 'utf8');
   } catch {
     return undefined;
   }
-  return parseSnapshot(text, id);
+  return parseSnapshot(text, id, sealer);
 }
 
 /** The key of an entry line: its first element, a JSON string (unescaped only when it has escapes). */
@@ -109,14 +116,21 @@ function expiryOfLine(line: string): number | undefined {
   return value;
 }
 
-export function parseSnapshot(text: string, id: string): Generation | undefined {
+export function parseSnapshot(text: string, id: string, sealer: SnapshotSealer): Generation | undefined {
   if (!text.endsWith('\n')) return undefined; // not ended by a newline: torn
   // The trailer is the last line; what it covers is every byte before it, hashed in one update
-  // (as trailerOf hashes the lines one by one when writing: the same bytes).
+  // (as trailerOf hashes the lines one by one when writing: the same bytes), then its seal.
   const bodyEnd = text.lastIndexOf('\n', text.length - 2) + 1;
   const body = text.slice(0, bodyEnd);
   const trailer = text.slice(bodyEnd, -1);
-  if (trailer !== JSON.stringify({ end: createHash('sha256').update(body).digest('hex') })) return undefined;
+  const end = createHash('sha256').update(body).digest('hex');
+  let sealed: { end?: unknown; mac?: unknown };
+  try {
+    sealed = JSON.parse(trailer) as { end?: unknown; mac?: unknown };
+  } catch {
+    return undefined;
+  }
+  if (sealed.end !== end || typeof sealed.mac !== 'string' || !sealer.matches('read-model-snapshot', end, sealed.mac)) return undefined;
   const headerEnd = body.indexOf('\n');
   if (headerEnd < 0) return undefined;
   try {

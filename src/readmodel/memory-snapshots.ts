@@ -6,13 +6,13 @@
 import type { ReadModel } from './read-model.ts';
 import type { Generation } from './memory-generation.ts';
 import { memoryLiveGeneration } from './memory-read-model.ts';
-import { readSnapshotFile, snapshotLines, writeSnapshotFile } from './memory-snapshot.ts';
+import { readSnapshotFile, snapshotLines, writeSnapshotFile, type SnapshotSealer } from './memory-snapshot.ts';
 
 type Log = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 
 /** The snapshot in `dir`, if there is a whole one made from the log `logId`; undefined: replay the whole log. */
-export async function loadMemorySnapshot(dir: string, logId: string, log: Log): Promise<Generation | undefined> {
-  const gen = await readSnapshotFile(dir, '0');
+export async function loadMemorySnapshot(dir: string, logId: string, log: Log, sealer: SnapshotSealer): Promise<Generation | undefined> {
+  const gen = await readSnapshotFile(dir, '0', sealer);
   if (gen === undefined) return undefined;
   if (gen.logId !== undefined && gen.logId !== logId) {
     log('warn', 'read-model snapshot is of another log: not used, replaying the whole log', { snapshotLogId: gen.logId, logId });
@@ -30,8 +30,8 @@ export interface MemorySnapshots {
 }
 
 /** `loadedAt`: the checkpoint of the snapshot the read model started from (not written again until it moves). */
-export function startMemorySnapshots(options: { readModel: ReadModel; dir: string; intervalMs: number; now: () => number; log: Log; loadedAt?: bigint }): MemorySnapshots {
-  const { readModel, dir, now, log } = options;
+export function startMemorySnapshots(options: { readModel: ReadModel; dir: string; intervalMs: number; now: () => number; log: Log; sealer: SnapshotSealer; loadedAt?: bigint }): MemorySnapshots {
+  const { readModel, dir, now, log, sealer } = options;
   let written: bigint | undefined = options.loadedAt;
   let running: Promise<boolean> | undefined;
 
@@ -40,7 +40,7 @@ export function startMemorySnapshots(options: { readModel: ReadModel; dir: strin
     if (gen === undefined || gen.checkpoint < 0n || gen.checkpoint === written) return false;
     const checkpoint = gen.checkpoint;
     const lines = snapshotLines(gen, now());
-    await writeSnapshotFile(dir, lines);
+    await writeSnapshotFile(dir, lines, sealer);
     written = checkpoint;
     return true;
   }
