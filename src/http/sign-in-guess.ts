@@ -26,7 +26,9 @@ export const signInGuessLimits = (project: ProjectView, ip: string): RateLimit[]
  * it has just read (reserveWithReadsThen), and it is a digest already, so no part is in plain text.
  */
 function emailGuessLimit(app: AppContext, project: ProjectView, ip: string): LimitByReadValue & { keyOf(emailDigest: string): RateLimit } {
-  const keyPrefix = `otp-guess-email-ip:${app.hasher.digest('rate-limit-key', `${project.id}:${limitAddressOf(ip)}`)}:`;
+  // Its own input to the digest ("email-guesses:…"), so that the address part differs from the
+  // per-address bucket's: a reader of Redis cannot tie an address's buckets together by it.
+  const keyPrefix = `otp-guess-email-ip:${app.hasher.digest('rate-limit-key', `email-guesses:${project.id}:${limitAddressOf(ip)}`)}:`;
   const { limit, windowMs } = projectLimit(project, 'sign-in-guesses-per-email-address', keyPrefix);
   return { keyPrefix, from: 0, field: 'emailDigest', limit, windowMs, keyOf: (emailDigest) => ({ key: keyPrefix + emailDigest, stored: true, limit, windowMs }) };
 }
