@@ -35,6 +35,38 @@ export function entryOfLine(line: string): { key: string; entry: Entry } {
   return { key, entry: { type: 'set', members: new Set(content), expireAtMs } };
 }
 
+/** The key of an entry line: its first element, a JSON string (unescaped only when it has escapes). */
+function keyOfLine(line: string): string {
+  if (!line.startsWith('["')) throw new SyntaxError('snapshot: an entry line does not start with its key');
+  const backslash = line.indexOf('\\', 2);
+  const quote = line.indexOf('"', 2);
+  if (quote < 0) throw new SyntaxError('snapshot: an entry line has no end to its key');
+  if (backslash < 0 || backslash > quote) return line.slice(2, quote);
+  // An escape before the first quote: the key has escapes (and that quote may be one of them).
+  let i = 2;
+  for (; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) break;
+  }
+  return JSON.parse(line.slice(1, i + 1)) as string;
+}
+
+/** The expiry of an entry line: its last element, a number or null. */
+function expiryOfLine(line: string): number | undefined {
+  if (!line.endsWith(']')) throw new SyntaxError('snapshot: an entry line does not end its array');
+  const raw = line.slice(line.lastIndexOf(',') + 1, -1);
+  if (raw === 'null') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new SyntaxError('snapshot: an entry line has no expiry');
+  return value;
+}
+
+/** A snapshot line as a dormant entry: only its key and its expiry are read now. */
+export function dormantOfLine(line: string): { key: string; entry: DormantEntry } {
+  return { key: keyOfLine(line), entry: { type: 'dormant', line, expireAtMs: expiryOfLine(line) } };
+}
+
 /** The snapshot line of an entry (a dormant one's is the line it was read from). */
 export function lineOfEntry(key: string, entry: StoredEntry): string {
   const exp = entry.expireAtMs ?? null;

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import type { Hasher } from '../crypto/digests.ts';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isExpired, lineOfEntry, type Generation, type StoredEntry } from './memory-generation.ts';
+import { dormantOfLine, isExpired, lineOfEntry, type Generation, type StoredEntry } from './memory-generation.ts';
 
 const VERSION = 1;
 export const SNAPSHOT_FILE = 'read-model.snapshot';
@@ -51,12 +51,8 @@ export function snapshotLines(gen: Generation, nowMs: number): string[] {
 /** What seals a snapshot: the service's hasher (its secret, and the previous one after a rotation). */
 export type SnapshotSealer = Pick<Hasher, 'digest' | 'matches'>;
 
-const trailerOf = (lines: readonly string[], sealer: SnapshotSealer): string => {
-  const hash = createHash('sha256');
-  for (const line of lines) hash.update(line + '\n');
-  const end = hash.digest('hex');
-  return JSON.stringify({ end, mac: sealer.digest('read-model-snapshot', end) });
-};
+/** The trailer: the sha256 of every byte before it, and that sealed under the server secret. */
+const trailerOf = (end: string, sealer: SnapshotSealer): string => JSON.stringify({ end, mac: sealer.digest('read-model-snapshot', end) });
 
 /** Writes the lines atomically as `dir`/read-model.snapshot (temp file, fsync, rename). */
 export async function writeSnapshotFile(dir: string, lines: readonly string[], sealer: SnapshotSealer): Promise<void> {
@@ -65,9 +61,14 @@ export async function writeSnapshotFile(dir: string, lines: readonly string[], s
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = await open(temp, 'w', 0o600);
   try {
-    // In slices, so a large snapshot is written without one huge string.
-    for (let i = 0; i < lines.length; i += 10_000) await file.write(lines.slice(i, i + 10_000).join('\n') + '\n');
-    await file.write(trailerOf(lines, sealer) + '\n');
+    // In slices, so a large snapshot is written without one huge string; each hashed as written.
+    const hash = createHash('sha256');
+    for (let i = 0; i < lines.length; i += 10_000) {
+      const slice = lines.slice(i, i + 10_000).join('\n') + '\n';
+      hash.update(slice);
+      await file.write(slice);
+    }
+    await file.write(trailerOf(hash.digest('hex'), sealer) + '\n');
     await file.sync();
   } catch (error) {
     await file.close();
@@ -89,37 +90,9 @@ export async function readSnapshotFile(dir: string, id: string, sealer: Snapshot
   return parseSnapshot(text, id, sealer);
 }
 
-/** The key of an entry line: its first element, a JSON string (unescaped only when it has escapes). */
-function keyOfLine(line: string): string {
-  if (!line.startsWith('["')) throw new SyntaxError('snapshot: an entry line does not start with its key');
-  const backslash = line.indexOf('\\', 2);
-  const quote = line.indexOf('"', 2);
-  if (quote < 0) throw new SyntaxError('snapshot: an entry line has no end to its key');
-  if (backslash < 0 || backslash > quote) return line.slice(2, quote);
-  // An escape before the first quote: the key has escapes (and that quote may be one of them).
-  let i = 2;
-  for (; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c === 0x5c) i++;
-    else if (c === 0x22) break;
-  }
-  return JSON.parse(line.slice(1, i + 1)) as string;
-}
-
-/** The expiry of an entry line: its last element, a number or null. */
-function expiryOfLine(line: string): number | undefined {
-  if (!line.endsWith(']')) throw new SyntaxError('snapshot: an entry line does not end its array');
-  const raw = line.slice(line.lastIndexOf(',') + 1, -1);
-  if (raw === 'null') return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw new SyntaxError('snapshot: an entry line has no expiry');
-  return value;
-}
-
 export function parseSnapshot(text: string, id: string, sealer: SnapshotSealer): Generation | undefined {
   if (!text.endsWith('\n')) return undefined; // not ended by a newline: torn
-  // The trailer is the last line; what it covers is every byte before it, hashed in one update
-  // (as trailerOf hashes the lines one by one when writing: the same bytes), then its seal.
+  // The trailer is the last line; what it covers is every byte before it, hashed in one update.
   const bodyEnd = text.lastIndexOf('\n', text.length - 2) + 1;
   const body = text.slice(0, bodyEnd);
   const trailer = text.slice(bodyEnd, -1);
@@ -139,12 +112,11 @@ export function parseSnapshot(text: string, id: string, sealer: SnapshotSealer):
     const data = new Map<string, StoredEntry>();
     let lines = 0;
     for (let start = headerEnd + 1; start < body.length; ) {
-      const end = body.indexOf('\n', start);
-      const line = body.slice(start, end);
-      start = end + 1;
+      const lineEnd = body.indexOf('\n', start);
+      const { key, entry } = dormantOfLine(body.slice(start, lineEnd));
+      start = lineEnd + 1;
       lines++;
-      // Only the key and the expiry are read now; the entry is made at its first use.
-      data.set(keyOfLine(line), { type: 'dormant', line, expireAtMs: expiryOfLine(line) });
+      data.set(key, entry);
     }
     if (header.entries !== lines) return undefined;
     const e = header.checkpointEvent;

@@ -4,7 +4,7 @@
 // conflicting or refused append is rolled back alone, the others go on), then one COMMIT and one
 // sync of the WAL, which runs off the loop (sqlite-wal-sync.ts) while the next batch gathers.
 // Every caller is answered only after that sync has returned, so an append that resolved is on
-// disk; until then its events are not shown (durableHead).
+// disk; until then its events are not shown (unsyncedAbove).
 //
 // Another process (the `authlog` command) may hold the write lock. Waiting for it inside SQLite
 // (busy_timeout) would block the event loop, so SQLite only spins briefly and the wait goes on
@@ -51,7 +51,7 @@ export interface GroupCommitStats {
   busyRetries: number;
   /** Time spent committing batches, during which the event loop is blocked (ms). */
   commitMs: number;
-  /** WAL syncs run (off the loop); several batches may share one. */
+  /** Batches answered after a WAL sync (off the loop); batches committed while one ran share the next. */
   syncs: number;
 }
 
