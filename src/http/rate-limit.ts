@@ -70,21 +70,16 @@ export async function reserveLimits(app: AppContext, limits: readonly RateLimit[
   return reservationOf(app, taken);
 }
 
+/** Gives the units back two to a step (takeAndRead's take and its second take): one round trip to Redis per pair. */
 const giveBack = async (app: AppContext, taken: readonly RateLimit[]): Promise<void> => {
   const at = app.clock();
-  const [first, second, ...rest] = taken;
-  if (first && second && rest.length === 0) {
-    // Two units (a sign-in guess's address and (email, address) budgets): one round trip.
-    await app.readModel.takeAndRead({ key: bucketKey(app, first), limit: first.limit, windowMs: first.windowMs, nowMs: at, add: -1 }, [], {
-      key: bucketKey(app, second),
-      limit: second.limit,
-      windowMs: second.windowMs,
-      nowMs: at,
-      add: -1,
-    });
-    return;
+  const back = (l: RateLimit) => ({ key: bucketKey(app, l), limit: l.limit, windowMs: l.windowMs, nowMs: at, add: -1 });
+  const steps: Promise<unknown>[] = [];
+  for (let i = 0; i < taken.length; i += 2) {
+    const [first, second] = [taken[i] as RateLimit, taken[i + 1]];
+    steps.push(app.readModel.takeAndRead(back(first), [], second ? back(second) : undefined));
   }
-  await Promise.all(taken.map((l) => take(app, l, at, -1)));
+  await Promise.all(steps);
 };
 
 function reservationOf(app: AppContext, taken: readonly RateLimit[]): LimitReservation {
