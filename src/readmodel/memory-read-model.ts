@@ -8,7 +8,7 @@ import { ReadModelBehindError, ReadModelOfAnotherLogError, type ApplyOptions, ty
 import { gcraStep, validateRateTake } from './gcra.ts';
 import { RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { byCodeUnit } from './read-model-digest.ts';
-import { readSteps, thenTakeKey, validateReadSteps } from './take-and-read.ts';
+import { readSteps, thenTakeKey, validateTakeAndRead } from './take-and-read.ts';
 import { applyOp, digestOf, emptyGeneration, isExpired, liveEntry, provenanceOf, type Generation } from './memory-generation.ts';
 
 const SWEEP_EVERY_MS = 60_000;
@@ -116,9 +116,7 @@ export function createMemoryReadModel(options: { now: () => number; initial?: Ge
 
     async takeAndRead(take, reads, then) {
       assertOpen();
-      if (take) validateRateTake(take.limit, take.windowMs, take.nowMs, take.add);
-      if (then) validateRateTake(then.limit, then.windowMs, then.nowMs, then.add);
-      validateReadSteps(reads, then);
+      validateTakeAndRead(take, reads, then);
       const rate = take ? rateTake(take.key, take.limit, take.windowMs, take.nowMs, take.add) : undefined;
       const nowMs = now();
       const values = await readSteps(reads, async (op, key) => {

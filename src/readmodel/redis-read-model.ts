@@ -27,7 +27,7 @@ import {
 import { CHECKPOINT_EVENT_KEY, CHECKPOINT_KEY, LOG_ID_KEY, RATE_GRACE_MS, validateEvents } from './read-model-limits.ts';
 import { digestEntries, type DigestEntry } from './read-model-digest.ts';
 import { validateRateTake } from './gcra.ts';
-import { encodeReadSteps, encodeThenTake, thenTakeKey, validateReadSteps, type ReadStepValue } from './take-and-read.ts';
+import { encodeReadSteps, encodeThenTake, thenTakeKey, validateTakeAndRead, type ReadStepValue } from './take-and-read.ts';
 import { openRedisConnection } from './redis-read-model-connection.ts';
 import { asStrings, encodeChunks, padPosition, pairsToRecord, parseCheckpoint, parseDumpedKey, parseProvenance } from './redis-read-model-codec.ts';
 
@@ -182,9 +182,7 @@ export function createRedisReadModel(options: RedisReadModelOptions): RedisReadM
     },
 
     async takeAndRead(take, reads, then) {
-      if (take) validateRateTake(take.limit, take.windowMs, take.nowMs, take.add);
-      if (then) validateRateTake(then.limit, then.windowMs, then.nowMs, then.add);
-      validateReadSteps(reads, then);
+      validateTakeAndRead(take, reads, then);
       const rateArgs = take ? [take.limit, take.windowMs, take.nowMs, take.add, RATE_GRACE_MS] : [0, 0, 0, 0, RATE_GRACE_MS];
       const reply = await call('takeAndRead', () =>
         scripts.authlogRmTakeAndRead(pointerKey, take ? rateKey(take.key) : '', genBase, now(), ...rateArgs, ...encodeThenTake(then, rateKey), ...encodeReadSteps(reads)),

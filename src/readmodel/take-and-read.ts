@@ -3,7 +3,7 @@
 // (a polling code's digest names an attempt; a refresh token's digest names a session, whose
 // record names its user). With Redis that is one Lua script, one round trip, instead of a
 // rate-limit script and then one read per link; the memory adapter follows the same rules here.
-import type { RateDecision } from './gcra.ts';
+import { validateRateTake, type RateDecision } from './gcra.ts';
 
 /** A rateTake, as ReadModel.rateTake's arguments. */
 export interface RateTake {
@@ -44,8 +44,12 @@ export interface TakeAndReadResult {
   values: ReadStepValue[];
 }
 
-/** Refuses steps that name a later (or their own) step, and a second take naming no step, before anything is taken. */
-export function validateReadSteps(steps: readonly ReadStep[], then?: ThenTake): void {
+/**
+ * Refuses, before anything is taken, a take or second take with arguments rateTake would refuse,
+ * a step that names a later (or its own) step, and a second take naming no step.
+ */
+export function validateTakeAndRead(take: RateTake | undefined, steps: readonly ReadStep[], then?: ThenTake): void {
+  for (const t of [take, then]) if (t) validateRateTake(t.limit, t.windowMs, t.nowMs, t.add);
   steps.forEach((step, i) => {
     if ('from' in step && (!Number.isSafeInteger(step.from) || step.from < 0 || step.from >= i)) {
       throw new RangeError(`takeAndRead: step ${i} reads from step ${step.from}, which is not an earlier one`);
