@@ -56,8 +56,11 @@ export async function reserveSignInGuess(app: AppContext, project: ProjectView, 
   if (atCurrent && secondTaken) return { found: atCurrent, nonceDigest: current, release: () => reservation.release() };
   // A record of another project, or none under the current secret: what was taken for it goes
   // back, and a code sent before a rotation is looked up under the previous secret's digest.
-  await (secondTaken ? reservation.release() : Promise.resolve());
-  const byAddress = secondTaken ? await reserveLimits(app, [addressLimit]) : reservation;
+  let byAddress = reservation;
+  if (secondTaken) {
+    await reservation.release();
+    byAddress = await reserveLimits(app, [addressLimit]);
+  }
   const lookup = atCurrent ? { value: atCurrent, digest: current } : await findByDigests(older, (d) => findSignInCode(app.readModel, project.id, d));
   const found = lookup?.value;
   const nonceDigest = lookup?.digest ?? nonceDigestOf(app, nonceOf(code));
